@@ -1,0 +1,69 @@
+# vmsh and batchrouter: plain GNU make, one fragment per subsystem.
+#   make            build everything (into build/, or build-san/ with SAN=1)
+#   make check      install what is missing, build, run every test
+#   make demo       install what is missing, run the demo
+#   make SAN=1      AddressSanitizer + UBSan build
+#   make V=1        show the commands
+.DEFAULT_GOAL := all
+
+CC ?= cc
+CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE
+LDFLAGS :=
+ifeq ($(SAN),1)
+BUILD ?= build-san
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+else
+BUILD ?= build
+endif
+CPPFLAGS :=
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# Filled by the fragments: programs to build, cmocka test binaries, bats files
+# that run here and bats files that run inside a lab host.
+PROGRAMS :=
+UNIT_TESTS :=
+HOST_TESTS :=
+LAB_TESTS :=
+
+include lab/lab.mk
+
+all: $(PROGRAMS) $(UNIT_TESTS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/bin/% $(BUILD)/tests/%:
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(LDLIBS_$(notdir $@))
+
+deps:
+	$(Q)scripts/install-deps
+
+# The test command of the README: unit tests (plain and sanitized) and the
+# end-to-end tests in the lab.
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory SAN=1 all
+	$(Q)tests/run $(UNIT_TESTS) $(patsubst build/%,build-san/%,$(UNIT_TESTS)) \
+		--here $(HOST_TESTS) --lab $(LAB_TESTS)
+
+demo: deps all
+	$(Q)scripts/demo
+
+format:
+	$(Q)clang-format -i $(shell git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all deps check demo format clean
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

@@ -1,0 +1,32 @@
+# Debian's QEMU. A hypervisor file defines hv_start: start the VM that the
+# VM_* variables describe in the background, with the guest's first serial
+# port on the unix socket $VM_DIR/serial.sock (everything the guest prints
+# also logged to $VM_DIR/console.log) and the hypervisor's own output in
+# $VM_DIR/hv.log, and print the hypervisor's pid.
+#
+# VM_NAME VM_DIR VM_MACHINE (pc|q35|microvm) VM_SMP VM_MEM (MiB) VM_KERNEL
+# VM_INITRD VM_APPEND VM_DISK (empty: none; attached read-write with
+# snapshot=on so the cached image never changes) VM_SANDBOX (0|1)
+
+hv_start() {
+	local args=(-name "lab-$VM_NAME" -nodefaults -no-user-config -display none -no-reboot)
+	case $VM_MACHINE in
+	pc | q35) args+=(-M "$VM_MACHINE") ;;
+	# pcie=on gives microvm a PCIe host bridge, so its disk is virtio-blk-pci
+	# and the guest never needs virtio_mmio unless a test asks for it.
+	microvm) args+=(-M microvm,pcie=on,rtc=on) ;;
+	*) die "qemu: unknown machine type '$VM_MACHINE' (pc, q35, microvm)" ;;
+	esac
+	args+=(-accel kvm -cpu host -smp "$VM_SMP" -m "$VM_MEM")
+	args+=(-kernel "$VM_KERNEL" -initrd "$VM_INITRD" -append "$VM_APPEND")
+	args+=(-chardev "socket,id=ser0,path=$VM_DIR/serial.sock,server=on,wait=off,logfile=$VM_DIR/console.log")
+	args+=(-serial chardev:ser0)
+	args+=(-qmp "unix:$VM_DIR/qmp.sock,server=on,wait=off")
+	if [ -n "$VM_DISK" ]; then
+		args+=(-drive "file=$VM_DISK,if=none,id=root,format=raw,snapshot=on")
+		args+=(-device virtio-blk-pci,drive=root,serial=labroot)
+	fi
+	[ "$VM_SANDBOX" = 1 ] && args+=(-sandbox on)
+	qemu-system-x86_64 "${args[@]}" </dev/null >"$VM_DIR/hv.log" 2>&1 3>&- 4>&- &
+	echo $!
+}

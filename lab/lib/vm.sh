@@ -1,0 +1,191 @@
+# Lab VMs: start, run a command in, stop. Sourced after images.sh.
+
+LABCON=${LABCON:-$REPO_DIR/build/bin/labcon}
+
+vm_dir() {
+	case $1 in
+	'' | *[!A-Za-z0-9_.-]*) die "bad VM name '$1' (letters, digits, '_', '.', '-')" ;;
+	esac
+	echo "$LAB_RUN/vms/$1"
+}
+
+# Prints the pid of VM $1 if its hypervisor is still the process we started
+# (guards against a recycled pid), else nothing.
+vm_live_pid() {
+	local dir pid
+	dir=$(vm_dir "$1")
+	pid=$(cat "$dir/pid" 2>/dev/null) || return 0
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/serial.sock" && echo "$pid"
+	return 0
+}
+
+# True while process $1 exists and is not a zombie (an orphaned hypervisor is
+# reaped by whatever init adopted it, maybe late).
+pid_alive() {
+	local state
+	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
+vm_usage() {
+	cat <<EOF
+usage: lab vm start NAME [options]   start a VM, wait for its guest, print its hypervisor pid
+       lab vm exec NAME [-t SECONDS] -- CMD...
+                                     run CMD (joined like ssh does) with /bin/sh in the guest,
+                                     over its serial console; relays stdout, stderr, status
+       lab vm pid NAME               print the hypervisor's pid
+       lab vm stop NAME              stop the VM (by pid) and forget it
+       lab vm stop-all               stop every VM of this lab run
+       lab vm log NAME               print the guest console and hypervisor logs
+
+start options:
+  --kernel K        guest kernel: $LAB_KERNELS (default: \$LAB_KERNEL or 6.1)
+  --machine M       pc, q35 or microvm (default: pc)
+  --shape S         initramfs (default) or disk: an ext4 root on virtio-blk with
+                    the kernel's modules installed (a "pre-baked" VM)
+  --smp N           vCPUs (default: 1)
+  --mem MIB         guest memory (default: 256)
+  --hypervisor H    a file in lab/hypervisors/ (default: qemu)
+  --sandbox         enable the hypervisor's syscall filter (QEMU: -sandbox on)
+  --modules A,B     kernel modules the guest's init loads (default: none)
+  --append ARGS     extra kernel command line
+  --timeout S       seconds to wait for the guest (default: 120)
+EOF
+}
+
+vm_start() {
+	local name=$1 kernel=${LAB_KERNEL:-6.1} shape=initramfs hv=qemu modules='' extra='' timeout=120
+	local dir images pid t0 ready
+	[ -n "$name" ] || { vm_usage >&2; exit 2; }
+	shift
+	VM_NAME=$name VM_MACHINE=pc VM_SMP=1 VM_MEM=256 VM_SANDBOX=0 VM_DISK=''
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--kernel) kernel=$2; shift ;;
+		--machine) VM_MACHINE=$2; shift ;;
+		--shape) shape=$2; shift ;;
+		--smp) VM_SMP=$2; shift ;;
+		--mem) VM_MEM=$2; shift ;;
+		--hypervisor) hv=$2; shift ;;
+		--sandbox) VM_SANDBOX=1 ;;
+		--modules) modules=$2; shift ;;
+		--append) extra=$2; shift ;;
+		--timeout) timeout=$2; shift ;;
+		*) vm_usage >&2; die "unknown option '$1'" ;;
+		esac
+		shift
+	done
+	[ -c /dev/kvm ] || die "no /dev/kvm here: run VMs inside 'lab host'"
+	[ -f "$LAB_DIR/hypervisors/$hv.sh" ] || die "unknown hypervisor '$hv' (see lab/hypervisors/)"
+	dir=$(vm_dir "$name")
+	[ -n "$(vm_live_pid "$name")" ] && die "VM '$name' is already running"
+	images=$(guest_images "$kernel")
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	VM_DIR=$dir VM_KERNEL=$images/vmlinuz VM_INITRD=$images/initramfs.cpio.gz
+	VM_APPEND="console=ttyS0 quiet loglevel=1 panic=-1"
+	case $shape in
+	initramfs) ;;
+	disk)
+		VM_DISK=$images/rootfs.ext4
+		VM_APPEND+=" lab.root=/dev/vda"
+		;;
+	*) die "unknown shape '$shape' (initramfs, disk)" ;;
+	esac
+	[ -n "$modules" ] && VM_APPEND+=" lab.modules=$modules"
+	[ -n "$extra" ] && VM_APPEND+=" $extra"
+	echo "$VM_APPEND" >"$dir/append"
+
+	# shellcheck source=/dev/null
+	. "$LAB_DIR/hypervisors/$hv.sh"
+	step "starting VM $name: $hv $VM_MACHINE, kernel $kernel, $shape, $VM_SMP vCPU, $VM_MEM MiB"
+	pid=$(hv_start)
+	echo "$pid" >"$dir/pid"
+	t0=$EPOCHREALTIME
+	while :; do
+		ready=$(grep -a -m1 'LAB-AGENT-READY' "$dir/console.log" 2>/dev/null)
+		[ -n "$ready" ] && break
+		if ! pid_alive "$pid"; then
+			vm_log "$name" >&2
+			die "VM $name: the hypervisor exited before the guest was ready"
+		fi
+		if awk -v a="$t0" -v b="$EPOCHREALTIME" -v t="$timeout" 'BEGIN { exit !(b - a > t) }'; then
+			vm_log "$name" >&2
+			vm_stop "$name"
+			die "VM $name: guest not ready within ${timeout}s"
+		fi
+		sleep 0.2
+	done
+	step "VM $name ready (pid $pid, guest kernel ${ready#LAB-AGENT-READY })"
+	echo "$pid"
+}
+
+vm_exec() {
+	local name=$1 timeout=60 dir
+	shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-t | --timeout) timeout=$2; shift 2 ;;
+		--) shift; break ;;
+		*) break ;;
+		esac
+	done
+	[ $# -gt 0 ] || { vm_usage >&2; exit 2; }
+	[ -x "$LABCON" ] || die "$LABCON is missing: run 'make' first"
+	dir=$(vm_dir "$name")
+	[ -n "$(vm_live_pid "$name")" ] || die "VM '$name' is not running"
+	"$LABCON" exec -t "$timeout" "$dir/serial.sock" "$*"
+}
+
+vm_stop() {
+	local name=$1 pid dir i
+	dir=$(vm_dir "$name")
+	pid=$(vm_live_pid "$name")
+	if [ -n "$pid" ]; then
+		kill -TERM "$pid" 2>/dev/null
+		for i in $(seq 50); do
+			pid_alive "$pid" || break
+			sleep 0.1
+		done
+		pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+		step "stopped VM $name (pid $pid)"
+	fi
+	rm -rf "$dir"
+}
+
+vm_stop_all() {
+	local d
+	for d in "$LAB_RUN"/vms/*/; do
+		[ -d "$d" ] && vm_stop "$(basename "$d")"
+	done
+	return 0
+}
+
+vm_log() {
+	local dir
+	dir=$(vm_dir "$1")
+	echo "--- $1: guest console (last 40 lines)"
+	tail -n 40 "$dir/console.log" 2>/dev/null | tr -d '\r'
+	echo "--- $1: hypervisor output"
+	cat "$dir/hv.log" 2>/dev/null
+}
+
+vm_main() {
+	local cmd=$1
+	shift || true
+	case $cmd in
+	start) vm_start "$@" ;;
+	exec) vm_exec "$@" ;;
+	pid)
+		local pid
+		pid=$(vm_live_pid "$1")
+		[ -n "$pid" ] || die "VM '$1' is not running"
+		echo "$pid"
+		;;
+	stop) vm_stop "$1" ;;
+	stop-all) vm_stop_all ;;
+	log) vm_log "$1" ;;
+	-h | --help | help) vm_usage ;;
+	*) vm_usage >&2; exit 2 ;;
+	esac
+}
