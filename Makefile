@@ -32,6 +32,7 @@ HOST_TESTS :=
 LAB_TESTS :=
 
 include lab/lab.mk
+include vmsh/vmsh.mk
 
 all: $(PROGRAMS) $(UNIT_TESTS)
 

@@ -2,7 +2,8 @@
 # VM_* variables describe in the background, with the guest's first serial
 # port on the unix socket $VM_DIR/serial.sock (everything the guest prints
 # also logged to $VM_DIR/console.log) and the hypervisor's own output in
-# $VM_DIR/hv.log, and print the hypervisor's pid.
+# $VM_DIR/hv.log, and print the hypervisor's pid (spawn_detached does the
+# last two).
 #
 # VM_NAME VM_DIR VM_MACHINE (pc|q35|microvm) VM_SMP VM_MEM (MiB) VM_KERNEL
 # VM_INITRD VM_APPEND VM_DISK (empty: none; attached read-write with
@@ -27,6 +28,5 @@ hv_start() {
 		args+=(-device virtio-blk-pci,drive=root,serial=labroot)
 	fi
 	[ "$VM_SANDBOX" = 1 ] && args+=(-sandbox on)
-	qemu-system-x86_64 "${args[@]}" </dev/null >"$VM_DIR/hv.log" 2>&1 3>&- 4>&- &
-	echo $!
+	SPAWN_LOG=$VM_DIR/hv.log spawn_detached qemu-system-x86_64 "${args[@]}"
 }

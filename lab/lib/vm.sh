@@ -19,6 +19,21 @@ vm_live_pid() {
 	return 0
 }
 
+# Start "$@" in the background with stdin from /dev/null, stdout and stderr
+# into $SPAWN_LOG, and every other descriptor closed, so
+# that no pipe of the caller (bats, a command substitution) waits on it.
+# Prints its pid.
+spawn_detached() {
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+		done
+		exec "$@"
+	) </dev/null >"$SPAWN_LOG" 2>&1 &
+	echo $!
+}
+
 # True while process $1 exists and is not a zombie (an orphaned hypervisor is
 # reaped by whatever init adopted it, maybe late).
 pid_alive() {
@@ -37,6 +52,8 @@ usage: lab vm start NAME [options]   start a VM, wait for its guest, print its h
        lab vm stop NAME              stop the VM (by pid) and forget it
        lab vm stop-all               stop every VM of this lab run
        lab vm log NAME               print the guest console and hypervisor logs
+       lab vm dir NAME               print the VM's state directory (pid, serial.sock,
+                                     console.log, qmp.sock, hv.log, append)
 
 start options:
   --kernel K        guest kernel: $LAB_KERNELS (default: \$LAB_KERNEL or 6.1)
@@ -185,6 +202,7 @@ vm_main() {
 	stop) vm_stop "$1" ;;
 	stop-all) vm_stop_all ;;
 	log) vm_log "$1" ;;
+	dir) vm_dir "$1" ;;
 	-h | --help | help) vm_usage ;;
 	*) vm_usage >&2; exit 2 ;;
 	esac

@@ -22,11 +22,11 @@ boot() {
 
 	run "$LAB" vm exec "$VM" -- uname -r
 	[ "$status" -eq 0 ]
-	[ "$output" = "$(cat "$LAB_CACHE/images/guest-$kernel/version")" ]
+	[ "$output" = "$("$LAB" kernel-release "$kernel")" ]
 
 	run "$LAB" vm exec "$VM" -- cat /proc/cmdline
 	[ "$status" -eq 0 ]
-	[ "$output" = "$(cat "$LAB_RUN/vms/$VM/append")" ]
+	[ "$output" = "$(cat "$("$LAB" vm dir "$VM")/append")" ]
 	[[ $output == *"$token"* ]]
 
 	run "$LAB" vm exec "$VM" -- 'mount | grep " on / "'

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * KVM memslots of another process's VM, read with an eBPF kprobe on
+ * kvm_vm_ioctl (libbpf, CO-RE against the running kernel's BTF). No ioctl
+ * lists memslots; the kprobe fires when the hypervisor itself issues an ioctl
+ * on its VM fd, which the caller makes happen with trigger() (vmsh injects a
+ * harmless KVM_CHECK_EXTENSION).
+ */
+#ifndef VMSH_MEMSLOTS_H
+#define VMSH_MEMSLOTS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "memslot.h"
+
+/*
+ * Load and attach the program for process pid, call trigger(ctx) (which must
+ * make pid issue an ioctl on its VM fd and return 0, or a negative errno),
+ * collect the slots of every address space, sorted by gpa, into a malloc'd
+ * array. Returns 0 or a negative errno (with pr_err()).
+ */
+int memslots__read(pid_t pid, int (*trigger)(void *ctx), void *ctx, struct memslot **slots,
+		   size_t *nslots);
+
+#endif

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The ptrace core: hold every thread of a running process (the hypervisor),
+ * run syscalls inside it, and give it back exactly as it was.
+ *
+ * - Every thread is seized (PTRACE_SEIZE with PTRACE_O_TRACECLONE, so threads
+ *   created meanwhile are held too) and interrupted.
+ * - Syscalls run in one thread (the leader when possible) by pointing its RIP
+ *   at an existing `syscall` instruction found in the process's executable
+ *   mappings: no code is written, so a vmsh killed mid-way leaves no modified
+ *   code behind (the kernel then detaches and the thread resumes where it was,
+ *   at worst with a register set vmsh changed).
+ * - A thread interrupted inside a blocking syscall resumes it correctly: the
+ *   kernel's restart codes (-ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND,
+ *   -ERESTART_RESTARTBLOCK) are turned into a re-executed syscall on detach.
+ * - Signals that arrive while vmsh holds the process are delivered on detach.
+ * - Every ptrace request is counted (nr_ptrace), and the time the process
+ *   was held is measured.
+ * All functions print an actionable message with pr_err() and return a
+ * negative errno on failure.
+ */
+#ifndef VMSH_TRACEE_H
+#define VMSH_TRACEE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+struct tracee_thread {
+	pid_t tid;
+	struct user_regs_struct regs; /* as found, restart-fixed; restored on detach */
+	int pending_signal;           /* to deliver on detach, 0 if none */
+	bool attached;
+};
+
+struct tracee {
+	pid_t pid;
+	int pidfd; /* pins the process against pid reuse */
+	struct tracee_thread *threads;
+	size_t nthreads;
+	size_t inject_idx;     /* index in threads[] of the thread that runs injected syscalls */
+	uint64_t syscall_insn; /* address of an existing `syscall` instruction */
+	unsigned long nr_ptrace;
+	uint64_t held_since_ns, held_ns; /* CLOCK_MONOTONIC */
+};
+
+/* Seize and stop every thread of pid. On failure nothing stays attached. */
+int tracee__attach(struct tracee *t, pid_t pid);
+
+/*
+ * Run syscall nr(a[0..5]) inside the process. Returns 0 and the syscall's
+ * own return value in *ret (a negative errno if the syscall failed), or a
+ * negative errno if the injection itself failed.
+ */
+int tracee__syscall(struct tracee *t, long *ret, long nr, const long a[6]);
+
+/* Copy memory of the process (process_vm_readv/writev); -EFAULT if short. */
+int tracee__read(const struct tracee *t, uint64_t addr, void *buf, size_t len);
+int tracee__write(const struct tracee *t, uint64_t addr, const void *buf, size_t len);
+
+/* Restore every register, deliver held signals, detach. Sets held_ns. */
+int tracee__detach(struct tracee *t);
+
+#endif

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Messages and small helpers shared by every vmsh module.
+ * Convention (after Solo5's hvt): a failure of the host or of vmsh itself is
+ * reported with pr_err() and returned as a negative errno up to the command,
+ * which unwinds (restoring the hypervisor) and exits non-zero; bad input from
+ * the guest or the hypervisor's memory is never trusted, is bounds-checked,
+ * and also comes back as a negative errno (-EFAULT, -EINVAL), never a crash.
+ */
+#ifndef VMSH_UTIL_H
+#define VMSH_UTIL_H
+
+#include <stdio.h>
+
+extern int vmsh_verbose; /* 0: errors and results; 1: -v progress; 2: -vv debug */
+
+#define pr_err(fmt, ...) fprintf(stderr, "vmsh: " fmt "\n", ##__VA_ARGS__)
+#define pr_info(fmt, ...)                                                       \
+	do {                                                                    \
+		if (vmsh_verbose >= 1)                                          \
+			fprintf(stderr, "vmsh: " fmt "\n", ##__VA_ARGS__);     \
+	} while (0)
+#define pr_debug(fmt, ...)                                                      \
+	do {                                                                    \
+		if (vmsh_verbose >= 2)                                          \
+			fprintf(stderr, "vmsh: " fmt "\n", ##__VA_ARGS__);     \
+	} while (0)
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

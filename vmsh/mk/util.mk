@@ -1,0 +1,1 @@
+VMSH_OBJS += $(BUILD)/vmsh/src/util.o
