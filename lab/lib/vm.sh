@@ -100,7 +100,9 @@ vm_start() {
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	VM_DIR=$dir VM_KERNEL=$images/vmlinuz VM_INITRD=$images/initramfs.cpio.gz
-	VM_APPEND="console=ttyS0 quiet loglevel=1 panic=-1"
+	# Warnings and errors of the boot reach the console log; the guest's init
+	# silences the console once it serves commands.
+	VM_APPEND="console=ttyS0 loglevel=4 panic=-1"
 	case $shape in
 	initramfs) ;;
 	disk)
