@@ -54,6 +54,7 @@ deps:
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory SAN=1 all
+	$(Q)lab/lab prepare
 	$(Q)tests/run $(UNIT_TESTS) $(patsubst build/%,build-san/%,$(UNIT_TESTS)) \
 		--here $(HOST_TESTS) --lab $(LAB_TESTS)
 

@@ -3,3 +3,5 @@
 CPPFLAGS += -Ivmsh/include
 VMSH_OBJS :=
 include $(sort $(wildcard vmsh/mk/*.mk))
+# After the fragments: the binary links every module.
+$(BUILD)/bin/vmsh: $(VMSH_OBJS)

@@ -45,8 +45,8 @@ int guest__read_virt(const struct guest_mem *m, const struct guest_mmu *mmu, uin
 enum ksymtab_layout {
 	KSYMTAB_NONE,
 	KSYMTAB_PREL32_NS, /* >= 5.4: int value, name, namespace offsets (12 bytes) */
-	KSYMTAB_PREL32,    /* 4.19 - 5.3: int value, name offsets (8 bytes) */
-	KSYMTAB_ABS64,     /* < 4.19: unsigned long value, const char *name (16 bytes) */
+	KSYMTAB_PREL32,	   /* 4.19 - 5.3: int value, name offsets (8 bytes) */
+	KSYMTAB_ABS64,	   /* < 4.19: unsigned long value, const char *name (16 bytes) */
 };
 
 struct ksym {
@@ -55,13 +55,13 @@ struct ksym {
 };
 
 struct guest_kernel {
-	uint64_t vbase;        /* virtual address of the kernel image (_text) */
+	uint64_t vbase;	       /* virtual address of the kernel image (_text) */
 	uint64_t kaslr_offset; /* vbase - 0xffffffff81000000 */
-	uint64_t pbase;        /* its guest-physical address */
+	uint64_t pbase;	       /* its guest-physical address */
 	int paging_levels;     /* 4 or 5 */
 	char banner[512];      /* linux_banner, as /proc/version shows it (no newline) */
 	enum ksymtab_layout layout;
-	struct ksym *syms;     /* exported symbols, sorted by name */
+	struct ksym *syms; /* exported symbols, sorted by name */
 	size_t nsyms;
 };
 

@@ -12,11 +12,11 @@
 #include <stdint.h>
 
 struct memslot {
-	uint32_t id;     /* KVM slot id (as_id << 16 | id, like KVM_SET_USER_MEMORY_REGION) */
-	uint32_t flags;  /* KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, ... */
-	uint64_t gpa;    /* first guest-physical address */
-	uint64_t size;   /* bytes */
-	uint64_t hva;    /* address of the backing memory in the hypervisor */
+	uint32_t id;	/* KVM slot id (as_id << 16 | id, like KVM_SET_USER_MEMORY_REGION) */
+	uint32_t flags; /* KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, ... */
+	uint64_t gpa;	/* first guest-physical address */
+	uint64_t size;	/* bytes */
+	uint64_t hva;	/* address of the backing memory in the hypervisor */
 };
 
 #endif

@@ -13,6 +13,9 @@
  * - A thread interrupted inside a blocking syscall resumes it correctly: the
  *   kernel's restart codes (-ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND,
  *   -ERESTART_RESTARTBLOCK) are turned into a re-executed syscall on detach.
+ *   Registers are restored as found and the kernel itself applies its restart
+ *   rules on detach (PTRACE_DETACH sends the thread through its signal path),
+ *   including "-EINTR because a handler ran" for a signal held meanwhile.
  * - Signals that arrive while vmsh holds the process are delivered on detach.
  * - Every ptrace request is counted (nr_ptrace), and the time the process
  *   was held is measured.
@@ -22,6 +25,7 @@
 #ifndef VMSH_TRACEE_H
 #define VMSH_TRACEE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,9 +34,14 @@
 
 struct tracee_thread {
 	pid_t tid;
-	struct user_regs_struct regs; /* as found, restart-fixed; restored on detach */
-	int pending_signal;           /* to deliver on detach, 0 if none */
+	struct user_regs_struct regs; /* as found at the attach stop; restored on detach */
+	int pending_signal;	      /* to deliver on detach, 0 if none */
 	bool attached;
+	/* Private to tracee.c. */
+	bool stopped;		/* in a ptrace-stop (interrupt, group or signal-delivery) */
+	bool resumed;		/* ran injected syscalls: regs changed, signals swallowed */
+	siginfo_t pending_info; /* siginfo of pending_signal, re-set on detach */
+	uint64_t more_signals;	/* bit s-1: signal s also caught while injecting */
 };
 
 struct tracee {

@@ -15,15 +15,15 @@
 extern int vmsh_verbose; /* 0: errors and results; 1: -v progress; 2: -vv debug */
 
 #define pr_err(fmt, ...) fprintf(stderr, "vmsh: " fmt "\n", ##__VA_ARGS__)
-#define pr_info(fmt, ...)                                                       \
-	do {                                                                    \
-		if (vmsh_verbose >= 1)                                          \
-			fprintf(stderr, "vmsh: " fmt "\n", ##__VA_ARGS__);     \
+#define pr_info(fmt, ...)                                                                          \
+	do {                                                                                       \
+		if (vmsh_verbose >= 1)                                                             \
+			fprintf(stderr, "vmsh: " fmt "\n", ##__VA_ARGS__);                         \
 	} while (0)
-#define pr_debug(fmt, ...)                                                      \
-	do {                                                                    \
-		if (vmsh_verbose >= 2)                                          \
-			fprintf(stderr, "vmsh: " fmt "\n", ##__VA_ARGS__);     \
+#define pr_debug(fmt, ...)                                                                         \
+	do {                                                                                       \
+		if (vmsh_verbose >= 2)                                                             \
+			fprintf(stderr, "vmsh: " fmt "\n", ##__VA_ARGS__);                         \
 	} while (0)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -1,0 +1,15 @@
+# Guest memory, page-table walk and guest kernel discovery (guest.h).
+VMSH_OBJS += $(BUILD)/vmsh/src/guest_mem.o $(BUILD)/vmsh/src/pagewalk.o $(BUILD)/vmsh/src/kernel.o
+
+VMSH_GUEST_OBJS := $(BUILD)/vmsh/src/guest_mem.o $(BUILD)/vmsh/src/pagewalk.o \
+	$(BUILD)/vmsh/src/kernel.o $(BUILD)/vmsh/src/util.o
+
+# Synthetic guest memory and hand-built page tables.
+UNIT_TESTS += $(BUILD)/tests/vmsh_guest
+$(BUILD)/tests/vmsh_guest: $(BUILD)/vmsh/tests/test_guest.o $(VMSH_GUEST_OBJS)
+LDLIBS_vmsh_guest := -lcmocka
+
+# Real Debian kernels from the lab's cache, loaded into synthetic guest memory.
+UNIT_TESTS += $(BUILD)/tests/vmsh_kernel_image
+$(BUILD)/tests/vmsh_kernel_image: $(BUILD)/vmsh/tests/test_kernel_image.o $(VMSH_GUEST_OBJS)
+LDLIBS_vmsh_kernel_image := -lcmocka

@@ -1,0 +1,5 @@
+# The vmsh command: main, subcommands, and every module's objects.
+VMSH_OBJS += $(BUILD)/vmsh/src/main.o $(BUILD)/vmsh/src/hv.o $(BUILD)/vmsh/src/inspect.o
+PROGRAMS += $(BUILD)/bin/vmsh
+LDLIBS_vmsh := -lbpf -lelf -lz -ljson-c
+LAB_TESTS += vmsh/tests/inspect.bats

@@ -1,0 +1,518 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * guest__find_kernel() against real Debian kernels: the lab's cached
+ * bzImages (lab/lab prepare downloads them) are unpacked to their vmlinux,
+ * whose PT_LOAD segments are loaded into synthetic guest-physical memory
+ * and mapped with 2 MiB pages at their link address plus a KASLR offset,
+ * as the kernel's own early page tables do. The expected values come from
+ * the ELF itself: its section headers (__ksymtab, __ksymtab_gpl) and the
+ * bytes of its banner.
+ *
+ * The payload is decompressed by the xz / lz4 / zstd / gzip command line
+ * tools, which keeps this test free of compression libraries. Missing
+ * kernels or tools make a test skip, with the reason printed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <elf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "guest.h"
+#include "util.h"
+
+#define MiB (1ULL << 20)
+#define KASLR 0x1e00000ULL
+#define PBASE 0x3200000ULL /* where the image starts in guest-physical memory */
+#define HV_BASE 0x7f0000000000ULL
+#define VMLINUX_MAX (1ULL << 30)
+
+struct blob {
+	uint8_t *data;
+	size_t len;
+};
+
+static void blob__free(struct blob *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+}
+
+static bool read_file(const char *path, struct blob *b)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 1 << 20;
+
+	b->len = 0;
+	b->data = malloc(cap);
+	if (!f || !b->data)
+		goto err;
+	for (;;) {
+		size_t n;
+
+		if (b->len == cap) {
+			uint8_t *p;
+
+			if (cap >= VMLINUX_MAX)
+				goto err;
+			p = realloc(b->data, cap * 2);
+			if (!p)
+				goto err;
+			b->data = p;
+			cap *= 2;
+		}
+		n = fread(b->data + b->len, 1, cap - b->len, f);
+		if (!n)
+			break;
+		b->len += n;
+	}
+	if (ferror(f))
+		goto err;
+	fclose(f);
+	return true;
+err:
+	if (f)
+		fclose(f);
+	blob__free(b);
+	return false;
+}
+
+static const char *cache_dir(void)
+{
+	const char *d = getenv("LAB_CACHE");
+
+	return d && *d ? d : "/var/cache/vmsh-lab";
+}
+
+/*
+ * The bzImage's protected-mode part holds the compressed vmlinux at
+ * payload_offset (boot protocol 2.08+), followed by its 4-byte size.
+ * Returns NULL (after printing why) when it cannot be unpacked here.
+ */
+static bool extract_vmlinux(const char *kernel, struct blob *out)
+{
+	static const struct {
+		const char *magic;
+		size_t len;
+		const char *tool;
+	} fmts[] = {
+		{ "\xfd"
+		  "7zXZ\0",
+		  6, "xz -dc" },
+		{ "\x02\x21\x4c\x18", 4, "lz4 -dc" },
+		{ "\x28\xb5\x2f\xfd", 4, "zstd -dc" },
+		{ "\x1f\x8b", 2, "gzip -dc" },
+		{ "BZh", 3, "bzip2 -dc" },
+	};
+	char path[512], tmp[] = "/tmp/vmsh-test-payload-XXXXXX", cmd[700];
+	struct blob bz = { 0 };
+	const char *tool = NULL;
+	uint32_t off, len;
+	size_t start, setup_sects;
+	FILE *p = NULL;
+	int fd = -1, status;
+	bool ok = false;
+
+	snprintf(path, sizeof(path), "%s/kernels/%s/vmlinuz", cache_dir(), kernel);
+	if (access(path, R_OK)) {
+		print_message("skipping: %s is missing (run lab/lab prepare)\n", path);
+		return false;
+	}
+	assert_true(read_file(path, &bz));
+	assert_true(bz.len > 0x250);
+	assert_memory_equal(bz.data + 0x202, "HdrS", 4);
+	setup_sects = bz.data[0x1f1] ? bz.data[0x1f1] : 4;
+	memcpy(&off, bz.data + 0x248, 4);
+	memcpy(&len, bz.data + 0x24c, 4);
+	start = (setup_sects + 1) * 512 + off;
+	assert_true(len > 4 && start < bz.len && len <= bz.len - start);
+	for (size_t i = 0; i < ARRAY_SIZE(fmts); i++)
+		if (!memcmp(bz.data + start, fmts[i].magic, fmts[i].len))
+			tool = fmts[i].tool;
+	if (!tool) {
+		print_message("skipping: unknown compression in %s\n", path);
+		goto out;
+	}
+
+	fd = mkstemp(tmp);
+	assert_true(fd >= 0);
+	/* Without the trailing size, which the tools take for garbage. */
+	assert_int_equal(write(fd, bz.data + start, len - 4), (ssize_t)(len - 4));
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "%s < '%s' 2>/dev/null", tool, tmp);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	size_t cap = 64 * MiB;
+	out->len = 0;
+	out->data = malloc(cap);
+	assert_non_null(out->data);
+	for (;;) {
+		size_t n;
+
+		if (out->len == cap) {
+			assert_true(cap < VMLINUX_MAX);
+			cap *= 2;
+			out->data = realloc(out->data, cap);
+			assert_non_null(out->data);
+		}
+		n = fread(out->data + out->len, 1, cap - out->len, p);
+		if (!n)
+			break;
+		out->len += n;
+	}
+	status = pclose(p);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+		print_message("skipping: '%s' is not installed\n", tool);
+		blob__free(out);
+		goto out;
+	}
+	assert_int_equal(status, 0);
+	ok = true;
+out:
+	if (fd >= 0)
+		unlink(tmp);
+	blob__free(&bz);
+	return ok;
+}
+
+/* --- the ELF ---------------------------------------------------------- */
+
+struct elf {
+	const struct blob *b;
+	const Elf64_Ehdr *eh;
+};
+
+static const Elf64_Phdr *elf__phdr(const struct elf *e, size_t i)
+{
+	return (const Elf64_Phdr *)(e->b->data + e->eh->e_phoff + i * sizeof(Elf64_Phdr));
+}
+
+static const Elf64_Shdr *elf__shdr(const struct elf *e, size_t i)
+{
+	return (const Elf64_Shdr *)(e->b->data + e->eh->e_shoff + i * sizeof(Elf64_Shdr));
+}
+
+static void elf__open(struct elf *e, const struct blob *b)
+{
+	e->b = b;
+	e->eh = (const Elf64_Ehdr *)b->data;
+	assert_true(b->len > sizeof(Elf64_Ehdr));
+	assert_memory_equal(e->eh->e_ident, ELFMAG, SELFMAG);
+	assert_int_equal(e->eh->e_ident[EI_CLASS], ELFCLASS64);
+	assert_int_equal(e->eh->e_machine, EM_X86_64);
+	assert_true(e->eh->e_phoff < b->len &&
+		    e->eh->e_phnum * sizeof(Elf64_Phdr) <= b->len - e->eh->e_phoff);
+	assert_true(e->eh->e_shoff < b->len &&
+		    e->eh->e_shnum * sizeof(Elf64_Shdr) <= b->len - e->eh->e_shoff);
+	assert_true(e->eh->e_shstrndx < e->eh->e_shnum);
+	for (size_t i = 0; i < e->eh->e_phnum; i++) {
+		const Elf64_Phdr *ph = elf__phdr(e, i);
+
+		if (ph->p_type == PT_LOAD)
+			assert_true(ph->p_offset <= b->len &&
+				    ph->p_filesz <= b->len - ph->p_offset);
+	}
+}
+
+static const Elf64_Shdr *elf__section(const struct elf *e, const char *name)
+{
+	const Elf64_Shdr *strtab = elf__shdr(e, e->eh->e_shstrndx);
+
+	for (size_t i = 0; i < e->eh->e_shnum; i++) {
+		const Elf64_Shdr *sh = elf__shdr(e, i);
+
+		if (sh->sh_name < strtab->sh_size &&
+		    !strcmp((const char *)e->b->data + strtab->sh_offset + sh->sh_name, name)) {
+			assert_true(sh->sh_offset <= e->b->len &&
+				    sh->sh_size <= e->b->len - sh->sh_offset);
+			return sh;
+		}
+	}
+	return NULL;
+}
+
+/* File bytes at a link-time virtual address, from the PT_LOAD that has it. */
+static const uint8_t *elf__at(const struct elf *e, uint64_t va, size_t len)
+{
+	for (size_t i = 0; i < e->eh->e_phnum; i++) {
+		const Elf64_Phdr *ph = elf__phdr(e, i);
+
+		if (ph->p_type == PT_LOAD && va >= ph->p_vaddr && va - ph->p_vaddr < ph->p_filesz &&
+		    len <= ph->p_filesz - (va - ph->p_vaddr))
+			return e->b->data + ph->p_offset + (va - ph->p_vaddr);
+	}
+	fail_msg("0x%llx is not in the image", (unsigned long long)va);
+	return NULL;
+}
+
+/*
+ * The banner /proc/version shows: the "Linux version" line whose UTS_VERSION
+ * carries the build number ("#1 SMP ..."); the weak copy has "# SMP".
+ */
+static void elf__banner(const struct elf *e, char *out, size_t outlen)
+{
+	const uint8_t *p = e->b->data, *end = e->b->data + e->b->len, *hit;
+	int found = 0;
+
+	while ((hit = memmem(p, (size_t)(end - p), "Linux version ", 14))) {
+		const uint8_t *nl = memchr(hit, '\n', (size_t)(end - hit));
+		const uint8_t *hash;
+
+		p = hit + 1;
+		if (!nl || (size_t)(nl - hit) >= outlen)
+			continue;
+		hash = memchr(hit, '#', (size_t)(nl - hit));
+		if (!hash || hash[1] < '0' || hash[1] > '9')
+			continue;
+		if (found && !memcmp(out, hit, (size_t)(nl - hit)) && !out[nl - hit])
+			continue;
+		assert_int_equal(found, 0);
+		memcpy(out, hit, (size_t)(nl - hit));
+		out[nl - hit] = '\0';
+		found++;
+	}
+	assert_int_equal(found, 1);
+}
+
+/* --- the synthetic guest ---------------------------------------------- */
+
+struct guest {
+	uint8_t *mem;
+	size_t size;
+	struct memslot slots[3];
+	struct guest_mem gm;
+};
+
+static int guest_read_hva(void *ctx, uint64_t hva, void *buf, size_t len)
+{
+	struct guest *g = ctx;
+
+	if (hva < HV_BASE || hva - HV_BASE > g->size || len > g->size - (hva - HV_BASE))
+		return -EFAULT;
+	memcpy(buf, g->mem + (hva - HV_BASE), len);
+	return 0;
+}
+
+static void guest_write(struct guest *g, uint64_t gpa, const void *src, size_t len)
+{
+	const uint8_t *s = src;
+
+	while (len) {
+		size_t i, n;
+
+		for (i = 0; i < ARRAY_SIZE(g->slots); i++)
+			if (gpa >= g->slots[i].gpa && gpa - g->slots[i].gpa < g->slots[i].size)
+				break;
+		assert_true(i < ARRAY_SIZE(g->slots));
+		n = g->slots[i].size - (gpa - g->slots[i].gpa);
+		if (n > len)
+			n = len;
+		memcpy(g->mem + (g->slots[i].hva - HV_BASE) + (gpa - g->slots[i].gpa), s, n);
+		s += n;
+		gpa += n;
+		len -= n;
+	}
+}
+
+static void guest_put64(struct guest *g, uint64_t gpa, uint64_t v)
+{
+	guest_write(g, gpa, &v, sizeof(v));
+}
+
+#define PT_PML5 0x1000ULL
+#define PT_PML4 0x2000ULL
+#define PT_PDPT 0x3000ULL
+#define PT_PD 0x4000ULL
+
+/*
+ * Slot 0: page tables at gpa 0; slots 1 and 2: the image at PBASE, split
+ * 16 MiB in, stored in the hypervisor in the order 2, 0, 1.
+ */
+static void guest_build(struct guest *g, const struct elf *e, uint64_t *vbase)
+{
+	uint64_t text_va = 0, text_pa = UINT64_MAX, end_pa = 0, image;
+
+	for (size_t i = 0; i < e->eh->e_phnum; i++) {
+		const Elf64_Phdr *ph = elf__phdr(e, i);
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (ph->p_paddr < text_pa) {
+			text_pa = ph->p_paddr;
+			text_va = ph->p_vaddr;
+		}
+		if (ph->p_paddr + ph->p_memsz > end_pa)
+			end_pa = ph->p_paddr + ph->p_memsz;
+	}
+	assert_int_equal(text_va, 0xffffffff81000000ULL);
+	image = (end_pa - text_pa + 2 * MiB - 1) & ~(2 * MiB - 1);
+	assert_true(image > 16 * MiB && image < 512 * MiB);
+
+	g->size = 2 * MiB + image;
+	g->mem = calloc(1, g->size);
+	assert_non_null(g->mem);
+	g->slots[0] = (struct memslot){
+		.id = 0, .gpa = 0, .size = 2 * MiB, .hva = HV_BASE + image - 16 * MiB
+	};
+	g->slots[1] = (struct memslot){
+		.id = 1, .gpa = PBASE, .size = 16 * MiB, .hva = HV_BASE + image - 16 * MiB + 2 * MiB
+	};
+	g->slots[2] = (struct memslot){
+		.id = 2, .gpa = PBASE + 16 * MiB, .size = image - 16 * MiB, .hva = HV_BASE
+	};
+	g->gm = (struct guest_mem){
+		.slots = g->slots, .nslots = 3, .read_hva = guest_read_hva, .ctx = g
+	};
+
+	/* The segments, where a KASLR'd kernel physically at PBASE has them. */
+	for (size_t i = 0; i < e->eh->e_phnum; i++) {
+		const Elf64_Phdr *ph = elf__phdr(e, i);
+
+		if (ph->p_type == PT_LOAD)
+			guest_write(g, PBASE + (ph->p_paddr - text_pa), e->b->data + ph->p_offset,
+				    ph->p_filesz);
+	}
+
+	/* 2 MiB pages for the image at text_va + KASLR, in 4- and 5-level tables. */
+	*vbase = text_va + KASLR;
+	guest_put64(g, PT_PML5 + 8 * 511, PT_PML4 | 3);
+	guest_put64(g, PT_PML4 + 8 * 511, PT_PDPT | 3);
+	guest_put64(g, PT_PDPT + 8 * 510, PT_PD | 3);
+	for (uint64_t off = 0; off < image; off += 2 * MiB) {
+		uint64_t idx = ((*vbase + off) >> 21) & 0x1ff;
+
+		guest_put64(g, PT_PD + 8 * idx, (PBASE + off) | 0x83);
+	}
+}
+
+/* --- the test ----------------------------------------------------------- */
+
+static void check_kernel(const char *name)
+{
+	static const char *const known[] = { "kmalloc_caches", "call_usermodehelper", "_printk",
+					     "kfree",	       "init_task",	      "system_wq" };
+	char path[512], version[128] = "", want_banner[512], prefix[200];
+	const Elf64_Shdr *ksymtab, *gpl, *strings;
+	struct blob vmlinux = { 0 };
+	struct guest g = { 0 };
+	struct elf e;
+	uint64_t vbase;
+	size_t nsyms;
+	FILE *f;
+
+	if (!extract_vmlinux(name, &vmlinux))
+		skip();
+	elf__open(&e, &vmlinux);
+	ksymtab = elf__section(&e, "__ksymtab");
+	gpl = elf__section(&e, "__ksymtab_gpl");
+	strings = elf__section(&e, "__ksymtab_strings");
+	assert_non_null(ksymtab);
+	assert_non_null(gpl);
+	assert_non_null(strings);
+	assert_int_equal(ksymtab->sh_size % 12, 0);
+	assert_int_equal(gpl->sh_size % 12, 0);
+	nsyms = (ksymtab->sh_size + gpl->sh_size) / 12;
+	elf__banner(&e, want_banner, sizeof(want_banner));
+
+	snprintf(path, sizeof(path), "%s/kernels/%s/version", cache_dir(), name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(version, sizeof(version), f))
+			version[strcspn(version, "\n")] = '\0';
+		fclose(f);
+		snprintf(prefix, sizeof(prefix), "Linux version %s (", version);
+		assert_memory_equal(want_banner, prefix, strlen(prefix));
+	}
+
+	guest_build(&g, &e, &vbase);
+	for (int levels = 4; levels <= 5; levels++) {
+		struct guest_mmu mmu = { .cr3 = levels == 5 ? PT_PML5 : PT_PML4,
+					 .la57 = levels == 5 };
+		struct guest_kernel k;
+
+		assert_int_equal(guest__find_kernel(&g.gm, &mmu, &k), 0);
+		assert_int_equal(k.vbase, vbase);
+		assert_int_equal(k.kaslr_offset, KASLR);
+		assert_int_equal(k.pbase, PBASE);
+		assert_int_equal(k.paging_levels, levels);
+		assert_string_equal(k.banner, want_banner);
+		assert_int_equal(k.layout, KSYMTAB_PREL32_NS);
+		assert_int_equal(k.nsyms, nsyms);
+
+		/*
+		 * Every entry of both tables, decoded from the ELF at link
+		 * time: found under its name at its address + KASLR. Data
+		 * symbols lie above the tables (positive offsets), which the
+		 * original vmsh got wrong.
+		 */
+		for (int t = 0; t < 2; t++) {
+			const Elf64_Shdr *sh = t ? gpl : ksymtab;
+
+			for (uint64_t va = sh->sh_addr; va < sh->sh_addr + sh->sh_size; va += 12) {
+				const uint8_t *ent = elf__at(&e, va, 12);
+				int32_t voff, noff;
+				const struct ksym *s;
+				const char *sym;
+
+				memcpy(&voff, ent, 4);
+				memcpy(&noff, ent + 4, 4);
+				sym =
+				    (const char *)elf__at(&e, va + 4 + (uint64_t)(int64_t)noff, 1);
+				s = guest__kernel_symbol(&k, sym);
+				if (!s)
+					fail_msg("%s: exported symbol %s not found", name, sym);
+				assert_int_equal(s->addr, va + (uint64_t)(int64_t)voff + KASLR);
+			}
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(known); i++) {
+			const struct ksym *s = guest__kernel_symbol(&k, known[i]);
+
+			if (!s)
+				fail_msg("%s: %s is not exported", name, known[i]);
+			assert_true(s->addr >= vbase && s->addr < vbase + 512 * MiB);
+		}
+		print_message("%s (%d-level): %zu symbols, %s\n", name, levels, k.nsyms, k.banner);
+		guest__kernel_free(&k);
+	}
+	free(g.mem);
+	blob__free(&vmlinux);
+}
+
+static void test_debian_6_1(void **state)
+{
+	(void)state;
+	check_kernel("6.1");
+}
+
+static void test_debian_6_1_cloud(void **state)
+{
+	(void)state;
+	check_kernel("6.1-cloud");
+}
+
+static void test_debian_6_12(void **state)
+{
+	(void)state;
+	check_kernel("6.12");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_debian_6_1),
+		cmocka_unit_test(test_debian_6_1_cloud),
+		cmocka_unit_test(test_debian_6_12),
+	};
+
+	if (getenv("VMSH_TEST_VERBOSE"))
+		vmsh_verbose = atoi(getenv("VMSH_TEST_VERBOSE"));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
