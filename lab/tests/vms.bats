@@ -2,6 +2,8 @@
 # Runs inside a lab host ('tests/run --lab'): every guest kernel on every
 # machine type boots and answers commands; both guest shapes are covered.
 
+bats_require_minimum_version 1.5.0
+
 LAB=$BATS_TEST_DIRNAME/../lab
 
 setup() {
