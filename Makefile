@@ -33,6 +33,7 @@ LAB_TESTS :=
 
 include lab/lab.mk
 include vmsh/vmsh.mk
+-include batchrouter/batchrouter.mk
 
 all: $(PROGRAMS) $(UNIT_TESTS)
 

@@ -50,7 +50,7 @@ host_run_nested() {
 	qemu-system-x86_64 -name vmsh-labhost -nodefaults -no-user-config -display none -no-reboot \
 		-accel tcg,thread=multi -cpu max -smp 2 -m "$mem" \
 		-kernel "$images/vmlinuz" -initrd "$images/initramfs.cpio.gz" \
-		-append "console=ttyS0 quiet loglevel=3 panic=-1 lab.share=$share" \
+		-append "console=ttyS0 quiet loglevel=3 panic=-1 lab.share=$share lab.keep=$REPO_DIR:$PWD" \
 		-serial "file:$share/console.log" \
 		-fsdev local,id=hostroot,path=/,security_model=none,readonly=on \
 		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \

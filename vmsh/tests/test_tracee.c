@@ -222,6 +222,8 @@ static long inject(struct tracee *t, long nr, long a0, long a1, long a2, long a3
 static volatile unsigned long counter;
 static volatile int stop_busy;
 static volatile sig_atomic_t got_usr1;
+static volatile pid_t usr1_pid;
+static volatile int usr1_code;
 
 struct blocked_report {
 	long read_n;
@@ -231,13 +233,18 @@ struct blocked_report {
 	uint64_t sleep_ms;
 	int pause_errno;
 	int got_usr1;
+	pid_t usr1_pid; /* siginfo as the sender made it, */
+	int usr1_code;	/* not as vmsh re-raised it */
 	unsigned long count_delta;
 };
 static struct blocked_report rep;
 
-static void on_usr1(int sig)
+static void on_usr1(int sig, siginfo_t *si, void *uc)
 {
 	(void)sig;
+	(void)uc;
+	usr1_pid = si->si_pid;
+	usr1_code = si->si_code;
 	got_usr1 = 1;
 }
 
@@ -271,7 +278,8 @@ static void *busy(void *arg)
 
 static void blocked_child(void)
 {
-	struct sigaction sa = { .sa_handler = on_usr1 }; /* no SA_RESTART: pause sees EINTR */
+	/* No SA_RESTART: pause() must see EINTR. */
+	struct sigaction sa = { .sa_sigaction = on_usr1, .sa_flags = SA_SIGINFO };
 	pthread_t th[3];
 	sigset_t usr1;
 	unsigned long c;
@@ -289,6 +297,8 @@ static void blocked_child(void)
 	if (pause() < 0)
 		rep.pause_errno = errno;
 	rep.got_usr1 = got_usr1;
+	rep.usr1_pid = usr1_pid;
+	rep.usr1_code = usr1_code;
 	c = counter;
 	usleep(50000);
 	rep.count_delta = counter - c;
@@ -363,6 +373,8 @@ static void test_blocked_threads(void **state)
 	/* The signal sent while held was delivered: pause() saw EINTR. */
 	assert_int_equal(rep.got_usr1, 1);
 	assert_int_equal(rep.pause_errno, EINTR);
+	assert_int_equal(rep.usr1_pid, getpid());
+	assert_int_equal(rep.usr1_code, SI_USER);
 	assert_true(rep.count_delta > 0);
 }
 
