@@ -28,7 +28,7 @@ host_run_direct() {
 }
 
 host_run_nested() {
-	local images var rc mem=${LAB_HOST_MEM:-4096} limit=${LAB_HOST_TIMEOUT:-3600}
+	local images var rc mem=${LAB_HOST_MEM:-4096} smp=${LAB_HOST_SMP:-2} limit=${LAB_HOST_TIMEOUT:-3600}
 	need qemu-system-x86_64
 	images=$(labhost_images)
 	# Globals, for the EXIT trap.
@@ -48,7 +48,7 @@ host_run_nested() {
 	: >"$share/console.log"
 
 	qemu-system-x86_64 -name vmsh-labhost -nodefaults -no-user-config -display none -no-reboot \
-		-accel tcg,thread=multi -cpu max -smp 2 -m "$mem" \
+		-accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" \
 		-kernel "$images/vmlinuz" -initrd "$images/initramfs.cpio.gz" \
 		-append "console=ttyS0 quiet loglevel=3 panic=-1 lab.share=$share lab.keep=$REPO_DIR:$PWD" \
 		-serial "file:$share/console.log" \
@@ -58,7 +58,7 @@ host_run_nested() {
 		-device virtio-9p-pci,fsdev=labshare,mount_tag=labshare \
 		</dev/null >"$share/qemu.log" 2>&1 &
 	pid=$!
-	step "booting lab host, pid $pid (TCG, 2 vCPUs, $mem MiB, kernel $(cat "$LAB_CACHE/kernels/${LAB_HOST_KERNEL:-6.1}/version"), share $share)"
+	step "booting lab host, pid $pid (TCG, $smp vCPUs, $mem MiB, kernel $(cat "$LAB_CACHE/kernels/${LAB_HOST_KERNEL:-6.1}/version"), share $share)"
 	# Whatever happens to us, the lab host goes, by pid, and so do its VMs.
 	trap 'kill -KILL "$pid" 2>/dev/null; rm -rf "$share"' EXIT
 	trap 'exit 130' INT TERM

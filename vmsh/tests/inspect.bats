@@ -2,6 +2,8 @@
 # Runs inside a lab host: vmsh inspect against real QEMU/KVM guests. The
 # guest must keep running, and the hypervisor must be left as it was.
 
+bats_require_minimum_version 1.5.0
+
 LAB=$BATS_TEST_DIRNAME/../../lab/lab
 VMSH=${VMSH:-$BATS_TEST_DIRNAME/../../build/bin/vmsh}
 
@@ -10,25 +12,52 @@ setup() {
 }
 
 teardown() {
+	[ -z "${helper:-}" ] || kill "$helper" 2>/dev/null || true
 	"$LAB" vm stop "$VM"
 }
 
-# Fields of a thread's /proc status that must not change across an inspect.
+# What must not change in the hypervisor across inspects: its fds, its
+# mappings, and per thread: tracer, pending and blocked signals.
 snapshot() {
 	local pid=$1 t
+	ls -l "/proc/$pid/fd" | awk '{ print $9, $10, $11 }'
+	cat "/proc/$pid/maps"
 	for t in /proc/$pid/task/*; do
 		echo "${t##*/} $(grep -E '^(TracerPid|SigPnd|ShdPnd|SigBlk)' "$t/status" | tr '\n' ' ')"
 	done
-	grep -c . "/proc/$pid/maps"
 }
 
-# inspect_matches KERNEL MACHINE [START OPTIONS]
+# Is every "System RAM" range of the guest inside the address space 0 memslots in $json?
+ram_covered() {
+	local json=$1 range start end covered gpa size
+	local slots
+	slots=$(jq -r '.memslots[] | select(.address_space == 0) | "\(.gpa) \(.size)"' <<<"$json")
+	for range in $("$LAB" vm exec "$VM" -- "grep 'System RAM' /proc/iomem | sed 's/ *\\([0-9a-f]*\\)-\\([0-9a-f]*\\) .*/\\1-\\2/'"); do
+		start=$((16#${range%-*}))
+		end=$((16#${range#*-}))
+		covered=0
+		while read -r gpa size; do
+			if [ "$start" -ge $((gpa)) ] && [ "$end" -lt $((gpa + size)) ]; then
+				covered=1
+			fi
+		done <<<"$slots"
+		# a RAM range may span adjacent slots: check its two ends separately
+		if [ $covered = 0 ]; then
+			local s_in=0 e_in=0
+			while read -r gpa size; do
+				[ "$start" -ge $((gpa)) ] && [ "$start" -lt $((gpa + size)) ] && s_in=1
+				[ "$end" -ge $((gpa)) ] && [ "$end" -lt $((gpa + size)) ] && e_in=1
+			done <<<"$slots"
+			[ $s_in = 1 ] && [ $e_in = 1 ] || { echo "RAM $range not in any memslot"; return 1; }
+		fi
+	done
+}
+
+# inspect_matches KERNEL MACHINE SMP
 inspect_matches() {
-	local kernel=$1 machine=$2 pid json version before after
-	shift 2
-	pid=$("$LAB" vm start "$VM" --kernel "$kernel" --machine "$machine" "$@")
+	local kernel=$1 machine=$2 smp=$3 pid json version levels
+	pid=$("$LAB" vm start "$VM" --kernel "$kernel" --machine "$machine" --smp "$smp")
 	version=$("$LAB" vm exec "$VM" -- cat /proc/version)
-	before=$(snapshot "$pid")
 
 	run "$VMSH" inspect "$pid"
 	echo "$output"
@@ -38,34 +67,83 @@ inspect_matches() {
 	json=$("$VMSH" inspect --json "$pid")
 	[ "$(jq -r .kernel.banner <<<"$json")" = "$version" ]
 	[ "$(jq -r .hypervisor.pid <<<"$json")" = "$pid" ]
-	[ "$(jq '.vcpus | length' <<<"$json")" -ge 1 ]
-	[ "$(jq '.memslots | length' <<<"$json")" -ge 1 ]
+	[ "$(jq '.vcpus | length' <<<"$json")" = "$smp" ]
 	[ "$(jq .kernel.exported_symbols <<<"$json")" -gt 1000 ]
 	[ "$(jq -r .kernel.ksymtab_layout <<<"$json")" = prel32-ns ]
 	# the guest kernel uses 5-level paging where its CPU has LA57
 	levels=4
 	"$LAB" vm exec "$VM" -- 'grep -qw la57 /proc/cpuinfo' && levels=5
 	[ "$(jq .kernel.paging_levels <<<"$json")" = "$levels" ]
-	# the vCPU runs in a thread of the hypervisor, in long mode
-	[ "$(jq -r '.vcpus[0].mode' <<<"$json")" = long ]
-	[ -d "/proc/$pid/task/$(jq -r '.vcpus[0].thread' <<<"$json")" ]
-
-	# the VM runs on, and the hypervisor is as it was: untraced, no signal
-	# pending, no mapping left behind
+	# every vCPU runs in a thread of the hypervisor, in long mode
+	for i in $(seq 0 $((smp - 1))); do
+		[ "$(jq -r ".vcpus[$i].mode" <<<"$json")" = long ]
+		[ -d "/proc/$pid/task/$(jq -r ".vcpus[$i].thread" <<<"$json")" ]
+	done
+	ram_covered "$json"
+	# the guest runs on
 	"$LAB" vm exec "$VM" -- true
-	after=$(snapshot "$pid")
-	[ "$before" = "$after" ]
 }
 
-@test "inspect 6.1-cloud on pc" { inspect_matches 6.1-cloud pc; }
-@test "inspect 6.1 on q35, 2 vCPUs" { inspect_matches 6.1 q35 --smp 2; }
-@test "inspect 6.12 on microvm, ext4 disk" { inspect_matches 6.12 microvm --shape disk; }
+@test "inspect 6.1 on pc, 1 vCPU" { inspect_matches 6.1 pc 1; }
+@test "inspect 6.1 on pc, 2 vCPUs" { inspect_matches 6.1 pc 2; }
+@test "inspect 6.1 on q35, 1 vCPU" { inspect_matches 6.1 q35 1; }
+@test "inspect 6.1 on q35, 2 vCPUs" { inspect_matches 6.1 q35 2; }
+@test "inspect 6.1 on microvm, 1 vCPU" { inspect_matches 6.1 microvm 1; }
+@test "inspect 6.1 on microvm, 2 vCPUs" { inspect_matches 6.1 microvm 2; }
+@test "inspect 6.12 on pc, 1 vCPU" { inspect_matches 6.12 pc 1; }
+@test "inspect 6.12 on pc, 2 vCPUs" { inspect_matches 6.12 pc 2; }
+@test "inspect 6.12 on q35, 1 vCPU" { inspect_matches 6.12 q35 1; }
+@test "inspect 6.12 on q35, 2 vCPUs" { inspect_matches 6.12 q35 2; }
+@test "inspect 6.12 on microvm, 1 vCPU" { inspect_matches 6.12 microvm 1; }
+@test "inspect 6.12 on microvm, 2 vCPUs" { inspect_matches 6.12 microvm 2; }
 
-@test "inspect of a process without a VM fails clearly and leaves it alone" {
-	sleep 60 &
-	pid=$!
+@test "20 inspects in a row leave the hypervisor as it was; median stop time" {
+	pid=$("$LAB" vm start "$VM" --kernel 6.1-cloud --machine q35 --smp 2)
+	before=$(snapshot "$pid")
+	held=()
+	for i in $(seq 20); do
+		json=$("$VMSH" inspect --json "$pid")
+		held+=("$(jq .hypervisor.held_us <<<"$json")")
+	done
+	after=$(snapshot "$pid")
+	diff <(echo "$before") <(echo "$after")
+	"$LAB" vm exec "$VM" -- true
+	median=$(printf '%s\n' "${held[@]}" | sort -n | sed -n 10p)
+	echo "# inspect held the hypervisor: median ${median} us over 20 runs (nested lab)" >&3
+}
+
+@test "inspect works under QEMU -sandbox on" {
+	pid=$("$LAB" vm start "$VM" --kernel 6.1-cloud --sandbox)
+	version=$("$LAB" vm exec "$VM" -- cat /proc/version)
+	json=$("$VMSH" inspect --json "$pid")
+	[ "$(jq -r .kernel.banner <<<"$json")" = "$version" ]
+	"$LAB" vm exec "$VM" -- true
+}
+
+@test "inspect of a hypervisor that another tracer holds fails and leaves it unharmed" {
+	pid=$("$LAB" vm start "$VM" --kernel 6.1-cloud)
+	before=$(snapshot "$pid" | grep -v TracerPid)
+	strace -f -p "$pid" -o /dev/null &
+	helper=$!
+	for i in $(seq 50); do grep -q "TracerPid:[[:space:]]*$helper" "/proc/$pid/status" && break; sleep 0.1; done
 	run "$VMSH" inspect "$pid"
-	kill "$pid"
-	[ "$status" -ne 0 ]
+	[ "$status" -eq 1 ]
+	[[ $output == *"trace"* ]]
+	kill "$helper"
+	wait "$helper" || true
+	helper=
+	"$LAB" vm exec "$VM" -- true
+	[ "$before" = "$(snapshot "$pid" | grep -v TracerPid)" ]
+}
+
+@test "inspect of a process without a VM or of no process fails clearly" {
+	sleep 60 &
+	helper=$!
+	run "$VMSH" inspect "$helper"
+	[ "$status" -eq 1 ]
 	[[ $output == *"has no KVM VM"* ]]
+	run "$VMSH" inspect 999999999
+	[ "$status" -ne 0 ]
+	run "$VMSH" inspect not-a-pid
+	[ "$status" -eq 2 ]
 }
