@@ -1,0 +1,31 @@
+# batchrouter: the DPDK vector router with load-adaptive polling.
+# DPDK comes from Debian (libdpdk-dev 22.11); its pkg-config flags apply only
+# to batchrouter's objects so the rest of the tree keeps plain flags.
+BR_DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
+BR_DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null) -lrte_bus_vdev -lrte_net_ring
+BR_LIBS := $(BR_DPDK_LIBS) -lpthread -lm
+
+$(BUILD)/batchrouter/%.o: CPPFLAGS += -Ibatchrouter/include $(BR_DPDK_CFLAGS)
+
+BR_CORE := engine routes policy stats frame
+BR_RT := gen port worker run
+BR_CORE_OBJS := $(patsubst %,$(BUILD)/batchrouter/src/%.o,$(BR_CORE))
+BR_RT_OBJS := $(patsubst %,$(BUILD)/batchrouter/src/%.o,$(BR_RT))
+
+PROGRAMS += $(BUILD)/bin/batchrouter
+$(BUILD)/bin/batchrouter: $(BUILD)/batchrouter/src/main.o $(BUILD)/batchrouter/src/bench.o \
+	$(BR_RT_OBJS) $(BR_CORE_OBJS)
+LDLIBS_batchrouter := $(BR_LIBS)
+
+UNIT_TESTS += $(BUILD)/tests/br_engine $(BUILD)/tests/br_policy $(BUILD)/tests/br_stats \
+	$(BUILD)/tests/br_runtime
+$(BUILD)/tests/br_engine: $(BUILD)/batchrouter/tests/test_engine.o $(BR_CORE_OBJS)
+LDLIBS_br_engine := $(BR_LIBS) -lcmocka
+$(BUILD)/tests/br_policy: $(BUILD)/batchrouter/tests/test_policy.o $(BR_CORE_OBJS)
+LDLIBS_br_policy := $(BR_LIBS) -lcmocka
+$(BUILD)/tests/br_stats: $(BUILD)/batchrouter/tests/test_stats.o $(BR_CORE_OBJS)
+LDLIBS_br_stats := $(BR_LIBS) -lcmocka
+$(BUILD)/tests/br_runtime: $(BUILD)/batchrouter/tests/test_runtime.o $(BR_RT_OBJS) $(BR_CORE_OBJS)
+LDLIBS_br_runtime := $(BR_LIBS) -lcmocka
+
+HOST_TESTS += batchrouter/tests/afxdp.bats batchrouter/tests/runtime.bats

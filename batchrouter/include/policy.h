@@ -1,0 +1,96 @@
+/*
+ * policy: what the worker does after each poll. A policy sees a snapshot of
+ * recent history (struct policy_obs) and returns the next burst size and an
+ * idle action. Policies are found by name in a table, so a learned policy is
+ * one more table entry. The guard rails (policy__guard) run outside every
+ * policy: no policy can sleep long enough to overflow the rx ring at the
+ * current rate estimate or to exceed the latency budget, and a full burst
+ * always returns to polling at once.
+ */
+#ifndef BATCHROUTER_POLICY_H
+#define BATCHROUTER_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define POLICY_HIST 16 /* batch sizes kept for the policy, newest first */
+
+struct policy_obs {
+	uint16_t hist[POLICY_HIST]; /* last batch sizes, hist[0] = the poll just done */
+	unsigned n_hist;	    /* valid entries in hist */
+	uint16_t burst;		    /* burst size of the poll just done */
+	uint64_t empty_polls;	    /* consecutive empty polls, including this one */
+	uint64_t ns_since_pkt;	    /* since the last non-empty poll (UINT64_MAX: never) */
+	double rate_pps;	    /* EWMA arrival rate */
+	int64_t rx_occupancy;	    /* descriptors waiting in the rx ring, -1 unknown */
+	uint32_t ring_size;	    /* rx ring slots, 0 unknown */
+	uint64_t now_ns;
+};
+
+enum idle_kind {
+	IDLE_NONE,    /* poll again at once */
+	IDLE_SPIN,    /* busy-wait ns (rte_delay_us-like: keeps the core) */
+	IDLE_SLEEP,   /* clock_nanosleep ns */
+	IDLE_WAIT_RX, /* block on the rx interrupt, at most ns */
+};
+
+struct policy_decision {
+	uint16_t burst;
+	enum idle_kind idle;
+	uint64_t ns;
+};
+
+/* What the port offers, for policies that need it. */
+struct policy_caps {
+	bool rx_intr;
+	uint16_t max_burst;
+};
+
+#define POLICY_MAX_PARAMS 4
+
+struct policy;
+struct policy_ops {
+	const char *name;
+	const char *help;
+	/* parameter names and defaults; values parsed from "name:k=v,k=v" */
+	const char *param_names[POLICY_MAX_PARAMS];
+	double param_defaults[POLICY_MAX_PARAMS];
+	bool needs_rx_intr;
+	void (*decide)(struct policy *p, const struct policy_obs *o, struct policy_decision *d);
+};
+
+struct policy {
+	const struct policy_ops *ops;
+	double param[POLICY_MAX_PARAMS];
+	/* private state for stateful policies */
+	uint64_t cur_ns;
+	char spec[64];
+};
+
+/* The rails applied after the policy. */
+struct policy_rails {
+	uint64_t latency_budget_ns; /* no idle action longer than this */
+	uint32_t ring_margin;	    /* slots kept free at the rate estimate */
+	uint64_t min_sleep_ns;	    /* shorter sleeps become polls (nanosleep floor) */
+};
+
+extern const struct policy_ops *const policy_table[];
+
+/*
+ * Parses "name" or "name:k=v,k=v" into @p. Returns 0, or -1 with an
+ * actionable message in @err (unknown name lists the known ones).
+ */
+int policy__init(struct policy *p, const char *spec, const struct policy_caps *caps, char *err,
+		 size_t errlen);
+void policy__decide(struct policy *p, const struct policy_obs *o, struct policy_decision *d);
+/* Applies the rails to @d in place. */
+void policy__guard(const struct policy_rails *r, const struct policy_obs *o,
+		   struct policy_decision *d);
+void policy__list(FILE *f);
+
+/* EWMA rate update with time constant tau_ns; returns the new estimate. */
+double policy__ewma_rate(double rate, uint64_t pkts, uint64_t dt_ns, uint64_t tau_ns);
+
+#endif

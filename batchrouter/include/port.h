@@ -1,0 +1,49 @@
+/*
+ * port: opening the three kinds of port as DPDK ethdevs.
+ *   ring[:size=N]   net_ring over two rte_rings: the synthetic NIC. The
+ *                   generator enqueues into rx and frees what arrives on tx.
+ *   null            net_null: rx always returns a full burst (peak rate).
+ *   afxdp[:iface=X] net_af_xdp. Without iface the tool creates a veth pair,
+ *                   one end in a network namespace of its own, and removes
+ *                   both on close.
+ */
+#ifndef BATCHROUTER_PORT_H
+#define BATCHROUTER_PORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum port_kind { PORT_RING, PORT_NULL, PORT_AFXDP };
+
+struct rte_mempool;
+struct rte_ring;
+
+struct port {
+	enum port_kind kind;
+	uint16_t id;
+	bool started;
+	uint32_t ring_size; /* rx descriptors; 0 if unknown */
+	bool rx_intr;
+	uint8_t mac[6];
+	struct rte_ring *rx, *tx; /* ring ports only */
+	char vdev[64];
+	/* afxdp with a veth pair the tool made */
+	bool own_veth;
+	char netns[32], dut_if[16], peer_if[16];
+	uint8_t peer_mac[6];
+};
+
+int port__open(struct port *p, const char *spec, unsigned idx, struct rte_mempool *pool, char *err,
+	       size_t errlen);
+void port__close(struct port *p);
+/* Descriptors waiting in the rx queue, or -1 when the PMD cannot say. */
+int64_t port__rx_occupancy(const struct port *p);
+
+/* veth + netns plumbing, exposed for the generator and the tests. */
+int port__veth_create(struct port *p, char *err, size_t errlen);
+void port__veth_destroy(struct port *p);
+/* Opens an AF_PACKET socket bound to the peer interface inside the netns. */
+int port__peer_socket(const struct port *p, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * run: one measured run. Sets up the mempool, ports, engine and policy,
+ * starts the generator and the worker on separate threads (pinned to
+ * separate CPUs where there are two), prints live stats if asked, and
+ * collects the result. Used by `batchrouter run`, by bench and by tests.
+ */
+#ifndef BATCHROUTER_RUN_H
+#define BATCHROUTER_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine.h"
+#include "gen.h"
+#include "stats.h"
+
+struct run_cfg {
+	const char *port;   /* ring[:size=N] | null | afxdp[:iface=IF] */
+	const char *policy; /* name[:k=v,...] */
+	const char *routes; /* file; NULL: everything back out of port 0 */
+	double duration_s;
+	double rate_pps;
+	enum gen_pattern pattern;
+	uint32_t frame_len;
+	uint64_t latency_budget_ns;
+	bool live; /* one stats line per second on stderr */
+};
+
+struct run_result {
+	double wall_s;
+	struct gen_counters gen;
+	struct engine_counters eng;
+	uint64_t imissed, rx_nombuf;
+	uint64_t polls, sleeps, spins, waits;
+	uint64_t worker_cpu_ns;
+	uint64_t batch_hist[ENGINE_MAX_BURST + 1];
+	struct lat_hist *lat; /* allocated by run__once, freed by run__result_free */
+	struct guard_report guard;
+};
+
+/* The EAL, once per process. @lcores e.g. "0". Returns 0 or -1. */
+int run__eal_init(const char *prog, bool quiet);
+/* Returns 0 and fills @r, or -1 with an actionable message in @err. */
+int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t errlen);
+void run__result_free(struct run_result *r);
+
+/* Derived figures. */
+uint64_t run__lost(const struct run_result *r);
+double run__worker_cpu_frac(const struct run_result *r);
+double run__avg_batch(const struct run_result *r);
+void run__print(FILE *f, const struct run_cfg *cfg, const struct run_result *r);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * stats: the accounting that every run reports. Latency is a log-linear
+ * histogram that is exact below LAT_EXACT_NS (so deterministic schedules can
+ * be checked to the nanosecond) and within 1/1024 relative above; the max is
+ * always exact. Batch sizes get one bucket per size.
+ */
+#ifndef BATCHROUTER_STATS_H
+#define BATCHROUTER_STATS_H
+
+#include <stdint.h>
+
+#define LAT_EXACT_BITS 16
+#define LAT_EXACT_NS (1u << LAT_EXACT_BITS)
+#define LAT_SUB_BITS 10 /* 1024 sub-buckets per octave above the exact range */
+#define LAT_MAX_BITS 40 /* ~18 minutes: anything longer is clamped */
+#define LAT_BUCKETS (LAT_EXACT_NS + (LAT_MAX_BITS - LAT_EXACT_BITS) * (1u << LAT_SUB_BITS))
+
+struct lat_hist {
+	uint64_t count;
+	uint64_t max;
+	uint64_t sum;
+	uint64_t b[LAT_BUCKETS];
+};
+
+void lat__reset(struct lat_hist *h);
+void lat__record(struct lat_hist *h, uint64_t ns);
+/* Nearest-rank percentile (0 < q <= 1): the lower bound of the bucket holding
+ * the ceil(q*count)-th smallest sample, capped at the exact max. 0 if empty. */
+uint64_t lat__percentile(const struct lat_hist *h, double q);
+void lat__merge(struct lat_hist *dst, const struct lat_hist *src);
+
+/* Measures the nanosleep floor: @n sleeps of 1 ns with 1 ns timer slack. */
+struct sleep_floor {
+	uint64_t p50_ns, p99_ns, cpu_per_sleep_ns;
+};
+void stats__sleep_floor(unsigned n, struct sleep_floor *out);
+
+/* The interference guard: CPU used by everything else during a run. */
+struct guard_snap {
+	uint64_t total, idle, steal; /* jiffies from /proc/stat */
+	uint64_t self;		     /* this process, jiffies (utime+stime) */
+};
+struct guard_report {
+	double steal_pct;  /* steal over all CPUs */
+	double others_cpu; /* CPUs busy with other processes (not this one) */
+};
+int stats__guard_snap(struct guard_snap *s);
+void stats__guard_diff(const struct guard_snap *a, const struct guard_snap *b,
+		       struct guard_report *r);
+
+uint64_t stats__now_ns(void);
+uint64_t stats__thread_cpu_ns(void);
+uint64_t stats__process_cpu_ns(void);
+
+#endif

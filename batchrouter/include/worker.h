@@ -1,0 +1,54 @@
+/*
+ * worker: the poll loop. One worker owns one rx queue; each iteration is
+ * rx burst -> engine graph -> tx bursts -> accounting -> policy -> rails ->
+ * idle action. The controller runs inline on the worker's thread, so the
+ * worker's thread CPU time includes the controller's cost.
+ */
+#ifndef BATCHROUTER_WORKER_H
+#define BATCHROUTER_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "policy.h"
+#include "stats.h"
+
+struct port;
+
+struct worker {
+	const struct engine *eng;
+	struct port *ports; /* output ports, indexed as in the routes */
+	unsigned n_ports;
+	struct port *rx;
+	struct policy *pol;
+	struct policy_rails rails;
+	uint64_t (*clock)(void); /* stats__now_ns; the tests substitute a script */
+	uint64_t rate_tau_ns;
+
+	/* state */
+	struct policy_obs obs;
+	uint16_t burst;
+	uint64_t last_poll_ns, last_pkt_ns;
+	volatile bool stop;
+
+	/* accounting; single writer, read racily by the stats printer */
+	struct engine_counters c;
+	uint64_t polls, sleeps, spins, waits, idle_req_ns;
+	uint64_t batch_hist[ENGINE_MAX_BURST + 1];
+	uint64_t cpu_ns;
+	struct lat_hist *lat;
+
+	struct engine_out out;
+};
+
+/* Zeroes state and counters; @lat must be allocated by the caller. */
+void worker__init(struct worker *w);
+/* One iteration without the idle action; returns the batch size. */
+uint16_t worker__poll(struct worker *w, struct policy_decision *d);
+/* Performs the idle action (sleep, spin, or sleep instead of an rx wait). */
+void worker__idle(struct worker *w, const struct policy_decision *d);
+/* Thread body: poll/idle until w->stop; arg is a struct worker *. */
+void *worker__thread(void *arg);
+
+#endif

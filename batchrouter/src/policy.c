@@ -1,0 +1,300 @@
+/*
+ * The policies. Each is a pure function of the observation plus a little
+ * private state, so the tests can drive them with made-up traces.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+
+#define US 1000ull
+
+/* P0: busy polling; the burst is the only knob. */
+static void busy_decide(struct policy *p, const struct policy_obs *o, struct policy_decision *d)
+{
+	(void)o;
+	d->burst = (uint16_t)p->param[0];
+	d->idle = IDLE_NONE;
+	d->ns = 0;
+}
+
+/* P1: the paper's data-plane rule with a constant: sleep S after N empty polls. */
+static void fixed_decide(struct policy *p, const struct policy_obs *o, struct policy_decision *d)
+{
+	d->burst = (uint16_t)p->param[2];
+	d->idle = IDLE_NONE;
+	d->ns = 0;
+	if (o->empty_polls >= (uint64_t)p->param[1]) {
+		d->idle = IDLE_SLEEP;
+		d->ns = (uint64_t)(p->param[0] * US);
+	}
+}
+
+/*
+ * P2: OVS pmd-sleep-max / testpmd --max-sleep-us: while batches are under
+ * half of 32, grow the sleep by a step up to a cap; a batch of >= 16 resets
+ * it. The step is 10 us rather than OVS's 1 us because a nanosleep costs
+ * ~15 us of CPU here, so sub-floor steps would only add wake-ups.
+ */
+static void ovs_decide(struct policy *p, const struct policy_obs *o, struct policy_decision *d)
+{
+	uint64_t step = (uint64_t)(p->param[1] * US), max = (uint64_t)(p->param[0] * US);
+
+	d->burst = (uint16_t)p->param[2];
+	if (o->n_hist && o->hist[0] >= 16) {
+		p->cur_ns = 0;
+	} else {
+		p->cur_ns += step;
+		if (p->cur_ns > max)
+			p->cur_ns = max;
+	}
+	d->idle = p->cur_ns ? IDLE_SLEEP : IDLE_NONE;
+	d->ns = p->cur_ns;
+}
+
+/*
+ * P3: l3fwd-power's legacy heuristic: after 10 empty polls spin 1 us
+ * (rte_delay_us), after 300 empty polls suspend for 300 us, by rx interrupt
+ * where the port has one, by sleeping otherwise.
+ */
+static void ladder_decide(struct policy *p, const struct policy_obs *o, struct policy_decision *d)
+{
+	d->burst = (uint16_t)p->param[2];
+	d->idle = IDLE_NONE;
+	d->ns = 0;
+	if (o->empty_polls >= (uint64_t)p->param[1]) {
+		d->idle = p->cur_ns ? IDLE_WAIT_RX : IDLE_SLEEP; /* cur_ns = 1: port has rx intr */
+		d->ns = (uint64_t)(p->param[0] * US);
+	} else if (o->empty_polls >= 10) {
+		d->idle = IDLE_SPIN;
+		d->ns = 1 * US;
+	}
+}
+
+/*
+ * P5: analytic target batch (Metronome/SmartBatching): sleep just long
+ * enough for B* packets to be waiting, S = (B* - backlog) / rate, clamped.
+ * A batch already at the target means we are behind: poll again at once.
+ */
+static void target_decide(struct policy *p, const struct policy_obs *o, struct policy_decision *d)
+{
+	double target = p->param[0], smax = p->param[1] * US;
+	double backlog = o->rx_occupancy > 0 ? (double)o->rx_occupancy : 0;
+
+	d->burst = (uint16_t)p->param[2];
+	d->idle = IDLE_NONE;
+	d->ns = 0;
+	if (o->n_hist && o->hist[0] >= target)
+		return;
+	if (backlog >= target)
+		return;
+	double s = o->rate_pps > 0 ? (target - backlog) / o->rate_pps * 1e9 : smax;
+	if (s > smax)
+		s = smax;
+	d->idle = IDLE_SLEEP;
+	d->ns = (uint64_t)s;
+}
+
+/* P4: block on the rx interrupt after N empty polls, with a timeout. */
+static void intr_decide(struct policy *p, const struct policy_obs *o, struct policy_decision *d)
+{
+	d->burst = (uint16_t)p->param[2];
+	d->idle = IDLE_NONE;
+	d->ns = 0;
+	if (o->empty_polls >= (uint64_t)p->param[1]) {
+		d->idle = IDLE_WAIT_RX;
+		d->ns = (uint64_t)(p->param[0] * US);
+	}
+}
+
+static const struct policy_ops busy_ops = {
+	.name = "busy",
+	.help = "busy polling, never idles",
+	.param_names = { "burst" },
+	.param_defaults = { 32 },
+	.decide = busy_decide,
+};
+static const struct policy_ops busy64_ops = {
+	.name = "busy64",
+	.help = "busy polling, burst 64",
+	.param_names = { "burst" },
+	.param_defaults = { 64 },
+	.decide = busy_decide,
+};
+static const struct policy_ops busy256_ops = {
+	.name = "busy256",
+	.help = "busy polling, burst 256 (the R* reference)",
+	.param_names = { "burst" },
+	.param_defaults = { 256 },
+	.decide = busy_decide,
+};
+static const struct policy_ops fixed_ops = {
+	.name = "fixed",
+	.help = "sleep sleep_us after `after` consecutive empty polls",
+	.param_names = { "sleep_us", "after", "burst" },
+	.param_defaults = { 100, 2, 256 },
+	.decide = fixed_decide,
+};
+static const struct policy_ops ovs_ops = {
+	.name = "ovs",
+	.help = "OVS/testpmd: grow the sleep by step_us while batches < 16, cap max_us",
+	.param_names = { "max_us", "step_us", "burst" },
+	.param_defaults = { 250, 10, 256 },
+	.decide = ovs_decide,
+};
+static const struct policy_ops ladder_ops = {
+	.name = "ladder",
+	.help = "l3fwd-power: spin 1us after 10 empty polls, suspend suspend_us after `after`",
+	.param_names = { "suspend_us", "after", "burst" },
+	.param_defaults = { 300, 300, 256 },
+	.decide = ladder_decide,
+};
+static const struct policy_ops target_ops = {
+	.name = "target",
+	.help = "analytic: sleep (target - backlog)/rate, at most max_us",
+	.param_names = { "target", "max_us", "burst" },
+	.param_defaults = { 64, 500, 256 },
+	.decide = target_decide,
+};
+static const struct policy_ops intr_ops = {
+	.name = "intr",
+	.help = "wait for the rx interrupt (timeout_us) after `after` empty polls",
+	.param_names = { "timeout_us", "after", "burst" },
+	.param_defaults = { 1000, 2, 256 },
+	.needs_rx_intr = true,
+	.decide = intr_decide,
+};
+
+const struct policy_ops *const policy_table[] = {
+	&busy_ops,   &busy64_ops, &busy256_ops, &fixed_ops, &ovs_ops,
+	&ladder_ops, &target_ops, &intr_ops,	NULL,
+};
+
+void policy__list(FILE *f)
+{
+	for (const struct policy_ops *const *t = policy_table; *t; t++) {
+		fprintf(f, "  %-8s %s\n          params:", (*t)->name, (*t)->help);
+		for (int i = 0; i < POLICY_MAX_PARAMS && (*t)->param_names[i]; i++)
+			fprintf(f, " %s=%g", (*t)->param_names[i], (*t)->param_defaults[i]);
+		fputc('\n', f);
+	}
+}
+
+int policy__init(struct policy *p, const char *spec, const struct policy_caps *caps, char *err,
+		 size_t errlen)
+{
+	char buf[128], *params;
+	const struct policy_ops *ops = NULL;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(buf, sizeof(buf), "%s", spec);
+	snprintf(p->spec, sizeof(p->spec), "%s", spec);
+	params = strchr(buf, ':');
+	if (params)
+		*params++ = '\0';
+	for (const struct policy_ops *const *t = policy_table; *t; t++)
+		if (!strcmp((*t)->name, buf))
+			ops = *t;
+	if (!ops) {
+		int off = snprintf(err, errlen, "unknown policy '%s'; known:", buf);
+		for (const struct policy_ops *const *t = policy_table; *t; t++)
+			if (off > 0 && (size_t)off < errlen)
+				off += snprintf(err + off, errlen - off, " %s", (*t)->name);
+		return -1;
+	}
+	if (ops->needs_rx_intr && !(caps && caps->rx_intr)) {
+		snprintf(err, errlen,
+			 "policy '%s' needs rx interrupts, which this port's PMD does not offer; "
+			 "use ladder or target instead",
+			 ops->name);
+		return -1;
+	}
+	p->ops = ops;
+	memcpy(p->param, ops->param_defaults, sizeof(p->param));
+	for (char *save = NULL, *kv = params ? strtok_r(params, ",", &save) : NULL; kv;
+	     kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '='), *end;
+		int i;
+		if (!eq) {
+			snprintf(err, errlen, "policy %s: '%s' is not k=v", ops->name, kv);
+			return -1;
+		}
+		*eq = '\0';
+		for (i = 0; i < POLICY_MAX_PARAMS && ops->param_names[i]; i++)
+			if (!strcmp(ops->param_names[i], kv))
+				break;
+		if (i == POLICY_MAX_PARAMS || !ops->param_names[i]) {
+			snprintf(err, errlen,
+				 "policy %s has no parameter '%s' (see 'batchrouter policies')",
+				 ops->name, kv);
+			return -1;
+		}
+		double v = strtod(eq + 1, &end);
+		if (*end || end == eq + 1 || v < 0) {
+			snprintf(err, errlen, "policy %s: %s='%s' is not a non-negative number",
+				 ops->name, kv, eq + 1);
+			return -1;
+		}
+		p->param[i] = v;
+	}
+	/* every policy keeps its burst in a parameter named "burst" */
+	for (int i = 0; i < POLICY_MAX_PARAMS && ops->param_names[i]; i++) {
+		if (strcmp(ops->param_names[i], "burst"))
+			continue;
+		uint16_t max = caps && caps->max_burst ? caps->max_burst : 512;
+		if (p->param[i] < 1 || p->param[i] > max) {
+			snprintf(err, errlen, "policy %s: burst %g is not 1..%u", ops->name,
+				 p->param[i], max);
+			return -1;
+		}
+	}
+	if (ops == &ladder_ops && caps && caps->rx_intr)
+		p->cur_ns = 1;
+	return 0;
+}
+
+void policy__decide(struct policy *p, const struct policy_obs *o, struct policy_decision *d)
+{
+	p->ops->decide(p, o, d);
+}
+
+void policy__guard(const struct policy_rails *r, const struct policy_obs *o,
+		   struct policy_decision *d)
+{
+	/* a full burst means more is waiting: never idle after one */
+	if (o->n_hist && o->hist[0] >= o->burst) {
+		d->idle = IDLE_NONE;
+		d->ns = 0;
+		return;
+	}
+	if (d->idle == IDLE_NONE)
+		return;
+	if (r->latency_budget_ns && d->ns > r->latency_budget_ns)
+		d->ns = r->latency_budget_ns;
+	/* the ring must not fill while we are away: free slots / rate */
+	if (o->ring_size && o->rate_pps > 0) {
+		double used = o->rx_occupancy > 0 ? (double)o->rx_occupancy : 0;
+		double free_slots = (double)o->ring_size - (double)r->ring_margin - used;
+		double cap = free_slots > 0 ? free_slots / o->rate_pps * 1e9 : 0;
+		if ((double)d->ns > cap)
+			d->ns = (uint64_t)cap;
+	}
+	if (d->idle == IDLE_SLEEP && d->ns < r->min_sleep_ns) {
+		/* a sleep under the floor costs more CPU than the polls it replaces */
+		d->idle = IDLE_NONE;
+		d->ns = 0;
+	}
+	if (d->ns == 0)
+		d->idle = IDLE_NONE;
+}
+
+double policy__ewma_rate(double rate, uint64_t pkts, uint64_t dt_ns, uint64_t tau_ns)
+{
+	if (dt_ns == 0) /* same instant: fold the packets into the next interval */
+		return rate;
+	double inst = (double)pkts * 1e9 / (double)dt_ns;
+	double a = (double)dt_ns / (double)(dt_ns + tau_ns);
+	return rate + a * (inst - rate);
+}

@@ -1,0 +1,311 @@
+/* Ports as ethdevs, and the veth/netns plumbing for AF_XDP. */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <rte_bus_vdev.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_ring.h>
+
+#include "port.h"
+
+static int sh(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Runs an ip(8) command line; its stderr goes to ours so failures explain themselves. */
+static int sh(char *err, size_t errlen, const char *fmt, ...)
+{
+	char cmd[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	int rc = system(cmd);
+	if (rc != 0) {
+		snprintf(err, errlen,
+			 "'%s' failed (status %d); AF_XDP on veth needs root and iproute2", cmd,
+			 rc);
+		return -1;
+	}
+	return 0;
+}
+
+static int read_mac(const char *ns, const char *ifname, uint8_t mac[6])
+{
+	char cmd[160], line[64];
+	snprintf(cmd, sizeof(cmd), "%s%s cat /sys/class/net/%s/address", ns ? "ip netns exec " : "",
+		 ns ? ns : "", ifname);
+	FILE *f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	int ok = fgets(line, sizeof(line), f) != NULL;
+	pclose(f);
+	unsigned v[6];
+	if (!ok || sscanf(line, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return 0;
+}
+
+int port__veth_create(struct port *p, char *err, size_t errlen)
+{
+	int pid = (int)getpid();
+	snprintf(p->netns, sizeof(p->netns), "brns%d", pid);
+	snprintf(p->dut_if, sizeof(p->dut_if), "brd%d", pid);
+	snprintf(p->peer_if, sizeof(p->peer_if), "brg%d", pid);
+
+	if (sh(err, errlen, "ip netns add %s", p->netns))
+		return -1;
+	p->own_veth = true; /* from here on, destroy undoes what exists */
+	if (sh(err, errlen, "ip link add %s type veth peer name %s netns %s", p->dut_if, p->peer_if,
+	       p->netns) ||
+	    sh(err, errlen, "ip link set %s up", p->dut_if) ||
+	    sh(err, errlen, "ip netns exec %s ip link set %s up", p->netns, p->peer_if) ||
+	    /* veth drops frames towards a peer without XDP unless GRO is on */
+	    sh(err, errlen, "ip netns exec %s ethtool -K %s gro on >/dev/null 2>&1 || true",
+	       p->netns, p->peer_if) ||
+	    sh(err, errlen, "ip -6 addr flush dev %s; sysctl -qw net.ipv6.conf.%s.disable_ipv6=1",
+	       p->dut_if, p->dut_if)) {
+		port__veth_destroy(p);
+		return -1;
+	}
+	if (read_mac(p->netns, p->peer_if, p->peer_mac)) {
+		snprintf(err, errlen, "unable to read the MAC of %s in netns %s", p->peer_if,
+			 p->netns);
+		port__veth_destroy(p);
+		return -1;
+	}
+	return 0;
+}
+
+void port__veth_destroy(struct port *p)
+{
+	char cmd[128];
+	if (!p->own_veth)
+		return;
+	/* deleting one end deletes the pair; the netns goes with its name */
+	snprintf(cmd, sizeof(cmd), "ip link del %s 2>/dev/null", p->dut_if);
+	if (system(cmd)) {
+		/* already gone with the namespace or never made: nothing to undo */
+	}
+	snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null", p->netns);
+	if (system(cmd)) {
+		fprintf(stderr,
+			"batchrouter: warning: unable to delete netns %s; remove it with "
+			"'ip netns del %s'\n",
+			p->netns, p->netns);
+	}
+	p->own_veth = false;
+}
+
+int port__peer_socket(const struct port *p, char *err, size_t errlen)
+{
+	char path[64];
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), fd = -1, s = -1;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", p->netns);
+	if (self < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "unable to open netns %s: %s", path, strerror(errno));
+		goto out;
+	}
+	/* setns affects only this thread; the socket stays in the netns it was made in */
+	if (setns(fd, CLONE_NEWNET)) {
+		snprintf(err, errlen, "unable to enter netns %s: %s", p->netns, strerror(errno));
+		goto out;
+	}
+	s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	int serr = errno;
+	unsigned idx = if_nametoindex(p->peer_if);
+	if (setns(self, CLONE_NEWNET)) {
+		snprintf(err, errlen, "unable to return to our netns: %s", strerror(errno));
+		goto err_sock;
+	}
+	if (s < 0) {
+		snprintf(err, errlen, "unable to open an AF_PACKET socket: %s", strerror(serr));
+		goto out;
+	}
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET,
+				   .sll_protocol = htons(ETH_P_ALL),
+				   .sll_ifindex = (int)idx };
+	if (!idx || bind(s, (struct sockaddr *)&sll, sizeof(sll))) {
+		snprintf(err, errlen, "unable to bind to %s: %s", p->peer_if, strerror(errno));
+		goto err_sock;
+	}
+	int big = 4 << 20;
+	setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	setsockopt(s, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	goto out;
+err_sock:
+	if (s >= 0)
+		close(s);
+	s = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (self >= 0)
+		close(self);
+	return s;
+}
+
+static int spec_param(const char *spec, const char *key, char *val, size_t len)
+{
+	const char *c = strchr(spec, ':');
+	size_t kl = strlen(key);
+	while (c) {
+		c++;
+		if (!strncmp(c, key, kl) && c[kl] == '=') {
+			snprintf(val, len, "%.*s", (int)strcspn(c + kl + 1, ","), c + kl + 1);
+			return 0;
+		}
+		c = strchr(c, ',');
+	}
+	return -1;
+}
+
+int port__open(struct port *p, const char *spec, unsigned idx, struct rte_mempool *pool, char *err,
+	       size_t errlen)
+{
+	struct rte_eth_conf conf = { 0 };
+	struct rte_ether_addr ea;
+	char name[32], val[64];
+	uint16_t nb_desc = 1024;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	if (!strncmp(spec, "ring", 4) && (spec[4] == '\0' || spec[4] == ':')) {
+		unsigned size = 1024;
+		if (!spec_param(spec, "size", val, sizeof(val)))
+			size = (unsigned)strtoul(val, NULL, 0);
+		if (size < 64 || (size & (size - 1))) {
+			snprintf(err, errlen, "port %s: size must be a power of two >= 64", spec);
+			return -1;
+		}
+		p->kind = PORT_RING;
+		/* RING_F_EXACT_SZ: a plain rte_ring of N holds N-1; the NIC has `size` slots.
+		 * Names carry a serial: a process may open and close ports many times. */
+		static unsigned serial;
+		serial++;
+		snprintf(name, sizeof(name), "br_rx%u_%u", idx, serial);
+		p->rx = rte_ring_create(name, size, SOCKET_ID_ANY,
+					RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+		snprintf(name, sizeof(name), "br_tx%u_%u", idx, serial);
+		p->tx = rte_ring_create(name, size, SOCKET_ID_ANY,
+					RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+		if (!p->rx || !p->tx) {
+			snprintf(err, errlen, "port %s: unable to create rings of %u", spec, size);
+			goto err_rings;
+		}
+		p->ring_size = size;
+		snprintf(p->vdev, sizeof(p->vdev), "net_ring_br%u_%u", idx, serial);
+		rc = rte_eth_from_rings(p->vdev, &p->rx, 1, &p->tx, 1, SOCKET_ID_ANY);
+		if (rc < 0) {
+			snprintf(err, errlen, "port %s: rte_eth_from_rings: %s", spec,
+				 rte_strerror(rte_errno));
+			goto err_rings;
+		}
+		p->id = (uint16_t)rc;
+	} else if (!strcmp(spec, "null")) {
+		p->kind = PORT_NULL;
+		snprintf(p->vdev, sizeof(p->vdev), "net_null%u", idx);
+		if ((rc = rte_vdev_init(p->vdev, "")) < 0) {
+			snprintf(err, errlen,
+				 "port null: rte_vdev_init(%s): %s; is librte-net-null23 "
+				 "installed?",
+				 p->vdev, strerror(-rc));
+			return -1;
+		}
+	} else if (!strncmp(spec, "afxdp", 5) && (spec[5] == '\0' || spec[5] == ':')) {
+		p->kind = PORT_AFXDP;
+		if (spec_param(spec, "iface", p->dut_if, sizeof(p->dut_if)) &&
+		    port__veth_create(p, err, errlen))
+			return -1;
+		char args[96];
+		snprintf(p->vdev, sizeof(p->vdev), "net_af_xdp%u", idx);
+		snprintf(args, sizeof(args), "iface=%s,start_queue=0,queue_count=1", p->dut_if);
+		if ((rc = rte_vdev_init(p->vdev, args)) < 0) {
+			snprintf(err, errlen,
+				 "port afxdp: rte_vdev_init(%s,%s): %s; AF_XDP needs root, "
+				 "CONFIG_XDP_SOCKETS and librte-net-af-xdp23",
+				 p->vdev, args, strerror(-rc));
+			goto err_veth;
+		}
+	} else {
+		snprintf(err, errlen,
+			 "unknown port '%s'; use ring[:size=N], null or afxdp[:iface=IF]", spec);
+		return -1;
+	}
+	if (p->kind != PORT_RING && rte_eth_dev_get_port_by_name(p->vdev, &p->id)) {
+		snprintf(err, errlen, "port %s: no ethdev named %s after probing", spec, p->vdev);
+		goto err_vdev;
+	}
+	if ((rc = rte_eth_dev_configure(p->id, 1, 1, &conf)) ||
+	    (rc = rte_eth_rx_queue_setup(p->id, 0, nb_desc, SOCKET_ID_ANY, NULL, pool)) ||
+	    (rc = rte_eth_tx_queue_setup(p->id, 0, nb_desc, SOCKET_ID_ANY, NULL)) ||
+	    (rc = rte_eth_dev_start(p->id))) {
+		snprintf(err, errlen, "port %s: configuring ethdev %u: %s", spec, p->id,
+			 strerror(-rc));
+		goto err_vdev;
+	}
+	p->started = true;
+	if (p->kind == PORT_AFXDP)
+		p->ring_size = nb_desc;
+	if (rte_eth_macaddr_get(p->id, &ea) == 0)
+		memcpy(p->mac, ea.addr_bytes, 6);
+	return 0;
+
+err_vdev:
+	if (p->kind != PORT_RING)
+		rte_vdev_uninit(p->vdev);
+err_veth:
+	port__veth_destroy(p);
+err_rings:
+	rte_ring_free(p->rx);
+	rte_ring_free(p->tx);
+	p->rx = p->tx = NULL;
+	return -1;
+}
+
+void port__close(struct port *p)
+{
+	if (p->started) {
+		rte_eth_dev_stop(p->id);
+		rte_eth_dev_close(p->id);
+		p->started = false;
+	}
+	if (p->kind != PORT_RING && p->vdev[0])
+		rte_vdev_uninit(p->vdev);
+	port__veth_destroy(p);
+	if (p->rx) {
+		/* what the worker never picked up goes back to its pool */
+		void *m;
+		while (rte_ring_dequeue(p->rx, &m) == 0)
+			rte_pktmbuf_free(m);
+		while (rte_ring_dequeue(p->tx, &m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(p->rx);
+		rte_ring_free(p->tx);
+		p->rx = p->tx = NULL;
+	}
+	p->vdev[0] = '\0';
+}
+
+int64_t port__rx_occupancy(const struct port *p)
+{
+	if (p->rx)
+		return (int64_t)rte_ring_count(p->rx);
+	int n = rte_eth_rx_queue_count(p->id, 0);
+	return n < 0 ? -1 : n;
+}

@@ -1,0 +1,300 @@
+/* One measured run: setup, threads, live stats, teardown, result. */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "port.h"
+#include "policy.h"
+#include "routes.h"
+#include "run.h"
+#include "worker.h"
+
+int run__eal_init(const char *prog, bool quiet)
+{
+	char prefix[48];
+	snprintf(prefix, sizeof(prefix), "--file-prefix=br%d", (int)getpid());
+	/* no hugepages here, no PCI devices; -m bounds the heap --no-huge mmaps */
+	char *argv[] = { (char *)prog,
+			 "--no-huge",
+			 "--no-pci",
+			 "--no-shconf",
+			 "-l",
+			 "0",
+			 "-m",
+			 "512",
+			 "--no-telemetry",
+			 quiet ? "--log-level=*:error" : "--log-level=*:warning",
+			 prefix,
+			 NULL };
+	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
+	if (rte_eal_init(argc, argv) < 0) {
+		fprintf(stderr, "batchrouter: unable to initialise the DPDK EAL: %s\n",
+			rte_strerror(rte_errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void pin(pthread_t t, int cpu)
+{
+	cpu_set_t set;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	CPU_ZERO(&set);
+	CPU_SET(cpu % (n > 0 ? n : 1), &set);
+	pthread_setaffinity_np(t, sizeof(set), &set);
+}
+
+static uint64_t thread_cpu(pthread_t t)
+{
+	clockid_t id;
+	struct timespec ts;
+	if (pthread_getcpuclockid(t, &id) || clock_gettime(id, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t run__lost(const struct run_result *r)
+{
+	return r->gen.ring_full + r->gen.no_mbuf + r->imissed + r->eng.drops[DROP_TX_FULL];
+}
+
+double run__worker_cpu_frac(const struct run_result *r)
+{
+	return r->wall_s > 0 ? (double)r->worker_cpu_ns / 1e9 / r->wall_s : 0;
+}
+
+double run__avg_batch(const struct run_result *r)
+{
+	uint64_t n = 0, polls = 0;
+	for (unsigned i = 1; i <= ENGINE_MAX_BURST; i++) {
+		n += r->batch_hist[i] * i;
+		polls += r->batch_hist[i];
+	}
+	return polls ? (double)n / (double)polls : 0;
+}
+
+void run__result_free(struct run_result *r)
+{
+	free(r->lat);
+	r->lat = NULL;
+}
+
+int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t errlen)
+{
+	struct engine_route *routes = NULL, dflt;
+	struct rte_mempool *pool = NULL;
+	struct port port;
+	struct policy pol;
+	struct engine *eng = NULL;
+	static struct worker w; /* big (out vectors): not on the stack */
+	struct gen g;
+	pthread_t wt, gt;
+	bool have_port = false, gen_started = false;
+	int n_routes, rc = -1;
+	static unsigned serial;
+	char name[32];
+
+	memset(r, 0, sizeof(*r));
+	memset(&w, 0, sizeof(w));
+	memset(&g, 0, sizeof(g));
+	g.sock = -1;
+	r->lat = calloc(1, sizeof(*r->lat));
+	if (!r->lat) {
+		snprintf(err, errlen, "out of memory for the latency histogram");
+		return -1;
+	}
+	serial++;
+	/* enough mbufs for a full rx ring, a full tx ring and bursts in flight */
+	snprintf(name, sizeof(name), "br_pool%u", serial);
+	pool =
+	    rte_pktmbuf_pool_create(name, 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	if (!pool) {
+		snprintf(err, errlen, "unable to create the mbuf pool: %s (raise EAL -m?)",
+			 rte_strerror(rte_errno));
+		goto out;
+	}
+	if (port__open(&port, cfg->port, 0, pool, err, errlen))
+		goto out;
+	have_port = true;
+
+	if (cfg->routes) {
+		n_routes = routes__load(cfg->routes, &routes, err, errlen);
+		if (n_routes < 0)
+			goto out;
+	} else {
+		/* default: everything goes back out of port 0 to the generator/sink */
+		dflt = (struct engine_route){ .prefix = 0, .depth = 0, .port = 0 };
+		memcpy(dflt.mac,
+		       port.kind == PORT_AFXDP ? port.peer_mac
+					       : (const uint8_t[6]){ 2, 0, 0, 0, 0, 2 },
+		       6);
+		n_routes = 1;
+	}
+	snprintf(name, sizeof(name), "br_lpm%u", serial);
+	eng = engine__create(name, routes ? routes : &dflt, (unsigned)n_routes, 1,
+			     (const uint8_t(*)[6])port.mac, err, errlen);
+	if (!eng)
+		goto out;
+
+	struct policy_caps caps = { .rx_intr = port.rx_intr, .max_burst = ENGINE_MAX_BURST };
+	if (policy__init(&pol, cfg->policy, &caps, err, errlen))
+		goto out;
+
+	w.eng = eng;
+	w.ports = &port;
+	w.n_ports = 1;
+	w.rx = &port;
+	w.pol = &pol;
+	w.lat = r->lat;
+	w.rails.latency_budget_ns = cfg->latency_budget_ns ? cfg->latency_budget_ns : 500000;
+	w.rails.ring_margin = port.ring_size / 8;
+	w.rails.min_sleep_ns = 0;
+	worker__init(&w);
+
+	/* the generator */
+	gen__sched_init(&g.sched, cfg->pattern, cfg->rate_pps, 1);
+	g.frame_len = cfg->frame_len ? cfg->frame_len : 64;
+	g.spec = (struct frame_spec){ .dst_mac = { 0 },
+				      .src_mac = { 2, 0, 0, 0, 0, 9 },
+				      .src_ip = 0xac100001,
+				      .dst_ip = 0x0a000001,
+				      .ttl = 64 };
+	memcpy(g.spec.dst_mac, port.mac, 6);
+	g.pool = pool;
+	g.duration_ns = (uint64_t)(cfg->duration_s * 1e9);
+	struct guard_snap gs0, gs1;
+	stats__guard_snap(&gs0);
+	uint64_t t0 = stats__now_ns();
+	g.start_ns = t0 + 1000000; /* 1 ms for the threads to start */
+
+	if ((errno = pthread_create(&wt, NULL, worker__thread, &w))) {
+		snprintf(err, errlen, "unable to start the worker thread: %s", strerror(errno));
+		goto out;
+	}
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	pin(wt, ncpu > 1 ? 1 : 0);
+	if (port.kind == PORT_RING) {
+		g.rx = port.rx;
+		g.tx = port.tx;
+		if ((errno = pthread_create(&gt, NULL, gen__ring_thread, &g)) == 0)
+			gen_started = true;
+	} else if (port.kind == PORT_AFXDP && port.own_veth) {
+		memcpy(g.sink_mac, port.peer_mac, 6);
+		g.sock = port__peer_socket(&port, err, errlen);
+		if (g.sock >= 0 && (errno = pthread_create(&gt, NULL, gen__socket_thread, &g)) == 0)
+			gen_started = true;
+	}
+	if (gen_started)
+		pin(gt, 0);
+
+	/* live stats, OVS pmd-sleep-show style, one line per second */
+	uint64_t end = t0 + 1000000 + g.duration_ns, last = t0, lp = 0, lrx = 0, lsl = 0, lcpu = 0;
+	while (stats__now_ns() < end) {
+		struct timespec ts = { 0, 100000000 };
+		nanosleep(&ts, NULL);
+		uint64_t now = stats__now_ns();
+		if (cfg->live && now - last >= 1000000000ull) {
+			uint64_t cpu = thread_cpu(wt), rx = w.c.rx, polls = w.polls, sl = w.sleeps;
+			double dt = (double)(now - last) / 1e9;
+			fprintf(
+			    stderr,
+			    "pmd core %d: %8.0f pps  %8.0f polls/s  batch %6.1f  %7.0f sleeps/s  "
+			    "busy %5.1f%%  lost %lu\n",
+			    ncpu > 1 ? 1 : 0, (double)(rx - lrx) / dt, (double)(polls - lp) / dt,
+			    rx - lrx && polls - lp ? (double)(rx - lrx) / (double)(polls - lp) : 0,
+			    (double)(sl - lsl) / dt, (double)(cpu - lcpu) / 1e7 / dt,
+			    (unsigned long)(g.c.ring_full + g.c.no_mbuf));
+			last = now, lp = polls, lrx = rx, lsl = sl, lcpu = cpu;
+		}
+	}
+	if (gen_started)
+		pthread_join(gt, NULL); /* the generator ends by itself at its deadline */
+	/* let the worker drain what is still queued, then stop it */
+	for (int i = 0; i < 100 && port__rx_occupancy(&port) > 0; i++) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	w.stop = true;
+	pthread_join(wt, NULL);
+	r->wall_s = (double)(stats__now_ns() - t0) / 1e9;
+	stats__guard_snap(&gs1);
+	stats__guard_diff(&gs0, &gs1, &r->guard);
+
+	struct rte_eth_stats es;
+	if (rte_eth_stats_get(port.id, &es) == 0) {
+		r->imissed = es.imissed;
+		r->rx_nombuf = es.rx_nombuf;
+	}
+	if (port.kind == PORT_RING) {
+		/* count what reached the sink after the generator stopped */
+		void *m;
+		while (rte_ring_dequeue(port.tx, &m) == 0) {
+			rte_pktmbuf_free(m);
+			g.c.sunk++;
+		}
+	}
+	r->gen = g.c;
+	r->eng = w.c;
+	r->polls = w.polls;
+	r->sleeps = w.sleeps;
+	r->spins = w.spins;
+	r->waits = w.waits;
+	r->worker_cpu_ns = w.cpu_ns;
+	memcpy(r->batch_hist, w.batch_hist, sizeof(r->batch_hist));
+	rc = 0;
+out:
+	if (g.sock >= 0)
+		close(g.sock);
+	if (have_port)
+		port__close(&port);
+	engine__destroy(eng);
+	rte_mempool_free(pool);
+	free(routes);
+	if (rc)
+		run__result_free(r);
+	return rc;
+}
+
+void run__print(FILE *f, const struct run_cfg *cfg, const struct run_result *r)
+{
+	const struct lat_hist *h = r->lat;
+	fprintf(f, "run: port %s policy %s pattern %s rate %.0f pps frame %u B, %.2f s\n",
+		cfg->port, cfg->policy, gen_pattern_names[cfg->pattern], cfg->rate_pps,
+		cfg->frame_len ? cfg->frame_len : 64, r->wall_s);
+	fprintf(f,
+		"  generator: offered %lu sent %lu ring-full %lu no-mbuf %lu back %lu cpu %.3f s\n",
+		(unsigned long)r->gen.offered, (unsigned long)r->gen.sent,
+		(unsigned long)r->gen.ring_full, (unsigned long)r->gen.no_mbuf,
+		(unsigned long)r->gen.sunk, (double)r->gen.cpu_ns / 1e9);
+	fprintf(f,
+		"  worker: rx %lu forwarded %lu cpu %.3f s (%.1f%% of wall) polls %lu sleeps %lu "
+		"spins %lu avg batch %.1f\n",
+		(unsigned long)r->eng.rx, (unsigned long)r->eng.forwarded,
+		(double)r->worker_cpu_ns / 1e9, 100 * run__worker_cpu_frac(r),
+		(unsigned long)r->polls, (unsigned long)r->sleeps, (unsigned long)r->spins,
+		run__avg_batch(r));
+	fprintf(f, "  drops: imissed %lu rx-nombuf %lu", (unsigned long)r->imissed,
+		(unsigned long)r->rx_nombuf);
+	for (int d = 0; d < DROP__MAX; d++)
+		fprintf(f, " %s %lu", engine_drop_names[d], (unsigned long)r->eng.drops[d]);
+	fprintf(f, "\n  latency: n %lu p50 %.1f us p99 %.1f us p99.9 %.1f us max %.1f us\n",
+		(unsigned long)h->count, lat__percentile(h, 0.5) / 1e3,
+		lat__percentile(h, 0.99) / 1e3, lat__percentile(h, 0.999) / 1e3, h->max / 1e3);
+	fprintf(f, "  batch sizes:");
+	for (unsigned i = 0, shown = 0; i <= ENGINE_MAX_BURST && shown < 12; i++)
+		if (r->batch_hist[i]) {
+			fprintf(f, " %u:%lu", i, (unsigned long)r->batch_hist[i]);
+			shown++;
+		}
+	fprintf(f, "\n  interference: steal %.1f%% other processes %.2f CPUs%s\n",
+		r->guard.steal_pct, r->guard.others_cpu,
+		r->guard.others_cpu > 0.05 * 2 ? " (disturbed)" : "");
+}

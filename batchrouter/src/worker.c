@@ -1,0 +1,145 @@
+/* The poll loop, its accounting and the controller call. */
+#include <string.h>
+#include <time.h>
+#include <sys/prctl.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_pause.h>
+
+#include "frame.h"
+#include "port.h"
+#include "worker.h"
+
+void worker__init(struct worker *w)
+{
+	memset(&w->obs, 0, sizeof(w->obs));
+	memset(&w->c, 0, sizeof(w->c));
+	memset(w->batch_hist, 0, sizeof(w->batch_hist));
+	memset(w->out.n, 0, sizeof(w->out.n));
+	w->polls = w->sleeps = w->spins = w->waits = w->idle_req_ns = w->cpu_ns = 0;
+	w->stop = false;
+	if (!w->clock)
+		w->clock = stats__now_ns;
+	if (!w->rate_tau_ns)
+		w->rate_tau_ns = 1000000; /* 1 ms: reacts within a few sleeps */
+	w->burst = 32;
+	w->obs.burst = w->burst;
+	w->obs.ns_since_pkt = UINT64_MAX;
+	w->obs.rx_occupancy = -1;
+	w->obs.ring_size = w->rx ? w->rx->ring_size : 0;
+	w->last_poll_ns = w->last_pkt_ns = 0;
+	if (w->lat)
+		lat__reset(w->lat);
+}
+
+/* Records latency against the schedule stamp, then sends; unsent = tx-full drops. */
+static void tx_all(struct worker *w)
+{
+	uint64_t now = w->clock();
+
+	for (unsigned p = 0; p < w->n_ports; p++) {
+		uint16_t n = w->out.n[p];
+		if (!n)
+			continue;
+		struct rte_mbuf **pk = w->out.pkts[p];
+		/* stamps are read before tx: a sent mbuf may be freed at once */
+		for (uint16_t i = 0; i < n; i++) {
+			uint64_t st, seq;
+			if (frame__read_stamp(rte_pktmbuf_mtod(pk[i], const uint8_t *),
+					      pk[i]->data_len, &st, &seq) == 0 &&
+			    st <= now)
+				lat__record(w->lat, now - st);
+		}
+		uint16_t sent = rte_eth_tx_burst(w->ports[p].id, 0, pk, n);
+		if (sent < n) {
+			w->c.drops[DROP_TX_FULL] += n - sent;
+			w->c.forwarded -= n - sent;
+			rte_pktmbuf_free_bulk(pk + sent, n - sent);
+		}
+		w->out.n[p] = 0;
+	}
+}
+
+uint16_t worker__poll(struct worker *w, struct policy_decision *d)
+{
+	struct rte_mbuf *pkts[ENGINE_MAX_BURST];
+	uint16_t n = rte_eth_rx_burst(w->rx->id, 0, pkts, w->burst);
+	uint64_t now = w->clock();
+
+	w->polls++;
+	w->batch_hist[n]++;
+	if (n) {
+		engine__process(w->eng, pkts, n, &w->out, &w->c);
+		tx_all(w);
+	}
+
+	/* the observation the policy sees */
+	struct policy_obs *o = &w->obs;
+	memmove(o->hist + 1, o->hist, sizeof(o->hist) - sizeof(o->hist[0]));
+	o->hist[0] = n;
+	if (o->n_hist < POLICY_HIST)
+		o->n_hist++;
+	o->burst = w->burst;
+	o->empty_polls = n ? 0 : o->empty_polls + 1;
+	if (w->last_poll_ns)
+		o->rate_pps =
+		    policy__ewma_rate(o->rate_pps, n, now - w->last_poll_ns, w->rate_tau_ns);
+	if (n)
+		w->last_pkt_ns = now;
+	o->ns_since_pkt = w->last_pkt_ns ? now - w->last_pkt_ns : UINT64_MAX;
+	o->rx_occupancy = port__rx_occupancy(w->rx);
+	o->now_ns = now;
+	w->last_poll_ns = now;
+
+	policy__decide(w->pol, o, d);
+	policy__guard(&w->rails, o, d);
+	if (d->burst >= 1 && d->burst <= ENGINE_MAX_BURST)
+		w->burst = d->burst;
+	return n;
+}
+
+void worker__idle(struct worker *w, const struct policy_decision *d)
+{
+	switch (d->idle) {
+	case IDLE_NONE:
+		return;
+	case IDLE_SPIN: {
+		w->spins++;
+		uint64_t end = w->clock() + d->ns;
+		while (w->clock() < end)
+			rte_pause();
+		return;
+	}
+	case IDLE_WAIT_RX: /* no PMD here offers rx interrupts: policy__init refuses, sleep */
+		w->waits++;
+		/* fall through */
+	case IDLE_SLEEP: {
+		struct timespec ts = { (time_t)(d->ns / 1000000000ull),
+				       (long)(d->ns % 1000000000ull) };
+		w->sleeps++;
+		w->idle_req_ns += d->ns;
+		nanosleep(&ts, NULL);
+		return;
+	}
+	}
+}
+
+void *worker__thread(void *arg)
+{
+	struct worker *w = arg;
+	struct policy_decision d;
+
+	/* 1 ns slack: the default 50 us would turn every short sleep into 70 us */
+	prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
+	rte_thread_register(); /* an lcore id gives us the mempool's per-lcore cache */
+	uint64_t c0 = stats__thread_cpu_ns();
+	while (!w->stop) {
+		worker__poll(w, &d);
+		worker__idle(w, &d);
+	}
+	w->cpu_ns = stats__thread_cpu_ns() - c0;
+	rte_thread_unregister();
+	return NULL;
+}

@@ -1,0 +1,115 @@
+/*
+ * The worker on the synthetic NIC with a scripted clock: latency bookkeeping
+ * is exact to the nanosecond on a deterministic schedule. The timed 2 s runs
+ * (CPU and loss) are in runtime.bats, where a run on a machine too busy to
+ * measure can be skipped with its reason.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "engine.h"
+#include "frame.h"
+#include "policy.h"
+#include "port.h"
+#include "run.h"
+#include "worker.h"
+
+static uint64_t fake_now;
+static uint64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return run__eal_init("test", true);
+}
+
+static void test_latency_exact_on_schedule(void **state)
+{
+	static struct worker w;
+	struct rte_mempool *pool;
+	struct port port;
+	struct policy pol;
+	struct policy_decision d;
+	char err[256];
+	(void)state;
+
+	pool = rte_pktmbuf_pool_create("lat_pool", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+				       SOCKET_ID_ANY);
+	assert_non_null(pool);
+	assert_int_equal(port__open(&port, "ring:size=256", 7, pool, err, sizeof(err)), 0);
+	struct engine_route rt = { .depth = 0, .port = 0, .mac = { 2, 0, 0, 0, 0, 2 } };
+	struct engine *eng =
+	    engine__create("lat_lpm", &rt, 1, 1, (const uint8_t(*)[6])port.mac, err, sizeof(err));
+	assert_non_null(eng);
+	assert_int_equal(policy__init(&pol, "busy:burst=256", NULL, err, sizeof(err)), 0);
+
+	memset(&w, 0, sizeof(w));
+	w.eng = eng;
+	w.ports = &port;
+	w.n_ports = 1;
+	w.rx = &port;
+	w.pol = &pol;
+	w.clock = fake_clock;
+	w.lat = calloc(1, sizeof(*w.lat));
+	assert_non_null(w.lat);
+	worker__init(&w);
+	w.burst = 256;
+
+	/* schedule: packet i departs at 10 us * i (i = 1..100); the worker polls
+	 * every 250 us, so packet i waits (250 us * ceil(i / 25) - 10 us * i) */
+	struct frame_spec s = { .src_ip = 0xac100001, .dst_ip = 0x0a000001, .ttl = 64 };
+	memcpy(s.dst_mac, port.mac, 6);
+	struct lat_hist want;
+	lat__reset(&want);
+	for (unsigned poll = 1; poll <= 4; poll++) {
+		for (unsigned i = (poll - 1) * 25 + 1; i <= poll * 25; i++) {
+			struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+			assert_non_null(m);
+			uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, 64);
+			frame__build(f, 64, &s, 10000ull * i, i);
+			assert_int_equal(rte_ring_enqueue(port.rx, m), 0);
+			lat__record(&want, 250000ull * poll - 10000ull * i);
+		}
+		fake_now = 250000ull * poll;
+		assert_int_equal(worker__poll(&w, &d), 25);
+		void *out[32];
+		assert_int_equal(rte_ring_dequeue_burst(port.tx, out, 32, NULL), 25);
+		rte_pktmbuf_free_bulk((struct rte_mbuf **)out, 25);
+	}
+	assert_int_equal(w.lat->count, 100);
+	assert_int_equal(w.lat->max, 240000);
+	assert_int_equal(w.lat->sum, want.sum);
+	/* waits are 0, 10, ..., 240 us, four times each */
+	const double qs[] = { 0.5, 0.99, 0.999, 1.0 };
+	for (unsigned k = 0; k < 4; k++)
+		assert_int_equal(lat__percentile(w.lat, qs[k]), lat__percentile(&want, qs[k]));
+	assert_int_equal(lat__percentile(w.lat, 0.5), 120000);
+	assert_int_equal(lat__percentile(w.lat, 0.99), 240000);
+	assert_int_equal(w.c.forwarded, 100);
+	assert_int_equal(w.batch_hist[25], 4);
+
+	free(w.lat);
+	port__close(&port);
+	engine__destroy(eng);
+	rte_mempool_free(pool);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_latency_exact_on_schedule),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
