@@ -26,10 +26,11 @@ int memslots__read(pid_t pid, int (*trigger)(void *ctx), void *ctx, struct memsl
 /*
  * The same in three steps, so that the slow part (loading and verifying the
  * program) happens before the hypervisor is stopped: open loads and attaches
- * (NULL on failure, reported), collect triggers and reads, close unloads.
+ * (0 or a negative errno, reported), collect triggers and reads, close
+ * unloads.
  */
 struct memslots_probe;
-struct memslots_probe *memslots__open(pid_t pid);
+int memslots__open(pid_t pid, struct memslots_probe **p);
 int memslots__collect(struct memslots_probe *p, int (*trigger)(void *ctx), void *ctx,
 		      struct memslot **slots, size_t *nslots);
 void memslots__close(struct memslots_probe *p);

@@ -116,11 +116,9 @@ int hv__open(struct hv *hv, pid_t pid)
 	if (err)
 		return err;
 	/* Loading and verifying BPF is slow: do it while the hypervisor runs. */
-	hv->probe = memslots__open(pid);
-	if (!hv->probe) {
-		err = -EOPNOTSUPP;
+	err = memslots__open(pid, &hv->probe);
+	if (err)
 		goto free_vcpus;
-	}
 	err = tracee__attach(&hv->t, pid);
 	if (err)
 		goto free_vcpus;

@@ -190,27 +190,30 @@ struct memslots_probe {
 	pid_t pid;
 };
 
-struct memslots_probe *memslots__open(pid_t pid)
+int memslots__open(pid_t pid, struct memslots_probe **out)
 {
 	struct memslots_probe *p;
 	int err;
 
+	*out = NULL;
 	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH)) {
 		pr_err("unable to read memslots: no process %d", (int)pid);
-		return NULL;
+		return -ESRCH;
 	}
-	if (memslots__check_kernel())
-		return NULL;
+	err = memslots__check_kernel();
+	if (err)
+		return err;
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		pr_err("unable to read memslots: out of memory");
-		return NULL;
+		return -ENOMEM;
 	}
 	p->pid = pid;
 	libbpf_set_print(libbpf_print);
 	p->skel = memslots_bpf__open();
 	if (!p->skel) {
-		pr_err("unable to open the memslots BPF object: %s", strerror(errno));
+		err = -errno;
+		pr_err("unable to open the memslots BPF object: %s", strerror(-err));
 		goto fail;
 	}
 	p->skel->rodata->target_tgid = (uint32_t)pid;
@@ -226,10 +229,11 @@ struct memslots_probe *memslots__open(pid_t pid)
 		pr_err("unable to attach a kprobe to kvm_vm_ioctl: %s", strerror(-err));
 		goto fail;
 	}
-	return p;
+	*out = p;
+	return 0;
 fail:
 	memslots__close(p);
-	return NULL;
+	return err;
 }
 
 int memslots__collect(struct memslots_probe *p, int (*trigger)(void *ctx), void *ctx,
@@ -259,11 +263,11 @@ void memslots__close(struct memslots_probe *p)
 int memslots__read(pid_t pid, int (*trigger)(void *ctx), void *ctx, struct memslot **slots,
 		   size_t *nslots)
 {
-	struct memslots_probe *p = memslots__open(pid);
-	int err;
+	struct memslots_probe *p;
+	int err = memslots__open(pid, &p);
 
-	if (!p)
-		return -EINVAL;
+	if (err)
+		return err;
 	err = memslots__collect(p, trigger, ctx, slots, nslots);
 	memslots__close(p);
 	return err;
