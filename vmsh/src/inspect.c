@@ -37,7 +37,7 @@ static const char *vcpu_mode(const struct kvm_sregs *s)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vmsh inspect [--json] [-v] PID\n"
+	fprintf(f, "usage: vmsh inspect [--json|--symbols] [-v] PID\n"
 		   "\n"
 		   "Prints what vmsh sees of the KVM VM run by hypervisor process PID:\n"
 		   "the hypervisor, its vCPUs and memslots, and the guest's Linux kernel\n"
@@ -46,6 +46,8 @@ static void usage(FILE *f)
 		   "says for how long. Needs root (ptrace, eBPF).\n"
 		   "\n"
 		   "  --json      machine-readable output\n"
+		   "  --symbols   print the guest kernel's exported symbols instead, one\n"
+		   "              'ADDRESS NAME' per line (like /proc/kallsyms)\n"
 		   "  -v          progress on stderr (-vv: debug)\n"
 		   "  -h, --help  this text\n");
 }
@@ -225,21 +227,25 @@ static int pick_vcpu(const struct hv *hv, const struct vcpu_state *vs)
 int cmd_inspect(int argc, char **argv)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
+					      { "symbols", no_argument, NULL, 's' },
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
 	struct guest_kernel k = { 0 };
 	struct vcpu_state *vs = NULL;
 	struct hv hv;
 	char comm[64], exe[4096], path[64];
-	bool json = false;
+	bool json = false, symbols = false;
 	int c, err, kernel_err = -ENOENT, rc = 1, v;
 	ssize_t n;
 	pid_t pid;
 
-	while ((c = getopt_long(argc, argv, "+hjv", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hjsv", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 's':
+			symbols = true;
 			break;
 		case 'v':
 			vmsh_verbose++;
@@ -295,7 +301,10 @@ close:
 					 .la57 = vs[v].sregs.cr4 & CR4_LA57 };
 		kernel_err = guest__find_kernel(&mem, &mmu, &k);
 	}
-	if (json) {
+	if (symbols) {
+		for (size_t i = 0; !kernel_err && i < k.nsyms; i++)
+			printf("%016llx %s\n", (unsigned long long)k.syms[i].addr, k.syms[i].name);
+	} else if (json) {
 		json_object *o = inspect__json(&hv, vs, &k, kernel_err, comm, exe);
 		printf("%s\n", json_object_to_json_string_ext(
 				   o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));

@@ -149,3 +149,29 @@ inspect_matches() {
 	run "$VMSH" inspect not-a-pid
 	[ "$status" -eq 2 ]
 }
+
+# symbols_match KERNEL: a sample of the exported symbols vmsh finds, checked
+# against the guest's own /proc/kallsyms (the whole file is too slow to move
+# over a serial console in the nested lab: every 40th symbol is checked).
+symbols_match() {
+	local pid names checked
+	pid=$("$LAB" vm start "$VM" --kernel "$1")
+	"$VMSH" inspect --symbols "$pid" >"$BATS_TEST_TMPDIR/vmsh"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/vmsh")" -gt 1000 ]
+	names=$(awk 'NR % 40 == 1 { printf "%s%s", sep, $2; sep = "|" }' "$BATS_TEST_TMPDIR/vmsh")
+	"$LAB" vm exec "$VM" -- "grep -E ' ($names)\$' /proc/kallsyms" >"$BATS_TEST_TMPDIR/kallsyms"
+	# kernel addresses only: per-cpu symbols show as offsets in kallsyms
+	checked=$(awk '
+		NR == FNR { if ($1 ~ /^ffff/) want[$3] = want[$3] " " $1; next }
+		FNR % 40 == 1 && ($2 in want) {
+			n++
+			if (index(want[$2], " " $1) == 0) { print "MISMATCH " $2 " vmsh " $1 " kallsyms" want[$2] > "/dev/stderr"; bad++ }
+		}
+		END { print n + 0; exit bad > 0 }' "$BATS_TEST_TMPDIR/kallsyms" "$BATS_TEST_TMPDIR/vmsh")
+	echo "# $1: $checked sampled exported symbols match /proc/kallsyms" >&3
+	[ "$checked" -gt 150 ]
+}
+
+@test "exported symbols match the guest's /proc/kallsyms: 6.1" { symbols_match 6.1; }
+@test "exported symbols match the guest's /proc/kallsyms: 6.1-cloud" { symbols_match 6.1-cloud; }
+@test "exported symbols match the guest's /proc/kallsyms: 6.12" { symbols_match 6.12; }
