@@ -30,3 +30,15 @@ hv_start() {
 	[ "$VM_SANDBOX" = 1 ] && args+=(-sandbox on)
 	SPAWN_LOG=$VM_DIR/hv.log spawn_detached qemu-system-x86_64 "${args[@]}"
 }
+
+# Print what each vCPU of the VM in $VM_DIR is doing (for a guest that never
+# got ready): QEMU's register dump, through QMP's human-monitor-command.
+hv_diagnose() {
+	{
+		echo '{"execute":"qmp_capabilities"}'
+		echo '{"execute":"human-monitor-command","arguments":{"command-line":"info registers -a"}}'
+		sleep 1
+	} | timeout 10 socat - "UNIX-CONNECT:$VM_DIR/qmp.sock" 2>&1 |
+		jq -r 'select(.return | type == "string") | .return' 2>/dev/null |
+		sed 's/\r$//' | grep -E '^(CPU#|RIP|EIP|CR0|EFER)'
+}

@@ -27,9 +27,24 @@ host_run_direct() {
 	return $rc
 }
 
+# The lab host's console carries the command's output, and nothing else: the
+# kernel logs to a second serial port (kernel.log), so its soft-lockup, RCU
+# stall and hung-task reports are kept without breaking the command's TAP.
+# Exit status 124: the lab host stopped making progress (no output for
+# LAB_HOST_STALL seconds) or ran over LAB_HOST_TIMEOUT; what it was doing
+# (kernel log, vCPU registers) is printed before it is stopped.
+#
+# One vCPU by default. With two, multi-threaded TCG wedges the lab host now
+# and then: KVM flips static keys on every VM create and destroy (the
+# preempt-notifier key patches finish_task_switch), the kernel patches its
+# text with int3 (text_poke_bp) while the other vCPU runs it, and that vCPU
+# loops on the int3 at finish_task_switch+0x9f while RCU reports a stall.
+# Seen in 1 of ~40 nested boots; never with one vCPU (lab/README.md).
 host_run_nested() {
-	local images var rc mem=${LAB_HOST_MEM:-4096} smp=${LAB_HOST_SMP:-2} limit=${LAB_HOST_TIMEOUT:-3600}
+	local images var rc mem=${LAB_HOST_MEM:-4096} smp=${LAB_HOST_SMP:-1}
+	local limit=${LAB_HOST_TIMEOUT:-3600} stall=${LAB_HOST_STALL:-600}
 	need qemu-system-x86_64
+	need socat
 	images=$(labhost_images)
 	# Globals, for the EXIT trap.
 	share=$(mktemp -d /tmp/vmsh-lab.XXXXXX)
@@ -46,12 +61,15 @@ host_run_nested() {
 		echo
 	} >"$share/cmd"
 	: >"$share/console.log"
+	# Outside the share: the lab host must not see its own monitor.
+	monitor=$(mktemp -u /tmp/vmsh-lab-monitor.XXXXXX)
 
 	qemu-system-x86_64 -name vmsh-labhost -nodefaults -no-user-config -display none -no-reboot \
 		-accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" \
 		-kernel "$images/vmlinuz" -initrd "$images/initramfs.cpio.gz" \
-		-append "console=ttyS0 quiet loglevel=3 panic=-1 lab.share=$share lab.keep=$REPO_DIR:$PWD" \
-		-serial "file:$share/console.log" \
+		-append "console=ttyS1 loglevel=5 nokaslr panic=-1 lab.share=$share lab.keep=$REPO_DIR:$PWD" \
+		-serial "file:$share/console.log" -serial "file:$share/kernel.log" \
+		-monitor "unix:$monitor,server,nowait" \
 		-fsdev local,id=hostroot,path=/,security_model=none,readonly=on \
 		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
 		-fsdev "local,id=labshare,path=$share,security_model=none" \
@@ -60,27 +78,80 @@ host_run_nested() {
 	pid=$!
 	step "booting lab host, pid $pid (TCG, $smp vCPUs, $mem MiB, kernel $(cat "$LAB_CACHE/kernels/${LAB_HOST_KERNEL:-6.1}/version"), share $share)"
 	# Whatever happens to us, the lab host goes, by pid, and so do its VMs.
-	trap 'kill -KILL "$pid" 2>/dev/null; rm -rf "$share"' EXIT
+	trap 'kill -KILL "$pid" 2>/dev/null; rm -rf "$share" "$monitor"' EXIT
 	trap 'exit 130' INT TERM
 	tail -n +1 -f --pid="$pid" "$share/console.log" | sed -u 's/\r$//' &
-	local tailpid=$! deadline=$((SECONDS + limit))
+	local tailpid=$! deadline=$((SECONDS + limit)) size=0 now last=$SECONDS why=
 	while pid_alive "$pid"; do
+		now=$(stat -c %s "$share/console.log")
+		[ "$now" != "$size" ] && size=$now last=$SECONDS
 		if [ $SECONDS -ge $deadline ]; then
-			echo "lab: error: the lab host ran over ${limit}s (LAB_HOST_TIMEOUT); stopping it" >&2
-			kill -KILL "$pid"
+			why="ran over ${limit}s (LAB_HOST_TIMEOUT)"
+		elif [ $((SECONDS - last)) -ge "$stall" ]; then
+			why="printed nothing for ${stall}s (LAB_HOST_STALL)"
 		fi
-		sleep 0.2
+		if [ -n "$why" ]; then
+			echo "lab: error: the lab host $why; stopping it" >&2
+			labhost_diagnose "$share" "$monitor" >&2
+			kill -KILL "$pid"
+			break
+		fi
+		sleep 1
 	done
-	wait "$pid"
+	wait "$pid" 2>/dev/null
 	wait "$tailpid"
+	if [ -n "$why" ]; then
+		return 124
+	fi
 	if [ ! -s "$share/rc" ]; then
 		cat "$share/qemu.log" >&2
-		echo "lab: error: the lab host ended without an exit status (see its console above)" >&2
+		echo "lab: error: the lab host ended without an exit status; its kernel log:" >&2
+		tail -n 60 "$share/kernel.log" | sed 's/\r$//; s/^/  | /' >&2
 		return 125
 	fi
 	rc=$(cat "$share/rc")
 	step "lab host done (status $rc)"
 	return "$rc"
+}
+
+# What a stuck lab host was doing: the end of its kernel log, then each
+# vCPU's registers and the kernel function it is in (the lab host boots with
+# nokaslr, and its init left a copy of its kallsyms in the share), twice, a second apart: moving or spinning?
+labhost_diagnose() {
+	local share=$1 monitor=$2 i rip
+	local map=$share/kallsyms
+	# From its first complaint (lockup, RCU stall, hung task, oops) on, or
+	# else its last lines.
+	echo "lab: the lab host's kernel log:"
+	sed 's/\r$//' "$share/kernel.log" |
+		awk '/watchdog:|rcu: INFO|blocked for more than|BUG:|Oops|WARNING:/ { on = 1 }
+			on && n++ < 150 { print } { last[NR % 40] = $0 }
+			END { if (!on) for (i = NR - 39; i <= NR; i++) if (i > 0) print last[i % 40] }' |
+		sed 's/^/  | /'
+	for i in 1 2; do
+		echo "lab: the lab host's vCPUs ($i/2):"
+		printf 'info registers -a\n' | timeout 10 socat - "UNIX-CONNECT:$monitor" 2>&1 |
+			sed 's/\r$//' | grep -E '^(CPU#|RIP|RSP|CR0|CR3|EFER)' |
+			while read -r line; do
+				echo "  | $line"
+				rip=$(sed -n 's/^RIP=\([0-9a-f]*\) .*/\1/p' <<<"$line")
+				[ -n "$rip" ] && [ -r "$map" ] && echo "  |   in $(symbol_at "$map" "$rip")"
+			done
+		sleep 1
+	done
+}
+
+# The symbol in kallsyms file $1 that contains kernel text address $2 (hex), as
+# name+0xoff. Kernel text lives in the top 4 GiB, so its low 32 bits, which
+# awk's doubles hold exactly, are enough.
+symbol_at() {
+	awk -v want="$2" '
+		function low32(s,  i, n) { n = 0; s = tolower(substr(s, length(s) - 7))
+			for (i = 1; i <= 8; i++) n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+			return n }
+		BEGIN { if (want !~ /^ffffffff/) exit; w = low32(want) }
+		$1 ~ /^ffffffff/ { a = low32($1); if (a <= w && a >= best) { best = a; name = $3 } }
+		END { if (name != "") printf "%s+0x%x\n", name, w - best; else print "?" }' "$1"
 }
 
 # Fetch and build everything the lab needs, once; later calls only compare keys.

@@ -130,6 +130,8 @@ vm_start() {
 		fi
 		if awk -v a="$t0" -v b="$EPOCHREALTIME" -v t="$timeout" 'BEGIN { exit !(b - a > t) }'; then
 			vm_log "$name" >&2
+			echo "VM $name: its vCPUs, as $hv sees them:" >&2
+			VM_DIR=$dir hv_diagnose 2>&1 | sed 's/^/  | /' >&2
 			vm_stop "$name"
 			die "VM $name: guest not ready within ${timeout}s"
 		fi
