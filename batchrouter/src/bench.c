@@ -1,30 +1,92 @@
 /*
- * The benchmark. R* is the highest rate busy polling (burst 256) forwards
- * with < 0.1% loss, found by binary search; loads are then offered as a
- * percentage of it. Repetitions are interleaved (policy A, B, C, A, B, C...)
- * so a disturbance hits all policies alike, and a run the interference guard
- * flags is repeated once.
+ * The benchmark, in three phases on the synthetic NIC:
+ *
+ *  1. R*: the highest rate busy polling (burst 256) forwards with < 0.1%
+ *     loss, by bracketing then bisection. One noisy run must not move the
+ *     search, so a rate counts as lossless when two runs out of at most three
+ *     say so.
+ *  2. Each policy's own lossless rate, the same way, the policies' bisection
+ *     steps interleaved so a disturbance hits them alike.
+ *  3. The sweep: patterns x loads (% of R*) x policies x repetitions, the
+ *     repetitions interleaved (A B C A B C ...), a run that the interference
+ *     guard flags repeated once. Medians over repetitions make the table.
+ *
+ * Files in --out: runs.csv (every run), summary.csv (medians), lossless.csv,
+ * results.md (machine facts, tables, targets) and, with gnuplot, PNG plots.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "run.h"
 
-static const char *const default_policies[] = { "busy256", "fixed", "ovs", "ladder", "target" };
+#define BENCH_MAX_POL 8
+#define BENCH_MAX_LOADS 16
+#define BENCH_MAX_REPS 9
+#define LOSS_OK 0.001 /* "lossless": < 0.1% of offered packets lost */
+
+/* The issue's targets, checked and printed at the end. */
+#define TARGET_LOAD_PCT 10
+#define TARGET_CPU_RATIO 0.15
+#define TARGET_LOSSLESS_RATIO 0.99
+#define TARGET_P99_US 200
+
+struct metrics {
+	double cpu_frac, ns_per_pkt, avg_batch, p50_us, p99_us, p999_us, max_us;
+	double lost_frac, wakeups_per_s;
+};
+
+struct bench {
+	double dur, search_dur;
+	int reps;
+	bool shrt, lossless_phase;
+	const char *out;
+	char *policies[BENCH_MAX_POL];
+	unsigned n_pol;
+	enum gen_pattern patterns[GEN__MAX];
+	unsigned n_pat;
+	double loads[BENCH_MAX_LOADS];
+	unsigned n_loads;
+	double rstar;
+	double lossless[BENCH_MAX_POL];
+	/* medians, [pattern][load][policy] */
+	struct metrics med[GEN__MAX][BENCH_MAX_LOADS][BENCH_MAX_POL];
+	bool have[GEN__MAX][BENCH_MAX_LOADS][BENCH_MAX_POL];
+	struct sleep_floor floor;
+	FILE *runs_csv;
+};
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: batchrouter bench [--short] [--out DIR] [--duration S] [--reps N]\n"
-		   "                        [--pattern cbr|poisson|onoff|stair] [--rstar PPS]\n"
-		   "Finds R* (busy polling's lossless rate on the synthetic NIC), then runs every\n"
-		   "policy at 1..90%% of R*, writing DIR/bench.csv and, with gnuplot, PNG plots.\n"
-		   "  --short       a quick table for `make demo` (0.5 s runs, 3 loads, 1 rep)\n");
+	fprintf(f,
+		"usage: batchrouter bench [--short] [--out DIR] [--duration S] [--reps N]\n"
+		"                        [--patterns P,...] [--policies SPEC;SPEC...]\n"
+		"                        [--loads PCT,...] [--rstar PPS] [--no-lossless]\n"
+		"Measures on the synthetic NIC (net_ring fed by a generator thread):\n"
+		"  R*, the highest rate busy polling (burst 256) forwards with < 0.1%% loss;\n"
+		"  each policy's own lossless rate; then every pattern x load (%% of R*) x\n"
+		"  policy, repetitions interleaved, medians reported.\n"
+		"  --out DIR       runs.csv, summary.csv, lossless.csv, results.md, plots\n"
+		"                  (default bench-out)\n"
+		"  --duration S    seconds per sweep run (default 1)\n"
+		"  --reps N        repetitions per point, 1..%d (default 3)\n"
+		"  --patterns      cbr,poisson,onoff,stair (default all)\n"
+		"  --policies      policy specs separated by ';', the first is the baseline\n"
+		"                  (default busy256;fixed;ovs;ladder;target)\n"
+		"  --loads         percentages of R* (default 1,5,10,25,50,75,90)\n"
+		"  --rstar PPS     skip the R* search\n"
+		"  --no-lossless   skip the per-policy lossless-rate search\n"
+		"  --short         the demo's table: cbr, loads 1,10,50, 0.5 s, 1 rep,\n"
+		"                  no per-policy search, no files\n",
+		BENCH_MAX_REPS);
 }
 
+/* One run; a run the guard flags as disturbed is repeated once. */
 static int measure(const char *policy, double rate, enum gen_pattern pat, double dur,
 		   struct run_result *r)
 {
@@ -49,159 +111,559 @@ static int measure(const char *policy, double rate, enum gen_pattern pat, double
 	return 0;
 }
 
-static double find_lossless(const char *policy, double lo, double hi, double dur)
+static double lost_frac(const struct run_result *r)
 {
-	for (int i = 0; i < 7; i++) {
-		double mid = (lo + hi) / 2;
-		struct run_result r;
-		if (measure(policy, mid, GEN_CBR, dur, &r))
-			return lo;
-		double loss = r.gen.offered ? (double)run__lost(&r) / (double)r.gen.offered : 1;
-		run__result_free(&r);
-		if (loss < 0.001)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
+	return r->gen.offered ? (double)run__lost(r) / (double)r->gen.offered : 1;
 }
 
-int bench__main(int argc, char **argv)
+/* Lossless at @rate: two runs of at most three agree. -1 on error. */
+static int lossless_at(const char *policy, double rate, double dur)
+{
+	int ok = 0, bad = 0;
+	while (ok < 2 && bad < 2) {
+		struct run_result r;
+		if (measure(policy, rate, GEN_CBR, dur, &r))
+			return -1;
+		if (lost_frac(&r) < LOSS_OK)
+			ok++;
+		else
+			bad++;
+		run__result_free(&r);
+	}
+	return ok == 2;
+}
+
+/*
+ * Bisection over [lo, hi] for every policy at once, one step of each in turn.
+ * @lo[i] and @hi[i] are updated in place; the answer is lo[i].
+ */
+static int lossless_search(char *const *policies, unsigned n, double *lo, double *hi,
+			   unsigned steps, double dur)
+{
+	for (unsigned s = 0; s < steps; s++) {
+		for (unsigned i = 0; i < n; i++) {
+			double mid = (lo[i] + hi[i]) / 2;
+			int ok = lossless_at(policies[i], mid, dur);
+			if (ok < 0)
+				return -1;
+			if (ok)
+				lo[i] = mid;
+			else
+				hi[i] = mid;
+		}
+	}
+	return 0;
+}
+
+static int find_rstar(struct bench *b)
+{
+	double lo = 1e5, hi = 1e6;
+	char *busy = "busy256";
+	int ok;
+
+	/* bracket: double until busy polling loses packets */
+	while ((ok = lossless_at(busy, hi, b->search_dur)) == 1 && hi < 64e6) {
+		lo = hi;
+		hi *= 2;
+	}
+	if (ok < 0 || lossless_search(&busy, 1, &lo, &hi, 7, b->search_dur))
+		return -1;
+	b->rstar = lo;
+	return 0;
+}
+
+static void metrics__from(const struct run_result *r, struct metrics *m)
+{
+	m->cpu_frac = run__worker_cpu_frac(r);
+	m->ns_per_pkt = r->eng.forwarded ? (double)r->worker_cpu_ns / (double)r->eng.forwarded : 0;
+	m->avg_batch = run__avg_batch(r);
+	m->p50_us = (double)lat__percentile(r->lat, 0.5) / 1e3;
+	m->p99_us = (double)lat__percentile(r->lat, 0.99) / 1e3;
+	m->p999_us = (double)lat__percentile(r->lat, 0.999) / 1e3;
+	m->max_us = (double)r->lat->max / 1e3;
+	m->lost_frac = lost_frac(r);
+	m->wakeups_per_s = r->wall_s > 0 ? (double)(r->sleeps + r->waits) / r->wall_s : 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Field-wise median: struct metrics is an array of doubles in disguise. */
+static void metrics__median(const struct metrics *reps, int n, struct metrics *out)
+{
+	const unsigned fields = sizeof(struct metrics) / sizeof(double);
+	double v[BENCH_MAX_REPS];
+	for (unsigned f = 0; f < fields; f++) {
+		for (int i = 0; i < n; i++)
+			v[i] = ((const double *)&reps[i])[f];
+		((double *)out)[f] = median(v, n);
+	}
+}
+
+static const char *pname(const struct bench *b, unsigned i)
+{
+	return b->policies[i];
+}
+
+static void sweep(struct bench *b)
+{
+	printf("%-8s %-8s %5s %9s %7s %7s %8s %8s %8s %9s\n", "pattern", "policy", "load%", "pps",
+	       "cpu%", "batch", "ns/pkt", "p99(us)", "max(us)", "lost%");
+	for (unsigned pt = 0; pt < b->n_pat; pt++) {
+		enum gen_pattern pat = b->patterns[pt];
+		for (unsigned li = 0; li < b->n_loads; li++) {
+			struct metrics m[BENCH_MAX_POL][BENCH_MAX_REPS];
+			int n[BENCH_MAX_POL] = { 0 };
+			double rate = b->rstar * b->loads[li] / 100;
+			for (int rep = 0; rep < b->reps; rep++) {
+				for (unsigned pi = 0; pi < b->n_pol; pi++) { /* interleaved */
+					struct run_result r;
+					if (measure(pname(b, pi), rate, pat, b->dur, &r))
+						continue;
+					struct metrics *x = &m[pi][n[pi]++];
+					metrics__from(&r, x);
+					if (b->runs_csv)
+						fprintf(b->runs_csv,
+							"%s,%s,%g,%.0f,%d,%.4f,%.1f,%.2f,%.1f,%.1f,"
+							"%.1f,%.1f,%.6f,%.0f,%.2f,%.2f\n",
+							gen_pattern_names[pat], pname(b, pi),
+							b->loads[li], rate, rep, x->cpu_frac,
+							x->ns_per_pkt, x->avg_batch, x->p50_us,
+							x->p99_us, x->p999_us, x->max_us,
+							x->lost_frac, x->wakeups_per_s,
+							r.guard.steal_pct, r.guard.others_cpu);
+					run__result_free(&r);
+				}
+			}
+			for (unsigned pi = 0; pi < b->n_pol; pi++) {
+				if (!n[pi])
+					continue;
+				struct metrics *x = &b->med[pt][li][pi];
+				metrics__median(m[pi], n[pi], x);
+				b->have[pt][li][pi] = true;
+				printf("%-8s %-8.8s %5g %9.0f %7.1f %7.1f %8.0f %8.1f %8.1f %9.4f\n",
+				       gen_pattern_names[pat], pname(b, pi), b->loads[li], rate,
+				       100 * x->cpu_frac, x->avg_batch, x->ns_per_pkt, x->p99_us,
+				       x->max_us, 100 * x->lost_frac);
+			}
+			fflush(stdout);
+		}
+	}
+}
+
+static int find_load(const struct bench *b, double pct)
+{
+	for (unsigned i = 0; i < b->n_loads; i++)
+		if (b->loads[i] == pct)
+			return (int)i;
+	return -1;
+}
+
+/* The issue's targets, each printed as met / missed / not measured. */
+static void targets(const struct bench *b, FILE *f)
+{
+	int li = find_load(b, TARGET_LOAD_PCT);
+	fprintf(f, "\nTargets:\n");
+	if (li < 0 || !b->have[0][li][0] || b->n_pol < 2) {
+		fprintf(f, "- CPU at %d%% of R*: not measured (load or policies missing)\n",
+			TARGET_LOAD_PCT);
+	} else {
+		unsigned best = 1;
+		for (unsigned pi = 2; pi < b->n_pol; pi++)
+			if (b->have[0][li][pi] &&
+			    b->med[0][li][pi].cpu_frac < b->med[0][li][best].cpu_frac)
+				best = pi;
+		double ratio = b->med[0][li][best].cpu_frac / b->med[0][li][0].cpu_frac;
+		fprintf(f, "- %s at %d%% of R*: best adaptive policy %s uses %.1f%% of %s's worker "
+			   "CPU (target <= %.0f%%): %s\n",
+			gen_pattern_names[b->patterns[0]], TARGET_LOAD_PCT, pname(b, best),
+			100 * ratio, pname(b, 0), 100 * TARGET_CPU_RATIO,
+			ratio <= TARGET_CPU_RATIO ? "met" : "MISSED");
+	}
+	if (!b->lossless_phase) {
+		fprintf(f, "- lossless rates: not measured (--no-lossless or --short)\n");
+	} else {
+		for (unsigned pi = 1; pi < b->n_pol; pi++) {
+			double ratio = b->lossless[pi] / b->lossless[0];
+			fprintf(f, "- lossless rate of %s: %.1f%% of %s's (target >= %.0f%%): %s\n",
+				pname(b, pi), 100 * ratio, pname(b, 0), 100 * TARGET_LOSSLESS_RATIO,
+				ratio >= TARGET_LOSSLESS_RATIO ? "met" : "MISSED");
+		}
+	}
+	unsigned over = 0, points = 0;
+	for (unsigned pt = 0; pt < b->n_pat; pt++)
+		for (unsigned li2 = 0; li2 < b->n_loads; li2++)
+			for (unsigned pi = 0; pi < b->n_pol; pi++) {
+				if (!b->have[pt][li2][pi] || b->loads[li2] >= 100)
+					continue;
+				points++;
+				if (b->med[pt][li2][pi].p99_us <= TARGET_P99_US)
+					continue;
+				if (++over > 8)
+					continue; /* the count says the rest */
+				fprintf(f, "  p99 %.1f us: %s, %s, %g%% of R*\n",
+					b->med[pt][li2][pi].p99_us,
+					gen_pattern_names[b->patterns[pt]], pname(b, pi),
+					b->loads[li2]);
+			}
+	fprintf(f, "- p99 <= %d us below R*: %u of %u points over: %s\n", TARGET_P99_US, over,
+		points, over ? "MISSED" : "met");
+}
+
+static void machine_facts(const struct bench *b, FILE *f)
+{
+	char model[256] = "unknown", line[512];
+	FILE *c = fopen("/proc/cpuinfo", "r");
+	while (c && fgets(line, sizeof(line), c)) {
+		char *colon = strchr(line, ':');
+		if (!strncmp(line, "model name", 10) && colon) {
+			snprintf(model, sizeof(model), "%s", colon + 2);
+			model[strcspn(model, "\n")] = 0;
+			break;
+		}
+	}
+	if (c)
+		fclose(c);
+	struct utsname u;
+	uname(&u);
+	fprintf(f,
+		"Machine: %s, %ld CPUs online, Linux %s. Generator and worker on separate CPUs.\n"
+		"nanosleep floor (1 ns requested, 1 ns slack, 200 sleeps): p50 %.1f us, "
+		"p99 %.1f us, %.1f us of CPU per sleep.\n"
+		"R* (busy256, < 0.1%% loss, 64-byte frames): %.0f pps. Runs of %.1f s, "
+		"%d repetitions, medians.\n",
+		model, sysconf(_SC_NPROCESSORS_ONLN), u.release, b->floor.p50_ns / 1e3,
+		b->floor.p99_ns / 1e3, b->floor.cpu_per_sleep_ns / 1e3, b->rstar, b->dur, b->reps);
+}
+
+static void write_results(const struct bench *b)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/summary.csv", b->out);
+	FILE *s = fopen(path, "w");
+	snprintf(path, sizeof(path), "%s/results.md", b->out);
+	FILE *md = fopen(path, "w");
+	if (!s || !md) {
+		fprintf(stderr, "batchrouter bench: unable to write in %s\n", b->out);
+		goto out;
+	}
+	fprintf(s, "pattern,policy,load_pct,rate_pps,worker_cpu,cpu_ns_per_pkt,avg_batch,"
+		   "p50_us,p99_us,p999_us,max_us,lost_frac,wakeups_per_s\n");
+	machine_facts(b, md);
+	for (unsigned pt = 0; pt < b->n_pat; pt++) {
+		fprintf(md, "\n%s: worker CPU %% (p99 latency us), medians\n\n| load |",
+			gen_pattern_names[b->patterns[pt]]);
+		for (unsigned pi = 0; pi < b->n_pol; pi++)
+			fprintf(md, " %s |", pname(b, pi));
+		fprintf(md, "\n|---:|");
+		for (unsigned pi = 0; pi < b->n_pol; pi++)
+			fprintf(md, "---:|");
+		fprintf(md, "\n");
+		for (unsigned li = 0; li < b->n_loads; li++) {
+			fprintf(md, "| %g%% |", b->loads[li]);
+			for (unsigned pi = 0; pi < b->n_pol; pi++) {
+				const struct metrics *x = &b->med[pt][li][pi];
+				if (!b->have[pt][li][pi]) {
+					fprintf(md, " - |");
+					continue;
+				}
+				fprintf(md, " %.1f (%.0f) |", 100 * x->cpu_frac, x->p99_us);
+				fprintf(s, "%s,%s,%g,%.0f,%.4f,%.1f,%.2f,%.1f,%.1f,%.1f,%.1f,%.6f,%.0f\n",
+					gen_pattern_names[b->patterns[pt]], pname(b, pi),
+					b->loads[li], b->rstar * b->loads[li] / 100, x->cpu_frac,
+					x->ns_per_pkt, x->avg_batch, x->p50_us, x->p99_us,
+					x->p999_us, x->max_us, x->lost_frac, x->wakeups_per_s);
+			}
+			fprintf(md, "\n");
+		}
+	}
+	if (b->lossless_phase) {
+		fprintf(md, "\nLossless rate (< 0.1%% loss, CBR), %% of %s's:\n\n| policy | pps | "
+			    "ratio |\n|---|---:|---:|\n",
+			pname(b, 0));
+		for (unsigned pi = 0; pi < b->n_pol; pi++)
+			fprintf(md, "| %s | %.0f | %.1f%% |\n", pname(b, pi), b->lossless[pi],
+				100 * b->lossless[pi] / b->lossless[0]);
+	}
+	targets(b, md);
+	printf("wrote %s/{runs,summary,lossless}.csv and %s/results.md\n", b->out, b->out);
+out:
+	if (s)
+		fclose(s);
+	if (md)
+		fclose(md);
+}
+
+/* gnuplot, where it is installed: the CSV files are the result. */
+static void plot(const struct bench *b)
+{
+	char path[512], list[512] = "";
+	snprintf(path, sizeof(path), "%s/bench.gp", b->out);
+	FILE *g = fopen(path, "w");
+	if (!g)
+		return;
+	for (unsigned pi = 0; pi < b->n_pol; pi++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", pi ? " " : "",
+			 pname(b, pi));
+	fprintf(g, "set datafile separator ','\nset term pngcairo size 1000,700\n"
+		   "set key outside right\npols = '%s'\n",
+		list);
+	static const char *const plots[][3] = { { "cpu_vs_load", "worker CPU (fraction)", "5" },
+						{ "p99_vs_load", "p99 latency (us)", "9" } };
+	for (unsigned k = 0; k < 2; k++) {
+		fprintf(g,
+			"set output '%s.png'\nset multiplot layout 2,2\nset logscale x\n"
+			"set xlabel 'load (%% of R*)'\nset ylabel '%s'\n",
+			plots[k][0], plots[k][1]);
+		for (unsigned pt = 0; pt < b->n_pat; pt++)
+			fprintf(g,
+				"set title '%s'\nplot for [p in pols] 'summary.csv' using "
+				"(strcol(1) eq '%s' && strcol(2) eq p ? $3 : 1/0):%s "
+				"with linespoints title p\n",
+				gen_pattern_names[b->patterns[pt]], gen_pattern_names[b->patterns[pt]],
+				plots[k][2]);
+		fprintf(g, "unset multiplot\nunset logscale x\n");
+	}
+	fprintf(g, "set output 'cpu_per_pkt_vs_batch.png'\nset title 'every run'\n"
+		   "set logscale xy\nset xlabel 'mean batch (packets per non-empty poll)'\n"
+		   "set ylabel 'worker CPU ns per packet'\n"
+		   "plot for [p in pols] 'runs.csv' using (strcol(2) eq p ? $8 : 1/0):7 "
+		   "with points title p\nunset logscale xy\n");
+	if (b->lossless_phase)
+		fprintf(g, "set output 'lossless.png'\nset title 'lossless rate (< 0.1%% loss, "
+			   "CBR)'\nset style fill solid 0.6\nset boxwidth 0.6\nset yrange [0:*]\n"
+			   "set ylabel 'packets/s'\nunset xlabel\nplot 'lossless.csv' using "
+			   "0:2:xtic(1) with boxes notitle\n");
+	fclose(g);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "command -v gnuplot >/dev/null && cd '%s' && gnuplot bench.gp",
+		 b->out);
+	if (system(cmd))
+		fprintf(stderr, "bench: no plots (gnuplot missing or failed); the CSV files stand\n");
+	else
+		printf("plots: %s/{cpu_vs_load,p99_vs_load,cpu_per_pkt_vs_batch%s}.png\n", b->out,
+		       b->lossless_phase ? ",lossless" : "");
+}
+
+/* Splits @s at @sep into at most @max numbers; returns the count or -1. */
+static int parse_loads(char *s, double *v, unsigned max)
+{
+	unsigned n = 0;
+	for (char *t = strtok(s, ","); t; t = strtok(NULL, ",")) {
+		char *end;
+		if (n == max)
+			return -1;
+		v[n] = strtod(t, &end);
+		if (*end || v[n] <= 0 || v[n] > 200)
+			return -1;
+		n++;
+	}
+	return (int)n;
+}
+
+static int parse_args(struct bench *b, int argc, char **argv)
 {
 	static const struct option opts[] = { { "short", no_argument, NULL, 's' },
 					      { "out", required_argument, NULL, 'o' },
 					      { "duration", required_argument, NULL, 'd' },
 					      { "reps", required_argument, NULL, 'r' },
+					      { "patterns", required_argument, NULL, 'p' },
 					      { "pattern", required_argument, NULL, 'p' },
+					      { "policies", required_argument, NULL, 'P' },
+					      { "loads", required_argument, NULL, 'l' },
 					      { "rstar", required_argument, NULL, 'R' },
+					      { "no-lossless", no_argument, NULL, 'L' },
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
-	const char *out = "bench-out";
-	double dur = 2, rstar = 0;
-	int reps = 3, c, shrt = 0;
-	enum gen_pattern pat = GEN_CBR;
+	static char default_policies[] = "busy256;fixed;ovs;ladder;target";
+	static const double default_loads[] = { 1, 5, 10, 25, 50, 75, 90 };
+	char *pols = default_policies, *pats = NULL;
+	int c, n;
 
-	while ((c = getopt_long(argc, argv, "so:d:r:p:R:h", opts, NULL)) != -1) {
+	*b = (struct bench){ .dur = 1, .reps = 3, .out = "bench-out", .lossless_phase = true };
+	memcpy(b->loads, default_loads, sizeof(default_loads));
+	b->n_loads = sizeof(default_loads) / sizeof(default_loads[0]);
+	while ((c = getopt_long(argc, argv, "so:d:r:p:P:l:R:Lh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			shrt = 1;
+			b->shrt = true;
 			break;
 		case 'o':
-			out = optarg;
+			b->out = optarg;
 			break;
 		case 'd':
-			dur = atof(optarg);
+			b->dur = atof(optarg);
 			break;
 		case 'r':
-			reps = atoi(optarg);
+			b->reps = atoi(optarg);
 			break;
 		case 'p':
-			if (gen__pattern_parse(optarg, &pat)) {
-				fprintf(stderr, "batchrouter bench: unknown pattern '%s'\n",
-					optarg);
-				return 100;
+			pats = optarg;
+			break;
+		case 'P':
+			pols = optarg;
+			break;
+		case 'l':
+			if ((n = parse_loads(optarg, b->loads, BENCH_MAX_LOADS)) <= 0) {
+				fprintf(stderr, "batchrouter bench: --loads wants up to %d "
+						"percentages in (0, 200], comma-separated\n",
+					BENCH_MAX_LOADS);
+				return -1;
 			}
+			b->n_loads = (unsigned)n;
 			break;
 		case 'R':
-			rstar = atof(optarg);
+			b->rstar = atof(optarg);
+			break;
+		case 'L':
+			b->lossless_phase = false;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			exit(0);
 		default:
 			usage(stderr);
-			return 100;
+			return -1;
 		}
 	}
-	if (shrt) {
-		dur = 0.5;
-		reps = 1;
+	if (optind < argc || b->reps < 1 || b->reps > BENCH_MAX_REPS || b->dur <= 0) {
+		usage(stderr);
+		return -1;
 	}
-	if (run__eal_init("batchrouter", true))
-		return 111;
-	struct sleep_floor sf;
-	stats__sleep_floor(200, &sf);
-	printf("nanosleep floor: p50 %.1f us p99 %.1f us, %.1f us CPU per sleep\n", sf.p50_ns / 1e3,
-	       sf.p99_ns / 1e3, sf.cpu_per_sleep_ns / 1e3);
-	if (rstar <= 0) {
-		rstar = find_lossless("busy256", 1e5, 8e6, shrt ? 0.3 : dur);
-		printf("R* (busy256, < 0.1%% loss): %.0f pps\n", rstar);
+	if (b->shrt) {
+		static const double short_loads[] = { 1, 10, 50 };
+		memcpy(b->loads, short_loads, sizeof(short_loads));
+		b->n_loads = 3;
+		b->dur = 0.5;
+		b->reps = 1;
+		b->lossless_phase = false;
+		pats = pats ? pats : "cbr";
 	}
-	const double full_loads[] = { 1, 5, 10, 25, 50, 75, 90 }, short_loads[] = { 1, 10, 50 };
-	const double *loads = shrt ? short_loads : full_loads;
-	unsigned n_loads = shrt ? 3 : 7, n_pol = 5;
-
-	FILE *csv = NULL;
-	char path[512];
-	if (!shrt) {
-		mkdir(out, 0755);
-		snprintf(path, sizeof(path), "%s/bench.csv", out);
-		csv = fopen(path, "w");
-		if (!csv) {
-			fprintf(stderr, "batchrouter bench: unable to write %s\n", path);
-			return 111;
+	b->search_dur = b->shrt ? 0.3 : 0.5;
+	for (char *t = strtok(pols, ";"); t; t = strtok(NULL, ";")) {
+		if (b->n_pol == BENCH_MAX_POL) {
+			fprintf(stderr, "batchrouter bench: at most %d policies\n", BENCH_MAX_POL);
+			return -1;
 		}
-		fprintf(csv, "policy,pattern,load_pct,rate_pps,rep,worker_cpu,cpu_ns_per_pkt,"
-			     "avg_batch,p50_us,p99_us,p999_us,max_us,lost,offered,sleeps,"
-			     "gen_cpu_s,steal_pct,others_cpu\n");
+		b->policies[b->n_pol++] = t;
 	}
-	printf("%-8s %6s %10s %8s %8s %9s %9s %8s\n", "policy", "load%", "pps", "cpu%", "batch",
-	       "p99(us)", "max(us)", "lost");
-	for (unsigned li = 0; li < n_loads; li++) {
-		for (int rep = 0; rep < reps; rep++) {
-			for (unsigned pi = 0; pi < n_pol; pi++) { /* interleaved */
-				struct run_result r;
-				double rate = rstar * loads[li] / 100;
-				if (measure(default_policies[pi], rate, pat, dur, &r))
-					continue;
-				double p99 = lat__percentile(r.lat, 0.99) / 1e3;
-				printf("%-8s %6.0f %10.0f %8.1f %8.1f %9.1f %9.1f %8lu\n",
-				       default_policies[pi], loads[li], rate,
-				       100 * run__worker_cpu_frac(&r), run__avg_batch(&r), p99,
-				       r.lat->max / 1e3, (unsigned long)run__lost(&r));
-				if (csv)
-					fprintf(
-					    csv,
-					    "%s,%s,%.0f,%.0f,%d,%.4f,%.1f,%.2f,%.1f,%.1f,%.1f,%.1f,"
-					    "%lu,%lu,%lu,%.3f,%.2f,%.2f\n",
-					    default_policies[pi], gen_pattern_names[pat], loads[li],
-					    rate, rep, run__worker_cpu_frac(&r),
-					    r.eng.forwarded
-						? (double)r.worker_cpu_ns / (double)r.eng.forwarded
-						: 0,
-					    run__avg_batch(&r), lat__percentile(r.lat, 0.5) / 1e3,
-					    p99, lat__percentile(r.lat, 0.999) / 1e3,
-					    r.lat->max / 1e3, (unsigned long)run__lost(&r),
-					    (unsigned long)r.gen.offered, (unsigned long)r.sleeps,
-					    r.gen.cpu_ns / 1e9, r.guard.steal_pct,
-					    r.guard.others_cpu);
-				run__result_free(&r);
+	if (!pats) {
+		for (int p = 0; p < GEN__MAX; p++)
+			b->patterns[b->n_pat++] = (enum gen_pattern)p;
+	} else {
+		for (char *t = strtok(pats, ","); t; t = strtok(NULL, ",")) {
+			if (b->n_pat == GEN__MAX ||
+			    gen__pattern_parse(t, &b->patterns[b->n_pat])) {
+				fprintf(stderr, "batchrouter bench: bad pattern list at '%s' "
+						"(cbr, poisson, onoff, stair)\n",
+					t);
+				return -1;
 			}
+			b->n_pat++;
 		}
 	}
-	if (csv) {
-		fclose(csv);
-		printf("wrote %s\n", path);
-		/* plots: only where gnuplot exists; the CSV is the result */
-		char cmd[2048];
-		snprintf(cmd, sizeof(cmd),
-			 "command -v gnuplot >/dev/null && cd '%s' && gnuplot -e \""
-			 "set datafile separator ','; set term pngcairo size 800,500;"
-			 "set key autotitle columnhead; set xlabel 'load (%% of R*)';"
-			 "set output 'cpu_vs_load.png'; set ylabel 'worker CPU';"
-			 "plot for [p in 'busy256 fixed ovs ladder target'] 'bench.csv' using "
-			 "(strcol(1) eq p ? \\$3 : 1/0):6 with points title p;"
-			 "set output 'p99_vs_load.png'; set ylabel 'p99 latency (us)';"
-			 "plot for [p in 'busy256 fixed ovs ladder target'] 'bench.csv' using "
-			 "(strcol(1) eq p ? \\$3 : 1/0):10 with points title p;"
-			 "set output 'cpu_per_pkt_vs_batch.png'; set xlabel 'avg batch';"
-			 "set ylabel 'CPU ns per packet'; set logscale x;"
-			 "plot 'bench.csv' using 8:7 with points title 'all runs'\" && echo 'plots "
-			 "in %s'",
-			 out, out);
-		if (system(cmd)) {
-			fprintf(stderr, "bench: no plots (gnuplot missing or failed)\n");
-		}
+	if (!b->n_pol) {
+		fprintf(stderr, "batchrouter bench: --policies is empty\n");
+		return -1;
 	}
 	return 0;
+}
+
+static int open_outputs(struct bench *b)
+{
+	char path[512];
+	if (mkdir(b->out, 0755) && access(b->out, W_OK)) {
+		fprintf(stderr, "batchrouter bench: unable to create %s\n", b->out);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/runs.csv", b->out);
+	b->runs_csv = fopen(path, "w");
+	if (!b->runs_csv) {
+		fprintf(stderr, "batchrouter bench: unable to write %s\n", path);
+		return -1;
+	}
+	fprintf(b->runs_csv, "pattern,policy,load_pct,rate_pps,rep,worker_cpu,cpu_ns_per_pkt,"
+			     "avg_batch,p50_us,p99_us,p999_us,max_us,lost_frac,wakeups_per_s,"
+			     "steal_pct,others_cpu\n");
+	return 0;
+}
+
+static int lossless_phase(struct bench *b)
+{
+	double lo[BENCH_MAX_POL], hi[BENCH_MAX_POL];
+	for (unsigned i = 0; i < b->n_pol; i++) {
+		lo[i] = 0.5 * b->rstar;
+		hi[i] = 1.25 * b->rstar;
+	}
+	printf("lossless rates (bisection in [0.5, 1.25] x R*, steps interleaved)...\n");
+	fflush(stdout);
+	if (lossless_search(b->policies, b->n_pol, lo, hi, 7, b->search_dur))
+		return -1;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/lossless.csv", b->out);
+	FILE *f = fopen(path, "w");
+	if (f)
+		fprintf(f, "policy,lossless_pps,ratio\n");
+	for (unsigned i = 0; i < b->n_pol; i++) {
+		b->lossless[i] = lo[i];
+		printf("  %-24s %10.0f pps  %5.1f%% of %s\n", pname(b, i), lo[i],
+		       100 * lo[i] / lo[0], pname(b, 0));
+		if (f)
+			fprintf(f, "%s,%.0f,%.4f\n", pname(b, i), lo[i], lo[i] / lo[0]);
+	}
+	if (f)
+		fclose(f);
+	return 0;
+}
+
+int bench__main(int argc, char **argv)
+{
+	struct bench *b = calloc(1, sizeof(*b));
+	int rc = 111;
+
+	if (!b) {
+		fprintf(stderr, "batchrouter bench: out of memory\n");
+		return 111;
+	}
+	if (parse_args(b, argc, argv)) {
+		rc = 100;
+		goto out;
+	}
+	if (!b->shrt && open_outputs(b))
+		goto out;
+	if (run__eal_init("batchrouter", true))
+		goto out;
+	stats__sleep_floor(200, &b->floor);
+	printf("nanosleep floor: p50 %.1f us p99 %.1f us, %.1f us CPU per sleep\n",
+	       b->floor.p50_ns / 1e3, b->floor.p99_ns / 1e3, b->floor.cpu_per_sleep_ns / 1e3);
+	if (b->rstar <= 0) {
+		if (find_rstar(b))
+			goto out;
+		printf("R* (busy256, < 0.1%% loss): %.0f pps\n", b->rstar);
+	}
+	fflush(stdout);
+	if (b->lossless_phase && lossless_phase(b))
+		goto out;
+	sweep(b);
+	if (b->shrt) {
+		targets(b, stdout);
+	} else {
+		write_results(b);
+		plot(b);
+	}
+	rc = 0;
+out:
+	if (b->runs_csv)
+		fclose(b->runs_csv);
+	free(b);
+	return rc;
 }
