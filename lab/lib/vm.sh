@@ -66,12 +66,14 @@ start options:
   --sandbox         enable the hypervisor's syscall filter (QEMU: -sandbox on)
   --modules A,B     kernel modules the guest's init loads (default: none)
   --append ARGS     extra kernel command line
-  --timeout S       seconds to wait for the guest (default: 120)
+  --timeout S       seconds to wait for the guest (default: 120; 300 inside a
+                    nested lab host, where a 2-vCPU guest on disk takes ~90)
 EOF
 }
 
 vm_start() {
 	local name=$1 kernel=${LAB_KERNEL:-6.1} shape=initramfs hv=qemu modules='' extra='' timeout=120
+	[ "${LAB_INSIDE:-}" = 1 ] && timeout=300
 	local dir images pid t0 ready
 	[ -n "$name" ] || { vm_usage >&2; exit 2; }
 	shift
