@@ -3,22 +3,24 @@
 # to batchrouter's objects so the rest of the tree keeps plain flags.
 BR_DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
 BR_DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null) -lrte_bus_vdev -lrte_net_ring
-BR_LIBS := $(BR_DPDK_LIBS) -lpthread -lm
+# the learned policy: XGBoost's C API (libxgboost-dev) and json-c for its model files
+BR_LIBS := $(BR_DPDK_LIBS) -lxgboost -ljson-c -lpthread -lm
 
 $(BUILD)/batchrouter/%.o: CPPFLAGS += -Ibatchrouter/include $(BR_DPDK_CFLAGS)
 
-BR_CORE := engine routes policy stats frame
+BR_CORE := engine routes policy learned model stats frame
 BR_RT := gen port worker run
 BR_CORE_OBJS := $(patsubst %,$(BUILD)/batchrouter/src/%.o,$(BR_CORE))
 BR_RT_OBJS := $(patsubst %,$(BUILD)/batchrouter/src/%.o,$(BR_RT))
 
 PROGRAMS += $(BUILD)/bin/batchrouter
+BR_LEARN_OBJS := $(BUILD)/batchrouter/src/collect.o $(BUILD)/batchrouter/src/train.o
 $(BUILD)/bin/batchrouter: $(BUILD)/batchrouter/src/main.o $(BUILD)/batchrouter/src/bench.o \
-	$(BR_RT_OBJS) $(BR_CORE_OBJS)
+	$(BR_LEARN_OBJS) $(BR_RT_OBJS) $(BR_CORE_OBJS)
 LDLIBS_batchrouter := $(BR_LIBS)
 
 UNIT_TESTS += $(BUILD)/tests/br_engine $(BUILD)/tests/br_policy $(BUILD)/tests/br_stats \
-	$(BUILD)/tests/br_runtime
+	$(BUILD)/tests/br_runtime $(BUILD)/tests/br_learned
 $(BUILD)/tests/br_engine: $(BUILD)/batchrouter/tests/test_engine.o $(BR_CORE_OBJS)
 LDLIBS_br_engine := $(BR_LIBS) -lcmocka
 $(BUILD)/tests/br_policy: $(BUILD)/batchrouter/tests/test_policy.o $(BR_CORE_OBJS)
@@ -27,5 +29,9 @@ $(BUILD)/tests/br_stats: $(BUILD)/batchrouter/tests/test_stats.o $(BR_CORE_OBJS)
 LDLIBS_br_stats := $(BR_LIBS) -lcmocka
 $(BUILD)/tests/br_runtime: $(BUILD)/batchrouter/tests/test_runtime.o $(BR_RT_OBJS) $(BR_CORE_OBJS)
 LDLIBS_br_runtime := $(BR_LIBS) -lcmocka
+$(BUILD)/tests/br_learned: $(BUILD)/batchrouter/tests/test_learned.o $(BR_LEARN_OBJS) \
+	$(BR_RT_OBJS) $(BR_CORE_OBJS)
+LDLIBS_br_learned := $(BR_LIBS) -lcmocka
 
-HOST_TESTS += batchrouter/tests/afxdp.bats batchrouter/tests/runtime.bats
+HOST_TESTS += batchrouter/tests/afxdp.bats batchrouter/tests/runtime.bats \
+	batchrouter/tests/learned.bats

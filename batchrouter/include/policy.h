@@ -49,6 +49,8 @@ struct policy_caps {
 };
 
 #define POLICY_MAX_PARAMS 4
+#define POLICY_MAX_STR_PARAMS 3
+#define POLICY_STR_LEN 256 /* a model path must fit */
 
 struct policy;
 struct policy_ops {
@@ -57,8 +59,19 @@ struct policy_ops {
 	/* parameter names and defaults; values parsed from "name:k=v,k=v" */
 	const char *param_names[POLICY_MAX_PARAMS];
 	double param_defaults[POLICY_MAX_PARAMS];
+	/* string parameters (a path, a name); default "" unless given */
+	const char *str_param_names[POLICY_MAX_STR_PARAMS];
+	const char *str_param_defaults[POLICY_MAX_STR_PARAMS];
 	bool needs_rx_intr;
 	void (*decide)(struct policy *p, const struct policy_obs *o, struct policy_decision *d);
+	/*
+	 * Optional: called once after the parameters are parsed, off the data
+	 * path (load a model, allocate state into p->priv). Returns 0, or -1
+	 * with an actionable message. A policy with a string parameter named
+	 * "fallback" is replaced by that policy when init fails.
+	 */
+	int (*init)(struct policy *p, const struct policy_caps *caps, char *err, size_t errlen);
+	void (*fini)(struct policy *p); /* frees what init allocated */
 };
 
 struct policy {
@@ -67,6 +80,8 @@ struct policy {
 	/* private state for stateful policies */
 	uint64_t cur_ns;
 	char spec[64];
+	char str_param[POLICY_MAX_STR_PARAMS][POLICY_STR_LEN];
+	void *priv; /* owned by ops->init/ops->fini */
 };
 
 /* The rails applied after the policy. */
@@ -80,10 +95,15 @@ extern const struct policy_ops *const policy_table[];
 
 /*
  * Parses "name" or "name:k=v,k=v" into @p. Returns 0, or -1 with an
- * actionable message in @err (unknown name lists the known ones).
+ * actionable message in @err (unknown name lists the known ones). Every
+ * successful init is paired with policy__fini.
  */
 int policy__init(struct policy *p, const char *spec, const struct policy_caps *caps, char *err,
 		 size_t errlen);
+/* Releases what the policy's init allocated; safe on a zeroed policy and twice. */
+void policy__fini(struct policy *p);
+/* The value of string parameter @name, or NULL if the policy has none. */
+const char *policy__str_param(const struct policy *p, const char *name);
 void policy__decide(struct policy *p, const struct policy_obs *o, struct policy_decision *d);
 /* Applies the rails to @d in place. */
 void policy__guard(const struct policy_rails *r, const struct policy_obs *o,

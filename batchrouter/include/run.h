@@ -13,7 +13,10 @@
 
 #include "engine.h"
 #include "gen.h"
+#include "learned.h"
 #include "stats.h"
+
+struct policy_obs;
 
 struct run_cfg {
 	const char *port;   /* ring[:size=N] | null | afxdp[:iface=IF] */
@@ -25,6 +28,11 @@ struct run_cfg {
 	uint32_t frame_len;
 	uint64_t latency_budget_ns;
 	bool live; /* one stats line per second on stderr */
+	/* optional: called on the worker thread with every sample_every-th
+	 * observation, before the policy sees it (batchrouter collect) */
+	void (*sample)(void *ctx, const struct policy_obs *o);
+	void *sample_ctx;
+	uint32_t sample_every;
 };
 
 struct run_result {
@@ -37,6 +45,8 @@ struct run_result {
 	uint64_t batch_hist[ENGINE_MAX_BURST + 1];
 	struct lat_hist *lat; /* allocated by run__once, freed by run__result_free */
 	struct guard_report guard;
+	bool learned; /* the policy was a learned one: learned_stats is valid */
+	struct learned_stats learned_stats;
 };
 
 /* The EAL, once per process. @lcores e.g. "0". Returns 0 or -1. */

@@ -25,11 +25,17 @@ struct worker {
 	struct policy_rails rails;
 	uint64_t (*clock)(void); /* stats__now_ns; the tests substitute a script */
 	uint64_t rate_tau_ns;
+	/* optional: sees every sample_every-th observation before the policy
+	 * does (collect's feature log); unset, it costs one predicted branch */
+	void (*sample)(void *ctx, const struct policy_obs *o);
+	void *sample_ctx;
+	uint32_t sample_every;
 
 	/* state */
 	struct policy_obs obs;
 	uint16_t burst;
 	uint64_t last_poll_ns, last_pkt_ns;
+	uint32_t sample_tick;
 	volatile bool stop;
 
 	/* accounting; single writer, read racily by the stats printer */

@@ -9,9 +9,11 @@
 #include <string.h>
 
 #include "bench.h"
+#include "collect.h"
 #include "frame.h"
 #include "policy.h"
 #include "run.h"
+#include "train.h"
 
 static void run_usage(FILE *f)
 {
@@ -144,6 +146,8 @@ static const struct cmd {
 } cmds[] = {
 	{ "run", "forward traffic with one policy and print accounting", cmd_run },
 	{ "bench", "sweep loads (% of R*), patterns and policies; CSV and plots", bench__main },
+	{ "collect", "sweep loads x patterns x probe sleeps; CSV for train", collect__main },
+	{ "train", "fit the learned policy's trees (XGBoost) to collect's CSV", train__main },
 	{ "policies", "list the polling policies", cmd_policies },
 };
 

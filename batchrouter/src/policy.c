@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "learned.h"
 #include "policy.h"
 
 #define US 1000ull
@@ -168,8 +169,8 @@ static const struct policy_ops intr_ops = {
 };
 
 const struct policy_ops *const policy_table[] = {
-	&busy_ops,   &busy64_ops, &busy256_ops, &fixed_ops, &ovs_ops,
-	&ladder_ops, &target_ops, &intr_ops,	NULL,
+	&busy_ops,   &busy64_ops, &busy256_ops, &fixed_ops,	     &ovs_ops,
+	&ladder_ops, &target_ops, &intr_ops,	&learned_policy_ops, NULL,
 };
 
 void policy__list(FILE *f)
@@ -178,17 +179,49 @@ void policy__list(FILE *f)
 		fprintf(f, "  %-8s %s\n          params:", (*t)->name, (*t)->help);
 		for (int i = 0; i < POLICY_MAX_PARAMS && (*t)->param_names[i]; i++)
 			fprintf(f, " %s=%g", (*t)->param_names[i], (*t)->param_defaults[i]);
+		for (int i = 0; i < POLICY_MAX_STR_PARAMS && (*t)->str_param_names[i]; i++)
+			fprintf(f, " %s=%s", (*t)->str_param_names[i],
+				(*t)->str_param_defaults[i] ? (*t)->str_param_defaults[i] : "");
 		fputc('\n', f);
 	}
+}
+
+const char *policy__str_param(const struct policy *p, const char *name)
+{
+	for (int i = 0; i < POLICY_MAX_STR_PARAMS && p->ops->str_param_names[i]; i++)
+		if (!strcmp(p->ops->str_param_names[i], name))
+			return p->str_param[i];
+	return NULL;
+}
+
+/* Stores "k=v" into a string parameter; 1 if @k is none, -1 if too long. */
+static int set_str_param(struct policy *p, const char *k, const char *v, char *err, size_t errlen)
+{
+	for (int i = 0; i < POLICY_MAX_STR_PARAMS && p->ops->str_param_names[i]; i++) {
+		if (strcmp(p->ops->str_param_names[i], k))
+			continue;
+		if (strlen(v) >= sizeof(p->str_param[i])) {
+			snprintf(err, errlen, "policy %s: %s is longer than %zu characters",
+				 p->ops->name, k, sizeof(p->str_param[i]) - 1);
+			return -1;
+		}
+		snprintf(p->str_param[i], sizeof(p->str_param[i]), "%s", v);
+		return 0;
+	}
+	return 1;
 }
 
 int policy__init(struct policy *p, const char *spec, const struct policy_caps *caps, char *err,
 		 size_t errlen)
 {
-	char buf[128], *params;
+	char buf[POLICY_STR_LEN * 2], *params;
 	const struct policy_ops *ops = NULL;
 
 	memset(p, 0, sizeof(*p));
+	if (strlen(spec) >= sizeof(buf)) {
+		snprintf(err, errlen, "policy spec is longer than %zu characters", sizeof(buf) - 1);
+		return -1;
+	}
 	snprintf(buf, sizeof(buf), "%s", spec);
 	snprintf(p->spec, sizeof(p->spec), "%s", spec);
 	params = strchr(buf, ':');
@@ -213,15 +246,24 @@ int policy__init(struct policy *p, const char *spec, const struct policy_caps *c
 	}
 	p->ops = ops;
 	memcpy(p->param, ops->param_defaults, sizeof(p->param));
+	for (int i = 0; i < POLICY_MAX_STR_PARAMS && ops->str_param_names[i]; i++)
+		if (ops->str_param_defaults[i])
+			snprintf(p->str_param[i], sizeof(p->str_param[i]), "%s",
+				 ops->str_param_defaults[i]);
 	for (char *save = NULL, *kv = params ? strtok_r(params, ",", &save) : NULL; kv;
 	     kv = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(kv, '='), *end;
-		int i;
+		int i, rc;
 		if (!eq) {
 			snprintf(err, errlen, "policy %s: '%s' is not k=v", ops->name, kv);
 			return -1;
 		}
 		*eq = '\0';
+		rc = set_str_param(p, kv, eq + 1, err, errlen);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			continue;
 		for (i = 0; i < POLICY_MAX_PARAMS && ops->param_names[i]; i++)
 			if (!strcmp(ops->param_names[i], kv))
 				break;
@@ -252,7 +294,30 @@ int policy__init(struct policy *p, const char *spec, const struct policy_caps *c
 	}
 	if (ops == &ladder_ops && caps && caps->rx_intr)
 		p->cur_ns = 1;
+	if (ops->init && ops->init(p, caps, err, errlen)) {
+		const char *fb = policy__str_param(p, "fallback");
+		char fb_spec[POLICY_STR_LEN];
+		if (!fb || !*fb)
+			return -1;
+		snprintf(fb_spec, sizeof(fb_spec), "%s", fb);
+		size_t nlen = strcspn(fb_spec, ":");
+		if (nlen == strlen(ops->name) && !strncmp(fb_spec, ops->name, nlen)) {
+			snprintf(err, errlen, "policy %s: fallback=%s names the policy itself",
+				 ops->name, fb_spec);
+			return -1;
+		}
+		/* the user asked for it: say why, then run the heuristic instead */
+		fprintf(stderr, "batchrouter: %s; using fallback policy '%s'\n", err, fb_spec);
+		return policy__init(p, fb_spec, caps, err, errlen);
+	}
 	return 0;
+}
+
+void policy__fini(struct policy *p)
+{
+	if (p->ops && p->ops->fini)
+		p->ops->fini(p);
+	p->priv = NULL;
 }
 
 void policy__decide(struct policy *p, const struct policy_obs *o, struct policy_decision *d)

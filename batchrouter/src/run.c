@@ -97,7 +97,7 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 	static struct worker w; /* big (out vectors): not on the stack */
 	struct gen g;
 	pthread_t wt, gt;
-	bool have_port = false, gen_started = false;
+	bool have_port = false, have_pol = false, gen_started = false;
 	int n_routes, rc = -1;
 	static unsigned serial;
 	char name[32];
@@ -147,6 +147,7 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 	struct policy_caps caps = { .rx_intr = port.rx_intr, .max_burst = ENGINE_MAX_BURST };
 	if (policy__init(&pol, cfg->policy, &caps, err, errlen))
 		goto out;
+	have_pol = true;
 
 	w.eng = eng;
 	w.ports = &port;
@@ -157,6 +158,9 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 	w.rails.latency_budget_ns = cfg->latency_budget_ns ? cfg->latency_budget_ns : 500000;
 	w.rails.ring_margin = port.ring_size / 8;
 	w.rails.min_sleep_ns = 0;
+	w.sample = cfg->sample;
+	w.sample_ctx = cfg->sample_ctx;
+	w.sample_every = cfg->sample_every ? cfg->sample_every : 1;
 	worker__init(&w);
 
 	/* the generator */
@@ -249,8 +253,11 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 	r->waits = w.waits;
 	r->worker_cpu_ns = w.cpu_ns;
 	memcpy(r->batch_hist, w.batch_hist, sizeof(r->batch_hist));
+	r->learned = learned__stats(&pol, &r->learned_stats) == 0;
 	rc = 0;
 out:
+	if (have_pol)
+		policy__fini(&pol);
 	if (g.sock >= 0)
 		close(g.sock);
 	if (have_port)
@@ -294,6 +301,11 @@ void run__print(FILE *f, const struct run_cfg *cfg, const struct run_result *r)
 			fprintf(f, " %u:%lu", i, (unsigned long)r->batch_hist[i]);
 			shown++;
 		}
+	if (r->learned)
+		fprintf(f, "\n  learned: %lu predictions, last %.1f us, %lu xgboost errors",
+			(unsigned long)r->learned_stats.predictions,
+			(double)r->learned_stats.last_us,
+			(unsigned long)r->learned_stats.xgb_errors);
 	fprintf(f, "\n  interference: steal %.1f%% other processes %.2f CPUs%s\n",
 		r->guard.steal_pct, r->guard.others_cpu,
 		r->guard.others_cpu > 0.05 * 2 ? " (disturbed)" : "");

@@ -3,6 +3,7 @@
 #include <time.h>
 #include <sys/prctl.h>
 
+#include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -30,6 +31,7 @@ void worker__init(struct worker *w)
 	w->obs.rx_occupancy = -1;
 	w->obs.ring_size = w->rx ? w->rx->ring_size : 0;
 	w->last_poll_ns = w->last_pkt_ns = 0;
+	w->sample_tick = 0;
 	if (w->lat)
 		lat__reset(w->lat);
 }
@@ -93,6 +95,10 @@ uint16_t worker__poll(struct worker *w, struct policy_decision *d)
 	o->now_ns = now;
 	w->last_poll_ns = now;
 
+	if (unlikely(w->sample != NULL) && ++w->sample_tick >= w->sample_every) {
+		w->sample_tick = 0;
+		w->sample(w->sample_ctx, o);
+	}
 	policy__decide(w->pol, o, d);
 	policy__guard(&w->rails, o, d);
 	if (d->burst >= 1 && d->burst <= ENGINE_MAX_BURST)

@@ -184,8 +184,12 @@ static void test_spec_errors(void **state)
 	assert_int_equal(policy__init(&p, "busy:burst=9999", NULL, err, sizeof(err)), -1);
 	/* every table entry initialises with its defaults (intr given support) */
 	struct policy_caps caps = { .rx_intr = true };
-	for (const struct policy_ops *const *t = policy_table; *t; t++)
+	for (const struct policy_ops *const *t = policy_table; *t; t++) {
+		if ((*t)->init) /* needs a file (learned: model=): see test_learned.c */
+			continue;
 		assert_int_equal(policy__init(&p, (*t)->name, &caps, err, sizeof(err)), 0);
+		policy__fini(&p);
+	}
 }
 
 static void test_guard_full_burst_polls(void **state)

@@ -63,7 +63,11 @@ cached_build() {
 	[ -e "$dir/.key" ] && [ "$(cat "$dir/.key")" = "$key" ] && return 0
 	mkdir -p "$(dirname "$dir")"
 	tmp=$(mktemp -d "$dir.tmp.XXXXXX")
-	"$fn" "$tmp" "$@"
+	# A subshell, so that a builder that dies leaves no half-built tree.
+	if ! ("$fn" "$tmp" "$@"); then
+		rm -rf "$tmp"
+		die "building $dir failed (see above)"
+	fi
 	echo "$key" >"$tmp/.key"
 	rm -rf "$dir"
 	mv "$tmp" "$dir"
