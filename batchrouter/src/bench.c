@@ -250,10 +250,11 @@ static void sweep(struct bench *b)
 				struct metrics *x = &b->med[pt][li][pi];
 				metrics__median(m[pi], n[pi], x);
 				b->have[pt][li][pi] = true;
-				printf("%-8s %-8.8s %5g %9.0f %7.1f %7.1f %8.0f %8.1f %8.1f %9.4f\n",
-				       gen_pattern_names[pat], pname(b, pi), b->loads[li], rate,
-				       100 * x->cpu_frac, x->avg_batch, x->ns_per_pkt, x->p99_us,
-				       x->max_us, 100 * x->lost_frac);
+				printf(
+				    "%-8s %-8.8s %5g %9.0f %7.1f %7.1f %8.0f %8.1f %8.1f %9.4f\n",
+				    gen_pattern_names[pat], pname(b, pi), b->loads[li], rate,
+				    100 * x->cpu_frac, x->avg_batch, x->ns_per_pkt, x->p99_us,
+				    x->max_us, 100 * x->lost_frac);
 			}
 			fflush(stdout);
 		}
@@ -283,8 +284,9 @@ static void targets(const struct bench *b, FILE *f)
 			    b->med[0][li][pi].cpu_frac < b->med[0][li][best].cpu_frac)
 				best = pi;
 		double ratio = b->med[0][li][best].cpu_frac / b->med[0][li][0].cpu_frac;
-		fprintf(f, "- %s at %d%% of R*: best adaptive policy %s uses %.1f%% of %s's worker "
-			   "CPU (target <= %.0f%%): %s\n",
+		fprintf(f,
+			"- %s at %d%% of R*: best adaptive policy %s uses %.1f%% of %s's worker "
+			"CPU (target <= %.0f%%): %s\n",
 			gen_pattern_names[b->patterns[0]], TARGET_LOAD_PCT, pname(b, best),
 			100 * ratio, pname(b, 0), 100 * TARGET_CPU_RATIO,
 			ratio <= TARGET_CPU_RATIO ? "met" : "MISSED");
@@ -317,6 +319,87 @@ static void targets(const struct bench *b, FILE *f)
 			}
 	fprintf(f, "- p99 <= %d us below R*: %u of %u points over: %s\n", TARGET_P99_US, over,
 		points, over ? "MISSED" : "met");
+}
+
+static bool is_learned(const struct bench *b, unsigned pi)
+{
+	return !strncmp(pname(b, pi), "learned", 7);
+}
+
+/*
+ * The heuristic a learned policy must beat at one point: the cheapest one
+ * (median worker CPU) among those that lost < 0.1% and kept p99 within the
+ * target, or the cheapest of all when none did. -1 when none ran.
+ */
+static int best_heuristic(const struct bench *b, unsigned pt, unsigned li)
+{
+	int best = -1;
+	for (int pass = 0; pass < 2 && best < 0; pass++)
+		for (unsigned pi = 0; pi < b->n_pol; pi++) {
+			const struct metrics *x = &b->med[pt][li][pi];
+			if (is_learned(b, pi) || !b->have[pt][li][pi])
+				continue;
+			if (!pass && (x->lost_frac >= LOSS_OK || x->p99_us > TARGET_P99_US))
+				continue;
+			if (best < 0 || x->cpu_frac < b->med[pt][li][best].cpu_frac)
+				best = (int)pi;
+		}
+	return best;
+}
+
+/*
+ * Win: >= 10% less CPU than the best heuristic; tie: within 5%; else loss.
+ * Either way only with a p99 no worse than the heuristic's (10% + 5 us of
+ * slack for noise) and no more loss.
+ */
+static const char *verdict(const struct metrics *l, const struct metrics *h, double *cpu_delta)
+{
+	*cpu_delta = h->cpu_frac > 0 ? l->cpu_frac / h->cpu_frac - 1 : 0;
+	if (l->p99_us > 1.1 * h->p99_us + 5 || l->lost_frac > h->lost_frac + LOSS_OK)
+		return "loss";
+	if (*cpu_delta <= -0.10)
+		return "win";
+	return *cpu_delta <= 0.05 ? "tie" : "loss";
+}
+
+/* One table per learned policy: its verdict at every pattern and load. */
+static void learned_vs_heuristics(const struct bench *b, FILE *f)
+{
+	for (unsigned lp = 0; lp < b->n_pol; lp++) {
+		if (!is_learned(b, lp))
+			continue;
+		unsigned counts[3] = { 0 };
+		fprintf(f,
+			"\n%s against the best heuristic at each point (CPU change, its p99 "
+			"vs the heuristic's):\n\n| load |",
+			pname(b, lp));
+		for (unsigned pt = 0; pt < b->n_pat; pt++)
+			fprintf(f, " %s |", gen_pattern_names[b->patterns[pt]]);
+		fprintf(f, "\n|---:|");
+		for (unsigned pt = 0; pt < b->n_pat; pt++)
+			fprintf(f, "---|");
+		fprintf(f, "\n");
+		for (unsigned li = 0; li < b->n_loads; li++) {
+			fprintf(f, "| %g%% |", b->loads[li]);
+			for (unsigned pt = 0; pt < b->n_pat; pt++) {
+				int h = best_heuristic(b, pt, li);
+				if (h < 0 || !b->have[pt][li][lp]) {
+					fprintf(f, " - |");
+					continue;
+				}
+				const struct metrics *l = &b->med[pt][li][lp],
+						     *x = &b->med[pt][li][h];
+				double d;
+				const char *v = verdict(l, x, &d);
+				counts[v[0] == 'w' ? 0 : v[0] == 't' ? 1 : 2]++;
+				fprintf(f, " %s vs %s: %+.0f%%, %.0f/%.0f us |", v,
+					pname(b, (unsigned)h), 100 * d, l->p99_us, x->p99_us);
+			}
+			fprintf(f, "\n");
+		}
+		fprintf(f, "\n%s: %u wins, %u ties, %u losses.\n", pname(b, lp), counts[0],
+			counts[1], counts[2]);
+	}
 }
 
 static void machine_facts(const struct bench *b, FILE *f)
@@ -377,23 +460,27 @@ static void write_results(const struct bench *b)
 					continue;
 				}
 				fprintf(md, " %.1f (%.0f) |", 100 * x->cpu_frac, x->p99_us);
-				fprintf(s, "%s,%s,%g,%.0f,%.4f,%.1f,%.2f,%.1f,%.1f,%.1f,%.1f,%.6f,%.0f\n",
-					gen_pattern_names[b->patterns[pt]], pname(b, pi),
-					b->loads[li], b->rstar * b->loads[li] / 100, x->cpu_frac,
-					x->ns_per_pkt, x->avg_batch, x->p50_us, x->p99_us,
-					x->p999_us, x->max_us, x->lost_frac, x->wakeups_per_s);
+				fprintf(
+				    s,
+				    "%s,%s,%g,%.0f,%.4f,%.1f,%.2f,%.1f,%.1f,%.1f,%.1f,%.6f,%.0f\n",
+				    gen_pattern_names[b->patterns[pt]], pname(b, pi), b->loads[li],
+				    b->rstar * b->loads[li] / 100, x->cpu_frac, x->ns_per_pkt,
+				    x->avg_batch, x->p50_us, x->p99_us, x->p999_us, x->max_us,
+				    x->lost_frac, x->wakeups_per_s);
 			}
 			fprintf(md, "\n");
 		}
 	}
 	if (b->lossless_phase) {
-		fprintf(md, "\nLossless rate (< 0.1%% loss, CBR), %% of %s's:\n\n| policy | pps | "
-			    "ratio |\n|---|---:|---:|\n",
+		fprintf(md,
+			"\nLossless rate (< 0.1%% loss, CBR), %% of %s's:\n\n| policy | pps | "
+			"ratio |\n|---|---:|---:|\n",
 			pname(b, 0));
 		for (unsigned pi = 0; pi < b->n_pol; pi++)
 			fprintf(md, "| %s | %.0f | %.1f%% |\n", pname(b, pi), b->lossless[pi],
 				100 * b->lossless[pi] / b->lossless[0]);
 	}
+	learned_vs_heuristics(b, md);
 	targets(b, md);
 	printf("wrote %s/{runs,summary,lossless}.csv and %s/results.md\n", b->out, b->out);
 out:
@@ -414,8 +501,9 @@ static void plot(const struct bench *b)
 	for (unsigned pi = 0; pi < b->n_pol; pi++)
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", pi ? " " : "",
 			 pname(b, pi));
-	fprintf(g, "set datafile separator ','\nset term pngcairo size 1000,700\n"
-		   "set key outside right\npols = '%s'\n",
+	fprintf(g,
+		"set datafile separator ','\nset term pngcairo size 1000,700\n"
+		"set key outside right\npols = '%s'\n",
 		list);
 	static const char *const plots[][3] = { { "cpu_vs_load", "worker CPU (fraction)", "5" },
 						{ "p99_vs_load", "p99 latency (us)", "9" } };
@@ -429,8 +517,8 @@ static void plot(const struct bench *b)
 				"set title '%s'\nplot for [p in pols] 'summary.csv' using "
 				"(strcol(1) eq '%s' && strcol(2) eq p ? $3 : 1/0):%s "
 				"with linespoints title p\n",
-				gen_pattern_names[b->patterns[pt]], gen_pattern_names[b->patterns[pt]],
-				plots[k][2]);
+				gen_pattern_names[b->patterns[pt]],
+				gen_pattern_names[b->patterns[pt]], plots[k][2]);
 		fprintf(g, "unset multiplot\nunset logscale x\n");
 	}
 	fprintf(g, "set output 'cpu_per_pkt_vs_batch.png'\nset title 'every run'\n"
@@ -448,14 +536,14 @@ static void plot(const struct bench *b)
 	snprintf(cmd, sizeof(cmd), "command -v gnuplot >/dev/null && cd '%s' && gnuplot bench.gp",
 		 b->out);
 	if (system(cmd))
-		fprintf(stderr, "bench: no plots (gnuplot missing or failed); the CSV files stand\n");
+		fprintf(stderr,
+			"bench: no plots (gnuplot missing or failed); the CSV files stand\n");
 	else
 		printf("plots: %s/{cpu_vs_load,p99_vs_load,cpu_per_pkt_vs_batch%s}.png\n", b->out,
 		       b->lossless_phase ? ",lossless" : "");
 }
 
-/* Splits @s at @sep into at most @max numbers; returns the count or -1. */
-static int parse_loads(char *s, double *v, unsigned max)
+int bench__parse_loads(char *s, double *v, unsigned max)
 {
 	unsigned n = 0;
 	for (char *t = strtok(s, ","); t; t = strtok(NULL, ",")) {
@@ -513,9 +601,10 @@ static int parse_args(struct bench *b, int argc, char **argv)
 			pols = optarg;
 			break;
 		case 'l':
-			if ((n = parse_loads(optarg, b->loads, BENCH_MAX_LOADS)) <= 0) {
-				fprintf(stderr, "batchrouter bench: --loads wants up to %d "
-						"percentages in (0, 200], comma-separated\n",
+			if ((n = bench__parse_loads(optarg, b->loads, BENCH_MAX_LOADS)) <= 0) {
+				fprintf(stderr,
+					"batchrouter bench: --loads wants up to %d "
+					"percentages in (0, 200], comma-separated\n",
 					BENCH_MAX_LOADS);
 				return -1;
 			}
@@ -561,10 +650,10 @@ static int parse_args(struct bench *b, int argc, char **argv)
 			b->patterns[b->n_pat++] = (enum gen_pattern)p;
 	} else {
 		for (char *t = strtok(pats, ","); t; t = strtok(NULL, ",")) {
-			if (b->n_pat == GEN__MAX ||
-			    gen__pattern_parse(t, &b->patterns[b->n_pat])) {
-				fprintf(stderr, "batchrouter bench: bad pattern list at '%s' "
-						"(cbr, poisson, onoff, stair)\n",
+			if (b->n_pat == GEN__MAX || gen__pattern_parse(t, &b->patterns[b->n_pat])) {
+				fprintf(stderr,
+					"batchrouter bench: bad pattern list at '%s' "
+					"(cbr, poisson, onoff, stair)\n",
 					t);
 				return -1;
 			}

@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "collect.h"
 #include "run.h"
+
+#define COLLECT_MAX_LOADS 16
 
 const char collect_csv_header[] =
     "run,pattern,load_pct,rate_pps,rep,sleep_us,after,"
@@ -69,7 +72,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: batchrouter collect --out FILE.csv [--short] [--duration S] [--rstar PPS]\n"
 		"                           [--reps N] [--pattern P]... [--after N] [--every N]\n"
-		"                           [--samples N]\n"
+		"                           [--samples N] [--loads PCT,...]\n"
 		"Runs the probe policy fixed:sleep_us=S,after=N on the synthetic NIC for every\n"
 		"load (%% of R*) x pattern x S, and writes one CSV row per sampled decision: the\n"
 		"learned policy's features and the run's outcome (CPU-ns/packet, p99, lost).\n"
@@ -78,6 +81,7 @@ static void usage(FILE *f)
 		"  --duration seconds per run (default 1; --short: 0.3)\n"
 		"  --short    loads 1,10,50%%, S in 0,20,100,400 us (about 20 s in all);\n"
 		"             otherwise loads 1,5,10,25,50,75,90%%, S in 0,10,20,50,100,200,400\n"
+		"  --loads    load percentages of R*, comma-separated (replaces the above)\n"
 		"  --pattern  cbr|poisson|onoff|stair, repeatable (default: all four)\n"
 		"  --reps     runs per (load, pattern, S) (default 1)\n"
 		"  --after    empty polls before the probe sleeps (default 2, as learned's)\n"
@@ -93,6 +97,8 @@ struct collect_cfg {
 	bool patterns[GEN__MAX];
 	bool any_pattern;
 	bool shrt;
+	double loads[COLLECT_MAX_LOADS]; /* --loads; n_loads 0: the defaults */
+	unsigned n_loads;
 };
 
 static int parse(int argc, char **argv, struct collect_cfg *c)
@@ -107,13 +113,14 @@ static int parse(int argc, char **argv, struct collect_cfg *c)
 		{ "after", required_argument, NULL, 'a' },
 		{ "every", required_argument, NULL, 'e' },
 		{ "samples", required_argument, NULL, 'n' },
+		{ "loads", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	int opt;
 	enum gen_pattern p;
 
-	while ((opt = getopt_long(argc, argv, "o:sd:R:r:p:a:e:n:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "o:sd:R:r:p:a:e:n:l:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'o':
 			c->out = optarg;
@@ -149,6 +156,18 @@ static int parse(int argc, char **argv, struct collect_cfg *c)
 		case 'n':
 			c->samples = (unsigned)atoi(optarg);
 			break;
+		case 'l': {
+			int n = bench__parse_loads(optarg, c->loads, COLLECT_MAX_LOADS);
+			if (n <= 0) {
+				fprintf(stderr,
+					"batchrouter collect: --loads wants up to %d "
+					"percentages in (0, 200], comma-separated\n",
+					COLLECT_MAX_LOADS);
+				return 100;
+			}
+			c->n_loads = (unsigned)n;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -240,6 +259,10 @@ int collect__main(int argc, char **argv)
 	const double *loads = c.shrt ? short_loads : full_loads;
 	const double *acts = c.shrt ? short_acts : full_acts;
 	unsigned n_loads = c.shrt ? 3 : 7, n_acts = c.shrt ? 4 : 7;
+	if (c.n_loads) {
+		loads = c.loads;
+		n_loads = c.n_loads;
+	}
 
 	if (collect__sampler_init(&s, c.samples)) {
 		fprintf(stderr, "batchrouter collect: out of memory for %u samples\n", c.samples);
