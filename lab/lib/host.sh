@@ -55,6 +55,8 @@ host_run_nested() {
 				printf 'export %s=%q\n' "$var" "${!var}"
 		done
 		echo 'export HOME=/root LAB_INSIDE=1 LAB_MODE=direct'
+		# what the lab did that the summary must mention (boots tried twice)
+		printf 'export LAB_NOTES=%q\n' "$share/notes"
 		printf 'cd %q || exit 125\n' "$PWD"
 		printf 'exec'
 		printf ' %q' "$@"
@@ -100,6 +102,7 @@ host_run_nested() {
 	done
 	wait "$pid" 2>/dev/null
 	wait "$tailpid"
+	[ -s "$share/notes" ] && cat "$share/notes" >&2
 	if [ -n "$why" ]; then
 		return 124
 	fi
