@@ -16,6 +16,12 @@
 enum gen_pattern { GEN_CBR, GEN_POISSON, GEN_ONOFF, GEN_STAIR, GEN__MAX };
 extern const char *const gen_pattern_names[GEN__MAX];
 int gen__pattern_parse(const char *s, enum gen_pattern *p);
+/*
+ * Parses a comma-separated list of loads, percentages of a nominal rate in
+ * (0, 200], into at most @max entries of @v (modifies @s). Returns the count,
+ * or -1 when malformed.
+ */
+int gen__parse_loads(char *s, double *v, unsigned max);
 
 struct gen_sched {
 	enum gen_pattern pattern;

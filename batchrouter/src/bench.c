@@ -543,21 +543,6 @@ static void plot(const struct bench *b)
 		       b->lossless_phase ? ",lossless" : "");
 }
 
-int bench__parse_loads(char *s, double *v, unsigned max)
-{
-	unsigned n = 0;
-	for (char *t = strtok(s, ","); t; t = strtok(NULL, ",")) {
-		char *end;
-		if (n == max)
-			return -1;
-		v[n] = strtod(t, &end);
-		if (*end || v[n] <= 0 || v[n] > 200)
-			return -1;
-		n++;
-	}
-	return (int)n;
-}
-
 static int parse_args(struct bench *b, int argc, char **argv)
 {
 	static const struct option opts[] = { { "short", no_argument, NULL, 's' },
@@ -601,7 +586,7 @@ static int parse_args(struct bench *b, int argc, char **argv)
 			pols = optarg;
 			break;
 		case 'l':
-			if ((n = bench__parse_loads(optarg, b->loads, BENCH_MAX_LOADS)) <= 0) {
+			if ((n = gen__parse_loads(optarg, b->loads, BENCH_MAX_LOADS)) <= 0) {
 				fprintf(stderr,
 					"batchrouter bench: --loads wants up to %d "
 					"percentages in (0, 200], comma-separated\n",

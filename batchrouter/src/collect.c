@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h"
 #include "collect.h"
 #include "run.h"
 
@@ -157,7 +156,7 @@ static int parse(int argc, char **argv, struct collect_cfg *c)
 			c->samples = (unsigned)atoi(optarg);
 			break;
 		case 'l': {
-			int n = bench__parse_loads(optarg, c->loads, COLLECT_MAX_LOADS);
+			int n = gen__parse_loads(optarg, c->loads, COLLECT_MAX_LOADS);
 			if (n <= 0) {
 				fprintf(stderr,
 					"batchrouter collect: --loads wants up to %d "

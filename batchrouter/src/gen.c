@@ -1,6 +1,7 @@
 /* The generator: schedules, and the two emitters (synthetic ring, socket). */
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
@@ -223,4 +224,19 @@ void *gen__socket_thread(void *arg)
 	}
 	g->c.cpu_ns = stats__thread_cpu_ns();
 	return NULL;
+}
+
+int gen__parse_loads(char *s, double *v, unsigned max)
+{
+	unsigned n = 0;
+	for (char *t = strtok(s, ","); t; t = strtok(NULL, ",")) {
+		char *end;
+		if (n == max)
+			return -1;
+		v[n] = strtod(t, &end);
+		if (*end || v[n] <= 0 || v[n] > 200)
+			return -1;
+		n++;
+	}
+	return (int)n;
 }

@@ -106,10 +106,26 @@ static void test_latency_exact_on_schedule(void **state)
 	rte_mempool_free(pool);
 }
 
+/* --loads lists: what bench and collect accept, and what they refuse. */
+static void test_parse_loads(void **state)
+{
+	(void)state;
+	double v[3];
+	char ok[] = "1,10.5,90", big[] = "1,2,3,4", zero[] = "0", junk[] = "5,x", over[] = "201";
+
+	assert_int_equal(gen__parse_loads(ok, v, 3), 3);
+	assert_true(v[0] == 1 && v[1] == 10.5 && v[2] == 90);
+	assert_int_equal(gen__parse_loads(big, v, 3), -1);
+	assert_int_equal(gen__parse_loads(zero, v, 3), -1);
+	assert_int_equal(gen__parse_loads(junk, v, 3), -1);
+	assert_int_equal(gen__parse_loads(over, v, 3), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_latency_exact_on_schedule),
+		cmocka_unit_test(test_parse_loads),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
