@@ -83,10 +83,15 @@ host_run_nested() {
 	trap 'kill -KILL "$pid" 2>/dev/null; rm -rf "$share" "$monitor"' EXIT
 	trap 'exit 130' INT TERM
 	tail -n +1 -f --pid="$pid" "$share/console.log" | sed -u 's/\r$//' &
-	local tailpid=$! deadline=$((SECONDS + limit)) size=0 now last=$SECONDS why=
+	local tailpid=$! deadline=$((SECONDS + limit)) size=0 now last=$SECONDS why= asked=
 	while pid_alive "$pid"; do
 		now=$(stat -c %s "$share/console.log")
 		[ "$now" != "$size" ] && size=$now last=$SECONDS
+		# Half a minute before giving up, ask the lab host what its tasks do.
+		if [ $((SECONDS - last)) -ge $((stall - 30)) ] && [ "$asked" != "$last" ]; then
+			: >"$share/dump-request"
+			asked=$last
+		fi
 		if [ $SECONDS -ge $deadline ]; then
 			why="ran over ${limit}s (LAB_HOST_TIMEOUT)"
 		elif [ $((SECONDS - last)) -ge "$stall" ]; then
@@ -117,12 +122,19 @@ host_run_nested() {
 	return "$rc"
 }
 
-# What a stuck lab host was doing: the end of its kernel log, then each
+# What a stuck lab host was doing: its tasks (if it could still say), the end
+# of its kernel log, then each
 # vCPU's registers and the kernel function it is in (the lab host boots with
 # nokaslr, and its init left a copy of its kallsyms in the share), twice, a second apart: moving or spinning?
 labhost_diagnose() {
 	local share=$1 monitor=$2 i rip
 	local map=$share/kallsyms
+	if [ -s "$share/tasks.txt" ]; then
+		echo "lab: the lab host's tasks, half a minute before:"
+		sed 's/^/  | /' "$share/tasks.txt"
+	else
+		echo "lab: the lab host did not answer the request for its tasks"
+	fi
 	# From its first complaint (lockup, RCU stall, hung task, oops) on, or
 	# else its last lines.
 	echo "lab: the lab host's kernel log:"
