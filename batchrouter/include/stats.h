@@ -7,6 +7,7 @@
 #ifndef BATCHROUTER_STATS_H
 #define BATCHROUTER_STATS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define LAT_EXACT_BITS 16
@@ -48,6 +49,9 @@ int stats__guard_snap(struct guard_snap *s);
 void stats__guard_diff(const struct guard_snap *a, const struct guard_snap *b,
 		       struct guard_report *r);
 
+/* The median of @v[0..n-1] (n > 0; sorts @v in place): the mean of the two
+ * middle values when n is even. */
+double stats__median(double *v, size_t n);
 uint64_t stats__now_ns(void);
 uint64_t stats__thread_cpu_ns(void);
 uint64_t stats__process_cpu_ns(void);

@@ -185,18 +185,6 @@ static void metrics__from(const struct run_result *r, struct metrics *m)
 	m->wakeups_per_s = r->wall_s > 0 ? (double)(r->sleeps + r->waits) / r->wall_s : 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* Field-wise median: struct metrics is an array of doubles in disguise. */
 static void metrics__median(const struct metrics *reps, int n, struct metrics *out)
 {
@@ -205,7 +193,7 @@ static void metrics__median(const struct metrics *reps, int n, struct metrics *o
 	for (unsigned f = 0; f < fields; f++) {
 		for (int i = 0; i < n; i++)
 			v[i] = ((const double *)&reps[i])[f];
-		((double *)out)[f] = median(v, n);
+		((double *)out)[f] = stats__median(v, (size_t)n);
 	}
 }
 

@@ -388,12 +388,6 @@ static void print_groups(const struct train_set *s, const struct model *m)
 	       "the lowest p99)\n");
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 static uint64_t xorshift(uint64_t *x)
 {
 	*x ^= *x << 13;
@@ -465,8 +459,7 @@ static double bench_one(enum bench_kind k, struct model *m, struct policy *p,
 		}
 		t[b] = (double)(stats__now_ns() - t0) / BENCH_BATCH;
 	}
-	qsort(t, nb, sizeof(*t), cmp_double);
-	double med = t[nb / 2];
+	double med = stats__median(t, nb);
 	free(t);
 	return med;
 }

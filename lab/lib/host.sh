@@ -32,7 +32,7 @@ host_run_direct() {
 # stall and hung-task reports are kept without breaking the command's TAP.
 # Exit status 124: the lab host stopped making progress (no output for
 # LAB_HOST_STALL seconds) or ran over LAB_HOST_TIMEOUT; what it was doing
-# (kernel log, vCPU registers) is printed before it is stopped.
+# (labhost_diagnose) is printed before it is stopped.
 #
 # One vCPU by default. With two, multi-threaded TCG wedges the lab host now
 # and then: KVM flips static keys on every VM create and destroy (the
@@ -113,8 +113,8 @@ host_run_nested() {
 	fi
 	if [ ! -s "$share/rc" ]; then
 		cat "$share/qemu.log" >&2
-		echo "lab: error: the lab host ended without an exit status; its kernel log:" >&2
-		tail -n 60 "$share/kernel.log" | sed 's/\r$//; s/^/  | /' >&2
+		echo "lab: error: the lab host ended without an exit status" >&2
+		labhost_kernel_log "$share" >&2
 		return 125
 	fi
 	rc=$(cat "$share/rc")
@@ -122,10 +122,10 @@ host_run_nested() {
 	return "$rc"
 }
 
-# What a stuck lab host was doing: its tasks (if it could still say), the end
-# of its kernel log, then each
-# vCPU's registers and the kernel function it is in (the lab host boots with
-# nokaslr, and its init left a copy of its kallsyms in the share), twice, a second apart: moving or spinning?
+# What a stuck lab host was doing: its tasks (if it could still say), its
+# kernel log, then each vCPU's registers and the kernel function it is in
+# (the lab host boots with nokaslr, and its init left a copy of its kallsyms
+# in the share), twice, a second apart: moving or spinning?
 labhost_diagnose() {
 	local share=$1 monitor=$2 i rip
 	local map=$share/kallsyms
@@ -135,14 +135,7 @@ labhost_diagnose() {
 	else
 		echo "lab: the lab host did not answer the request for its tasks"
 	fi
-	# From its first complaint (lockup, RCU stall, hung task, oops) on, or
-	# else its last lines.
-	echo "lab: the lab host's kernel log:"
-	sed 's/\r$//' "$share/kernel.log" |
-		awk '/watchdog:|rcu: INFO|blocked for more than|BUG:|Oops|WARNING:/ { on = 1 }
-			on && n++ < 150 { print } { last[NR % 40] = $0 }
-			END { if (!on) for (i = NR - 39; i <= NR; i++) if (i > 0) print last[i % 40] }' |
-		sed 's/^/  | /'
+	labhost_kernel_log "$share"
 	for i in 1 2; do
 		echo "lab: the lab host's vCPUs ($i/2):"
 		printf 'info registers -a\n' | timeout 10 socat - "UNIX-CONNECT:$monitor" 2>&1 |
@@ -154,6 +147,17 @@ labhost_diagnose() {
 			done
 		sleep 1
 	done
+}
+
+# The lab host's kernel log in share $1: from its first complaint (lockup,
+# RCU stall, hung task, oops) on, or else its last lines.
+labhost_kernel_log() {
+	echo "lab: the lab host's kernel log:"
+	sed 's/\r$//' "$1/kernel.log" |
+		awk '/watchdog:|rcu: INFO|blocked for more than|BUG:|Oops|WARNING:/ { on = 1 }
+			on && n++ < 150 { print } { last[NR % 40] = $0 }
+			END { if (!on) for (i = NR - 39; i <= NR; i++) if (i > 0) print last[i % 40] }' |
+		sed 's/^/  | /'
 }
 
 # The symbol in kallsyms file $1 that contains kernel text address $2 (hex), as

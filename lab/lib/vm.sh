@@ -73,8 +73,15 @@ EOF
 
 vm_start() {
 	local name=$1 kernel=${LAB_KERNEL:-6.1} shape=initramfs hv=qemu modules='' extra='' timeout=120
-	[ "${LAB_INSIDE:-}" = 1 ] && timeout=200
-	local dir images pid ready
+	local dir images pid tries=1 try
+	# Inside a nested lab host a guest kernel now and then crashes or hangs
+	# early in boot (emulated SVM+NPT under TCG; lab/README.md), before any
+	# code of ours runs in it: there, guests get longer, and a boot that fails
+	# is tried once more, after printing why. Anywhere else a failed boot is
+	# an error at once.
+	if [ "${LAB_INSIDE:-}" = 1 ]; then
+		timeout=200 tries=${LAB_VM_BOOT_TRIES:-2}
+	fi
 	[ -n "$name" ] || { vm_usage >&2; exit 2; }
 	shift
 	VM_NAME=$name VM_MACHINE=pc VM_SMP=1 VM_MEM=256 VM_SANDBOX=0 VM_DISK=''
@@ -118,12 +125,6 @@ vm_start() {
 
 	# shellcheck source=/dev/null
 	. "$LAB_DIR/hypervisors/$hv.sh"
-	# Inside a nested lab host a guest kernel now and then crashes or hangs
-	# early in boot (emulated SVM+NPT under TCG; lab/README.md), before any
-	# code of ours runs in it: there, a boot that fails is tried once more,
-	# after printing why. Anywhere else a failed boot is an error at once.
-	local tries=1 try
-	[ "${LAB_INSIDE:-}" = 1 ] && tries=${LAB_VM_BOOT_TRIES:-2}
 	for ((try = 1; ; try++)); do
 		step "starting VM $name: $hv $VM_MACHINE, kernel $kernel, $shape, $VM_SMP vCPU, $VM_MEM MiB"
 		mkdir -p "$dir" && rm -f "$dir"/*.sock && echo "$VM_APPEND" >"$dir/append"
@@ -133,8 +134,7 @@ vm_start() {
 			tee -a "${LAB_NOTES:-/dev/null}" >&2
 	done
 	pid=$(cat "$dir/pid")
-	ready=$VM_READY
-	step "VM $name ready (pid $pid, guest kernel ${ready#LAB-AGENT-READY })"
+	step "VM $name ready (pid $pid, guest kernel ${VM_READY#LAB-AGENT-READY })"
 	echo "$pid"
 }
 
