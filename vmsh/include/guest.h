@@ -19,16 +19,22 @@
 struct guest_mem {
 	const struct memslot *slots;
 	size_t nslots;
-	/* Reads hypervisor memory; 0 or a negative errno. */
+	/* Read and write hypervisor memory; 0 or a negative errno. */
 	int (*read_hva)(void *ctx, uint64_t hva, void *buf, size_t len);
+	int (*write_hva)(void *ctx, uint64_t hva, const void *buf, size_t len); /* may be NULL */
 	void *ctx;
 };
 
-/* read_hva for a live hypervisor: ctx is a pid_t * (process_vm_readv). */
+/* read_hva/write_hva for a live hypervisor: ctx is a pid_t * (process_vm_readv/writev). */
 int guest__read_hva_process(void *ctx, uint64_t hva, void *buf, size_t len);
+int guest__write_hva_process(void *ctx, uint64_t hva, const void *buf, size_t len);
 
-/* Copy guest-physical memory; -EFAULT if any byte is outside every slot. */
+/*
+ * Copy guest-physical memory; -EFAULT if any byte is outside every slot (or,
+ * for a write, in a read-only slot), -EINVAL without a read/write callback.
+ */
 int guest__read_phys(const struct guest_mem *m, uint64_t gpa, void *buf, size_t len);
+int guest__write_phys(const struct guest_mem *m, uint64_t gpa, const void *buf, size_t len);
 
 struct guest_mmu {
 	uint64_t cr3;

@@ -11,22 +11,23 @@
  * arithmetic is overflow-checked and any byte outside every slot is -EFAULT.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <linux/kvm.h>
 
 #include "guest.h"
 #include "util.h"
 
 /*
- * process_vm_readv() may stop at the first page it cannot read and report a
+ * process_vm_readv/writev() may stop at the first page it cannot read and report a
  * short count, so loop until done; a transfer of 0 bytes means the next page
  * is not readable and would spin forever.
  */
-int guest__read_hva_process(void *ctx, uint64_t hva, void *buf, size_t len)
+static int guest__xfer_hva_process(pid_t pid, uint64_t hva, void *buf, size_t len, bool write)
 {
-	pid_t pid = *(const pid_t *)ctx;
 	char *p = buf;
 
 	if (len && hva + len - 1 < hva)
@@ -34,7 +35,8 @@ int guest__read_hva_process(void *ctx, uint64_t hva, void *buf, size_t len)
 	while (len) {
 		struct iovec local = { .iov_base = p, .iov_len = len };
 		struct iovec remote = { .iov_base = (void *)(uintptr_t)hva, .iov_len = len };
-		ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+		ssize_t n = write ? process_vm_writev(pid, &local, 1, &remote, 1, 0)
+				  : process_vm_readv(pid, &local, 1, &remote, 1, 0);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -48,6 +50,16 @@ int guest__read_hva_process(void *ctx, uint64_t hva, void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int guest__read_hva_process(void *ctx, uint64_t hva, void *buf, size_t len)
+{
+	return guest__xfer_hva_process(*(const pid_t *)ctx, hva, buf, len, false);
+}
+
+int guest__write_hva_process(void *ctx, uint64_t hva, const void *buf, size_t len)
+{
+	return guest__xfer_hva_process(*(const pid_t *)ctx, hva, (void *)buf, len, true);
 }
 
 /*
@@ -71,32 +83,58 @@ static const struct memslot *guest_mem__slot(const struct guest_mem *m, uint64_t
 	return NULL;
 }
 
-int guest__read_phys(const struct guest_mem *m, uint64_t gpa, void *buf, size_t len)
+/*
+ * Whether every byte of [gpa, gpa + len) is in a slot (a writable one if
+ * write): checked before a transfer so that a bad range changes nothing.
+ */
+static bool guest_mem__covered(const struct guest_mem *m, uint64_t gpa, size_t len, bool write)
+{
+	while (len) {
+		const struct memslot *s = guest_mem__slot(m, gpa);
+		uint64_t chunk;
+
+		if (!s || (write && (s->flags & KVM_MEM_READONLY))) {
+			pr_debug("guest-physical 0x%llx is in no %smemslot",
+				 (unsigned long long)gpa, write ? "writable " : "");
+			return false;
+		}
+		chunk = s->size - (gpa - s->gpa);
+		if (chunk >= len)
+			return true;
+		gpa += chunk;
+		len -= (size_t)chunk;
+	}
+	return true;
+}
+
+/*
+ * Copy between buf and guest-physical memory, slot by slot (a buffer may
+ * span adjacent slots). Writes never go to read-only slots: the guest cannot
+ * write those either, and the hypervisor may back them with ROM it shares.
+ */
+static int guest__xfer_phys(const struct guest_mem *m, uint64_t gpa, void *buf, size_t len,
+			    bool write)
 {
 	char *p = buf;
 
 	if (!len)
 		return 0;
-	if (!m || !m->read_hva || (!m->slots && m->nslots))
+	if (!m || (write ? !m->write_hva : !m->read_hva) || (!m->slots && m->nslots))
 		return -EINVAL;
-	if (gpa + (len - 1) < gpa)
+	if (gpa + (len - 1) < gpa || !guest_mem__covered(m, gpa, len, write))
 		return -EFAULT;
 
-	/* A buffer may span adjacent slots: copy it slot by slot. */
 	while (len) {
 		const struct memslot *s = guest_mem__slot(m, gpa);
 		uint64_t off, chunk;
 		int ret;
 
-		if (!s) {
-			pr_debug("guest-physical 0x%llx is in no memslot", (unsigned long long)gpa);
-			return -EFAULT;
-		}
 		off = gpa - s->gpa;
 		chunk = s->size - off;
 		if (chunk > len)
 			chunk = len;
-		ret = m->read_hva(m->ctx, s->hva + off, p, (size_t)chunk);
+		ret = write ? m->write_hva(m->ctx, s->hva + off, p, (size_t)chunk)
+			    : m->read_hva(m->ctx, s->hva + off, p, (size_t)chunk);
 		if (ret < 0)
 			return ret;
 		p += chunk;
@@ -104,4 +142,14 @@ int guest__read_phys(const struct guest_mem *m, uint64_t gpa, void *buf, size_t 
 		len -= (size_t)chunk;
 	}
 	return 0;
+}
+
+int guest__read_phys(const struct guest_mem *m, uint64_t gpa, void *buf, size_t len)
+{
+	return guest__xfer_phys(m, gpa, buf, len, false);
+}
+
+int guest__write_phys(const struct guest_mem *m, uint64_t gpa, const void *buf, size_t len)
+{
+	return guest__xfer_phys(m, gpa, (void *)buf, len, true);
 }

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/kvm.h>
+
 #include "guest.h"
 #include "util.h"
 
@@ -68,6 +70,18 @@ static void put64(uint64_t gpa, uint64_t v)
 	memcpy(gpa_ptr(gpa), &v, sizeof(v));
 }
 
+static int fake_write_hva(void *ctx, uint64_t hva, const void *buf, size_t len)
+{
+	struct fake_hv *h = ctx;
+
+	if (h->fail)
+		return h->fail;
+	if (hva < HV_BASE || hva - HV_BASE > HV_SIZE || len > HV_SIZE - (hva - HV_BASE))
+		return -EFAULT;
+	memcpy(h->mem + (hva - HV_BASE), buf, len);
+	return 0;
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -77,6 +91,7 @@ static int setup(void **state)
 	gm.slots = slots;
 	gm.nslots = ARRAY_SIZE(slots);
 	gm.read_hva = fake_read_hva;
+	gm.write_hva = fake_write_hva;
 	gm.ctx = &hv;
 	/* Each byte of RAM holds a function of its guest-physical address. */
 	for (uint64_t gpa = 0; gpa < 8 * MiB; gpa++)
@@ -209,6 +224,50 @@ static void test_read_hva_process(void **state)
 	/* The zero page is never mapped; wrapping ranges are refused. */
 	assert_true(guest__read_hva_process(&pid, 0x10, buf, 8) < 0);
 	assert_int_equal(guest__read_hva_process(&pid, UINT64_MAX - 3, buf, 8), -EFAULT);
+}
+
+static void test_write_phys(void **state)
+{
+	uint8_t buf[0x2000], back[0x2000];
+	struct memslot ro[ARRAY_SIZE(slots)];
+	struct guest_mem rom = gm;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i ^ 0xa5);
+	/* Across slots 0 and 1, which are apart in the hypervisor. */
+	assert_int_equal(guest__write_phys(&gm, 0x100000 - 0x1000, buf, sizeof(buf)), 0);
+	assert_int_equal(guest__read_phys(&gm, 0x100000 - 0x1000, back, sizeof(back)), 0);
+	assert_memory_equal(buf, back, sizeof(buf));
+	/* Into the hole, past the end, wrapping: nothing written. */
+	assert_int_equal(guest__write_phys(&gm, 0x1fffff, buf, 2), -EFAULT);
+	expect_pattern(gpa_ptr(0x1fffff), 0x1fffff, 1);
+	assert_int_equal(guest__write_phys(&gm, 0x7fffff, buf, 2), -EFAULT);
+	assert_int_equal(guest__write_phys(&gm, UINT64_MAX - 3, buf, 8), -EFAULT);
+	/* A read-only slot (ROM) is never written; no write callback: -EINVAL. */
+	memcpy(ro, slots, sizeof(ro));
+	ro[2].flags = KVM_MEM_READONLY;
+	rom.slots = ro;
+	assert_int_equal(guest__write_phys(&rom, 0x400000, buf, 8), -EFAULT);
+	expect_pattern(gpa_ptr(0x400000), 0x400000, 8);
+	rom.write_hva = NULL;
+	assert_int_equal(guest__write_phys(&rom, 0x1000, buf, 8), -EINVAL);
+}
+
+static void test_write_hva_process(void **state)
+{
+	char target[64] = "before";
+	static const char msg[] = "written through process_vm_writev";
+	pid_t pid = getpid();
+	int ret;
+
+	(void)state;
+	ret = guest__write_hva_process(&pid, (uint64_t)(uintptr_t)target, msg, sizeof(msg));
+	if (ret == -EPERM || ret == -ENOSYS)
+		skip(); /* process_vm_writev forbidden here (seccomp, ptrace scope) */
+	assert_int_equal(ret, 0);
+	assert_string_equal(target, msg);
+	assert_true(guest__write_hva_process(&pid, 0x10, msg, 8) < 0);
 }
 
 /* --- page tables ---------------------------------------------------------- */
@@ -641,6 +700,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_phys_bad_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_phys_smm_slots_ignored, setup, teardown),
 		cmocka_unit_test(test_read_hva_process),
+		cmocka_unit_test_setup_teardown(test_write_phys, setup, teardown),
+		cmocka_unit_test(test_write_hva_process),
 		cmocka_unit_test_setup_teardown(test_translate_4level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_translate_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_translate_5level, setup, teardown),
