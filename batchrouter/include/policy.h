@@ -26,6 +26,7 @@ struct policy_obs {
 	double rate_pps;	    /* EWMA arrival rate */
 	int64_t rx_occupancy;	    /* descriptors waiting in the rx ring, -1 unknown */
 	uint32_t ring_size;	    /* rx ring slots, 0 unknown */
+	uint64_t wake_late_ns;	    /* recent worst sleep overshoot (a decaying max) */
 	uint64_t now_ns;
 };
 
@@ -86,9 +87,9 @@ struct policy {
 
 /* The rails applied after the policy. */
 struct policy_rails {
-	uint64_t latency_budget_ns; /* no idle action longer than this */
-	uint32_t ring_margin;	    /* slots kept free at the rate estimate */
-	uint64_t min_sleep_ns;	    /* shorter sleeps become polls (nanosleep floor) */
+	uint64_t max_idle_ns;  /* no idle action longer than this (from the p99 budget) */
+	uint32_t ring_margin;  /* slots kept free at the rate estimate */
+	uint64_t min_sleep_ns; /* shorter sleeps become polls (nanosleep floor) */
 };
 
 extern const struct policy_ops *const policy_table[];

@@ -18,6 +18,9 @@
 
 struct policy_obs;
 
+/* The p99 target: every policy's idle actions are capped to meet it. */
+#define RUN_LATENCY_BUDGET_NS 200000
+
 struct run_cfg {
 	const char *port;   /* ring[:size=N] | null | afxdp[:iface=IF] */
 	const char *policy; /* name[:k=v,...] */
@@ -26,8 +29,8 @@ struct run_cfg {
 	double rate_pps;
 	enum gen_pattern pattern;
 	uint32_t frame_len;
-	uint64_t latency_budget_ns;
-	bool live; /* one stats line per second on stderr */
+	uint64_t latency_budget_ns; /* p99 target; 0: RUN_LATENCY_BUDGET_NS */
+	bool live;		    /* one stats line per second on stderr */
 	/* optional: called on the worker thread with every sample_every-th
 	 * observation, before the policy sees it (batchrouter collect) */
 	void (*sample)(void *ctx, const struct policy_obs *o);
@@ -51,6 +54,12 @@ struct run_result {
 
 /* The EAL, once per process. @lcores e.g. "0". Returns 0 or -1. */
 int run__eal_init(const char *prog, bool quiet);
+/*
+ * The longest idle action that keeps p99 within @budget_ns: the budget less
+ * what a wake-up overshoots at p99 on this machine (nanosleep floor, measured
+ * once per process) and a margin for the batch that follows.
+ */
+uint64_t run__max_idle_ns(uint64_t budget_ns);
 /* Returns 0 and fills @r, or -1 with an actionable message in @err. */
 int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t errlen);
 void run__result_free(struct run_result *r);

@@ -116,6 +116,21 @@ static double lost_frac(const struct run_result *r)
 	return r->gen.offered ? (double)run__lost(r) / (double)r->gen.offered : 1;
 }
 
+/*
+ * What a CBR run at @rate fell short of its schedule: packets lost, and
+ * packets the generator never offered because it fell behind (a rate it
+ * cannot make is no rate the router forwarded).
+ */
+static double shortfall_frac(const struct run_result *r, double rate, double dur)
+{
+	double scheduled = rate * dur;
+	double unoffered = scheduled - (double)r->gen.offered;
+
+	return (scheduled <= 0
+		    ? 1
+		    : ((double)run__lost(r) + (unoffered > 0 ? unoffered : 0)) / scheduled);
+}
+
 /* Lossless at @rate: two runs of at most three agree. -1 on error. */
 static int lossless_at(const char *policy, double rate, double dur)
 {
@@ -124,7 +139,7 @@ static int lossless_at(const char *policy, double rate, double dur)
 		struct run_result r;
 		if (measure(policy, rate, GEN_CBR, dur, &r))
 			return -1;
-		if (lost_frac(&r) < LOSS_OK)
+		if (shortfall_frac(&r, rate, dur) < LOSS_OK)
 			ok++;
 		else
 			bad++;
@@ -142,6 +157,8 @@ static int lossless_search(char *const *policies, unsigned n, double *lo, double
 {
 	for (unsigned s = 0; s < steps; s++) {
 		for (unsigned i = 0; i < n; i++) {
+			if (hi[i] <= lo[i])
+				continue; /* no bracket: nothing was lossless */
 			double mid = (lo[i] + hi[i]) / 2;
 			int ok = lossless_at(policies[i], mid, dur);
 			if (ok < 0)
@@ -155,13 +172,34 @@ static int lossless_search(char *const *policies, unsigned n, double *lo, double
 	return 0;
 }
 
+/*
+ * Makes @lo a rate that was seen lossless: while it is not, it becomes the
+ * upper bound and the lower bound halves, down to @floor. 1 if the bracket
+ * holds, 0 if even @floor loses packets, -1 on error.
+ */
+static int bracket_down(const char *policy, double *lo, double *hi, double floor, double dur)
+{
+	int ok;
+
+	while ((ok = lossless_at(policy, *lo, dur)) == 0 && *lo / 2 >= floor) {
+		*hi = *lo;
+		*lo /= 2;
+	}
+	return ok;
+}
+
 static int find_rstar(struct bench *b)
 {
 	double lo = 1e5, hi = 1e6;
 	char *busy = "busy256";
-	int ok;
+	int ok = bracket_down(busy, &lo, &hi, 1e3, b->search_dur);
 
-	/* bracket: double until busy polling loses packets */
+	if (ok == 0)
+		fprintf(stderr, "batchrouter bench: busy polling loses packets even at %.0f pps\n",
+			lo);
+	if (ok <= 0)
+		return -1;
+	/* bracket upwards: double until busy polling loses packets */
 	while ((ok = lossless_at(busy, hi, b->search_dur)) == 1 && hi < 64e6) {
 		lo = hi;
 		hi *= 2;
@@ -258,6 +296,12 @@ static int find_load(const struct bench *b, double pct)
 }
 
 /* The targets, each printed as met / missed / not measured. */
+/* A policy's lossless rate over the baseline's; 0 when the baseline has none. */
+static double lossless_ratio(const struct bench *b, unsigned pi)
+{
+	return b->lossless[0] > 0 ? b->lossless[pi] / b->lossless[0] : 0;
+}
+
 static void targets(const struct bench *b, FILE *f)
 {
 	int li = find_load(b, TARGET_LOAD_PCT);
@@ -283,7 +327,7 @@ static void targets(const struct bench *b, FILE *f)
 		fprintf(f, "- lossless rates: not measured (--no-lossless or --short)\n");
 	} else {
 		for (unsigned pi = 1; pi < b->n_pol; pi++) {
-			double ratio = b->lossless[pi] / b->lossless[0];
+			double ratio = lossless_ratio(b, pi);
 			fprintf(f, "- lossless rate of %s: %.1f%% of %s's (target >= %.0f%%): %s\n",
 				pname(b, pi), 100 * ratio, pname(b, 0), 100 * TARGET_LOSSLESS_RATIO,
 				ratio >= TARGET_LOSSLESS_RATIO ? "met" : "MISSED");
@@ -466,7 +510,7 @@ static void write_results(const struct bench *b)
 			pname(b, 0));
 		for (unsigned pi = 0; pi < b->n_pol; pi++)
 			fprintf(md, "| %s | %.0f | %.1f%% |\n", pname(b, pi), b->lossless[pi],
-				100 * b->lossless[pi] / b->lossless[0]);
+				100 * lossless_ratio(b, pi));
 	}
 	learned_vs_heuristics(b, md);
 	targets(b, md);
@@ -610,7 +654,9 @@ static int parse_args(struct bench *b, int argc, char **argv)
 		b->lossless_phase = false;
 		pats = pats ? pats : "cbr";
 	}
-	b->search_dur = b->shrt ? 0.3 : 0.5;
+	/* R* and the lossless rates with runs as long as the sweep's: a short run
+	 * misses the stalls a long one meets, which made R* look higher */
+	b->search_dur = b->shrt ? 0.3 : b->dur;
 	for (char *t = strtok(pols, ";"); t; t = strtok(NULL, ";")) {
 		if (b->n_pol == BENCH_MAX_POL) {
 			fprintf(stderr, "batchrouter bench: at most %d policies\n", BENCH_MAX_POL);
@@ -662,12 +708,19 @@ static int open_outputs(struct bench *b)
 static int lossless_phase(struct bench *b)
 {
 	double lo[BENCH_MAX_POL], hi[BENCH_MAX_POL];
+	printf("lossless rates (bisection from [0.5, 1.25] x R*, the lower bound halved while "
+	       "it loses; steps interleaved)...\n");
+	fflush(stdout);
 	for (unsigned i = 0; i < b->n_pol; i++) {
 		lo[i] = 0.5 * b->rstar;
 		hi[i] = 1.25 * b->rstar;
+		int ok =
+		    bracket_down(b->policies[i], &lo[i], &hi[i], 0.01 * b->rstar, b->search_dur);
+		if (ok < 0)
+			return -1;
+		if (ok == 0) /* nothing is lossless: the rate is 0 */
+			lo[i] = hi[i] = 0;
 	}
-	printf("lossless rates (bisection in [0.5, 1.25] x R*, steps interleaved)...\n");
-	fflush(stdout);
 	if (lossless_search(b->policies, b->n_pol, lo, hi, 7, b->search_dur))
 		return -1;
 	char path[512];
@@ -676,11 +729,12 @@ static int lossless_phase(struct bench *b)
 	if (f)
 		fprintf(f, "policy,lossless_pps,ratio\n");
 	for (unsigned i = 0; i < b->n_pol; i++) {
+		double ratio = lo[0] > 0 ? lo[i] / lo[0] : 0;
 		b->lossless[i] = lo[i];
-		printf("  %-24s %10.0f pps  %5.1f%% of %s\n", pname(b, i), lo[i],
-		       100 * lo[i] / lo[0], pname(b, 0));
+		printf("  %-24s %10.0f pps  %5.1f%% of %s\n", pname(b, i), lo[i], 100 * ratio,
+		       pname(b, 0));
 		if (f)
-			fprintf(f, "%s,%.0f,%.4f\n", pname(b, i), lo[i], lo[i] / lo[0]);
+			fprintf(f, "%s,%.0f,%.4f\n", pname(b, i), lo[i], ratio);
 	}
 	if (f)
 		fclose(f);

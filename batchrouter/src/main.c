@@ -31,6 +31,8 @@ static void run_usage(FILE *f)
 		"             traffic back out of port 0)\n"
 		"  --rate     generator rate in packets/s (default 100000)\n"
 		"  --size     frame size 64..1518 (default 64)\n"
+		"  --latency-budget  p99 target in us (default 200): every idle action is\n"
+		"             capped at it less this machine's p99 wake-up overshoot\n"
 		"Policies (see `batchrouter policies`): default 'ovs'.\n");
 }
 

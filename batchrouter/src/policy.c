@@ -336,15 +336,17 @@ void policy__guard(const struct policy_rails *r, const struct policy_obs *o,
 	}
 	if (d->idle == IDLE_NONE)
 		return;
-	if (r->latency_budget_ns && d->ns > r->latency_budget_ns)
-		d->ns = r->latency_budget_ns;
-	/* the ring must not fill while we are away: free slots / rate */
+	if (r->max_idle_ns && d->ns > r->max_idle_ns)
+		d->ns = r->max_idle_ns;
+	/* the ring must not fill while we are away: free slots / rate, less how
+	 * late wake-ups have recently been on this machine */
 	if (o->ring_size && o->rate_pps > 0) {
 		double used = o->rx_occupancy > 0 ? (double)o->rx_occupancy : 0;
 		double free_slots = (double)o->ring_size - (double)r->ring_margin - used;
 		double cap = free_slots > 0 ? free_slots / o->rate_pps * 1e9 : 0;
+		cap -= (double)o->wake_late_ns;
 		if ((double)d->ns > cap)
-			d->ns = (uint64_t)cap;
+			d->ns = cap > 0 ? (uint64_t)cap : 0;
 	}
 	if (d->idle == IDLE_SLEEP && d->ns < r->min_sleep_ns) {
 		/* a sleep under the floor costs more CPU than the polls it replaces */

@@ -87,6 +87,22 @@ void run__result_free(struct run_result *r)
 	r->lat = NULL;
 }
 
+#define IDLE_MARGIN_NS 20000 /* the batch after a wake-up, and jitter */
+
+uint64_t run__max_idle_ns(uint64_t budget_ns)
+{
+	static struct sleep_floor floor;
+	static bool measured;
+
+	if (!measured) {
+		stats__sleep_floor(200, &floor);
+		measured = true;
+	}
+	uint64_t slack = floor.p99_ns + IDLE_MARGIN_NS;
+	/* a budget under the floor still allows the shortest sleep there is */
+	return budget_ns > slack + floor.p50_ns ? budget_ns - slack : floor.p50_ns;
+}
+
 int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t errlen)
 {
 	struct engine_route *routes = NULL, dflt;
@@ -155,7 +171,8 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 	w.rx = &port;
 	w.pol = &pol;
 	w.lat = r->lat;
-	w.rails.latency_budget_ns = cfg->latency_budget_ns ? cfg->latency_budget_ns : 500000;
+	w.rails.max_idle_ns = run__max_idle_ns(cfg->latency_budget_ns ? cfg->latency_budget_ns
+								      : RUN_LATENCY_BUDGET_NS);
 	w.rails.ring_margin = port.ring_size / 8;
 	w.rails.min_sleep_ns = 0;
 	w.sample = cfg->sample;
@@ -276,6 +293,9 @@ void run__print(FILE *f, const struct run_cfg *cfg, const struct run_result *r)
 	fprintf(f, "run: port %s policy %s pattern %s rate %.0f pps frame %u B, %.2f s\n",
 		cfg->port, cfg->policy, gen_pattern_names[cfg->pattern], cfg->rate_pps,
 		cfg->frame_len ? cfg->frame_len : 64, r->wall_s);
+	uint64_t budget = cfg->latency_budget_ns ? cfg->latency_budget_ns : RUN_LATENCY_BUDGET_NS;
+	fprintf(f, "  p99 budget %.0f us: idle actions capped at %.1f us\n", budget / 1e3,
+		run__max_idle_ns(budget) / 1e3);
 	fprintf(f,
 		"  generator: offered %lu sent %lu ring-full %lu no-mbuf %lu back %lu cpu %.3f s\n",
 		(unsigned long)r->gen.offered, (unsigned long)r->gen.sent,

@@ -15,12 +15,16 @@
 #include <xgboost/c_api.h>
 
 #include "learned.h"
+#include "run.h"
 #include "stats.h"
 #include "train.h"
 
-const struct train_opts train_defaults = {
-	.rounds = 30, .depth = 4, .threads = 2, .eta = 0.3, .seed = 0, .budget_us = 500
-};
+const struct train_opts train_defaults = { .rounds = 30,
+					   .depth = 4,
+					   .threads = 2,
+					   .eta = 0.3,
+					   .seed = 0,
+					   .budget_us = RUN_LATENCY_BUDGET_NS / 1e3 };
 
 void train__set_free(struct train_set *s)
 {
@@ -513,7 +517,7 @@ static void usage(FILE *f)
 		"of its cheapest action (CPU-ns/packet) that lost nothing and kept p99 within the\n"
 		"budget, fits XGBoost regression trees from the features to that sleep, and\n"
 		"writes the JSON model for `--policy learned:model=MODEL.json`.\n"
-		"  --budget-us        p99 latency budget (default 500, the run's rail)\n"
+		"  --budget-us        p99 latency budget (default 200, the run's)\n"
 		"  --rounds, --depth  trees and their depth (default 30, 4)\n"
 		"  --eta, --threads   learning rate (0.3), XGBoost threads (2)\n"
 		"  --bench-inference  median ns per decision of the flattened trees, XGBoost's\n"

@@ -126,7 +126,14 @@ void worker__idle(struct worker *w, const struct policy_decision *d)
 				       (long)(d->ns % 1000000000ull) };
 		w->sleeps++;
 		w->idle_req_ns += d->ns;
+		uint64_t t0 = w->clock();
 		nanosleep(&ts, NULL);
+		uint64_t late = w->clock() - t0 - d->ns;
+		/* a decaying max (halves in ~2800 sleeps, about half a second when
+		 * idle): one late wake-up makes the ring rail careful for a while */
+		w->obs.wake_late_ns -= w->obs.wake_late_ns >> 12;
+		if ((int64_t)late > 0 && late > w->obs.wake_late_ns)
+			w->obs.wake_late_ns = late;
 		return;
 	}
 	}

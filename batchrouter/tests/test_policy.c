@@ -208,7 +208,7 @@ static void test_guard_full_burst_polls(void **state)
 
 static void test_guard_ring_and_budget(void **state)
 {
-	struct policy_rails r = { .latency_budget_ns = 150 * US, .ring_margin = 24 };
+	struct policy_rails r = { .max_idle_ns = 150 * US, .ring_margin = 24 };
 	struct policy_obs o = { .burst = 256, .n_hist = 1, .ring_size = 1024, .rx_occupancy = 0 };
 	struct policy_decision d;
 	(void)state;
@@ -230,6 +230,17 @@ static void test_guard_ring_and_budget(void **state)
 	d = (struct policy_decision){ .idle = IDLE_SLEEP, .ns = 1000 * US };
 	policy__guard(&r, &o, &d);
 	assert_int_equal(d.ns, 50 * US);
+
+	/* wake-ups lately 30 us late: 20 us; 80 us late: no sleep at all */
+	o.wake_late_ns = 30 * US;
+	d = (struct policy_decision){ .idle = IDLE_SLEEP, .ns = 1000 * US };
+	policy__guard(&r, &o, &d);
+	assert_int_equal(d.ns, 20 * US);
+	o.wake_late_ns = 80 * US;
+	d = (struct policy_decision){ .idle = IDLE_SLEEP, .ns = 1000 * US };
+	policy__guard(&r, &o, &d);
+	assert_int_equal(d.idle, IDLE_NONE);
+	o.wake_late_ns = 0;
 
 	/* ring nearly full: no sleep at all */
 	o.rx_occupancy = 1010;
