@@ -41,6 +41,12 @@ struct hv {
 int hv__find_kvm_fds(pid_t pid, int *vm_fd, struct hv_vcpu **vcpus, size_t *nvcpus);
 
 /*
+ * Fill vcpus[].tid from the threads of t (held): a thread interrupted in
+ * ioctl(fd, KVM_RUN) runs the vCPU behind fd; the others keep their tid.
+ */
+void hv__map_vcpu_threads(const struct tracee *t, struct hv_vcpu *vcpus, size_t nvcpus);
+
+/*
  * Find the VM, load the memslot probe, attach to every thread, map scratch
  * memory in the hypervisor.
  */

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,17 +86,47 @@ fail:
 	return -EINVAL;
 }
 
-/* A thread interrupted in ioctl(fd, KVM_RUN) runs the vCPU behind fd. */
-static void hv__map_vcpu_threads(struct hv *hv)
-{
-	for (size_t i = 0; i < hv->t.nthreads; i++) {
-		const struct user_regs_struct *r = &hv->t.threads[i].regs;
+#define PF_USER_WORKER 0x00004000 /* <linux/sched.h>, since 6.4 */
+#define PF_IO_WORKER 0x00000010
 
-		if ((long)r->orig_rax != SYS_ioctl || r->rsi != KVM_RUN)
+/*
+ * A kernel worker living in the process (KVM's NX huge page recovery thread
+ * since 6.13, io_uring workers): it is created from a vCPU thread's KVM_RUN
+ * and shows that thread's registers, so it looks like a vCPU thread.
+ */
+static bool hv__is_worker(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512];
+	unsigned long flags;
+	const char *p;
+	FILE *f;
+	bool ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	ok = fgets(buf, sizeof(buf), f) != NULL;
+	fclose(f);
+	/* after "(comm)": state ppid pgrp session tty_nr tpgid flags */
+	p = ok ? strrchr(buf, ')') : NULL;
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return false;
+	return flags & (PF_USER_WORKER | PF_IO_WORKER);
+}
+
+/* A thread interrupted in ioctl(fd, KVM_RUN) runs the vCPU behind fd. */
+void hv__map_vcpu_threads(const struct tracee *t, struct hv_vcpu *vcpus, size_t nvcpus)
+{
+	for (size_t i = 0; i < t->nthreads; i++) {
+		const struct user_regs_struct *r = &t->threads[i].regs;
+
+		if ((long)r->orig_rax != SYS_ioctl || r->rsi != KVM_RUN ||
+		    hv__is_worker(t->pid, t->threads[i].tid))
 			continue;
-		for (size_t v = 0; v < hv->nvcpus; v++)
-			if ((unsigned long long)hv->vcpus[v].fd == r->rdi)
-				hv->vcpus[v].tid = hv->t.threads[i].tid;
+		for (size_t v = 0; v < nvcpus; v++)
+			if ((unsigned long long)vcpus[v].fd == r->rdi)
+				vcpus[v].tid = t->threads[i].tid;
 	}
 }
 
@@ -123,7 +154,7 @@ int hv__open(struct hv *hv, pid_t pid)
 	if (err)
 		goto free_vcpus;
 	hv->nthreads = hv->t.nthreads;
-	hv__map_vcpu_threads(hv);
+	hv__map_vcpu_threads(&hv->t, hv->vcpus, hv->nvcpus);
 
 	err = hv__syscall(hv, &addr, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -84,3 +84,45 @@ teardown() {
 	progressed "$p0"
 	stop_testhv
 }
+
+# The KVM_RUN trap that vmsh attach serves its devices' registers with: the
+# guest's MMIO reads at 0xffff0 get the probe's value instead of the test
+# hypervisor's, which sees none of those exits; afterwards everything is the
+# test hypervisor's again and nothing of the trap is left.
+@test "KVM_RUN trap: vmsh serves the guest's MMIO while the hypervisor runs, then gives it back" {
+	PROBE=$ROOT/build/tests/vmsh_kvmrun_probe
+	[ -x "$PROBE" ] || skip "not built: $PROBE (make)"
+	start_testhv --vcpus 2
+	fds=$(fd_listing)
+	maps=$(cat /proc/"$HVPID"/maps)
+	threads=$(thread_state)
+	[[ $(mmio_state) == "mmio 0x7e57/"*" 0x7e57/"* ]]
+
+	"$PROBE" "$HVPID" 0xffff0 16 0xb0b0 3 >"$BATS_TEST_TMPDIR/probe.out" 2>&1 &
+	probe=$!
+	# both vCPUs get the probe's value, and the hypervisor stops counting
+	for ((i = 0; i < 100; i++)); do
+		m1=$(mmio_state)
+		[[ $m1 == "mmio 0xb0b0/"*" 0xb0b0/"* ]] && break
+		sleep 0.1
+	done
+	echo "during: $m1"
+	[[ $m1 == "mmio 0xb0b0/"*" 0xb0b0/"* ]]
+	sleep 0.5
+	m2=$(mmio_state)
+	echo "later:  $m2"
+	[ "$m2" = "$m1" ]
+	rc=0
+	wait "$probe" || rc=$?
+	cat "$BATS_TEST_TMPDIR/probe.out"
+	[ "$rc" -eq 0 ]
+	grep -q '^served [1-9][0-9]* reads [1-9][0-9]* writes 0 bad' "$BATS_TEST_TMPDIR/probe.out"
+
+	p0=$(progress)
+	progressed "$p0"
+	[[ $(mmio_state) == "mmio 0x7e57/"*" 0x7e57/"* ]]
+	[ "$(fd_listing)" = "$fds" ]
+	[ "$(cat /proc/"$HVPID"/maps)" = "$maps" ]
+	[ "$(thread_state)" = "$threads" ]
+	stop_testhv
+}

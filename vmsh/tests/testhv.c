@@ -18,11 +18,11 @@
  * runs until SIGTERM or SIGINT. Then each vCPU must report progress once more,
  * the vCPUs are stopped and guest memory is compared with the pattern. Exit
  * status 0 only if every check passed. SIGUSR1 prints the guest counters
- * ("progress N0 N1 ..."). --corrupt-after-ms flips a word of vCPU 0's region
- * in slot 2 behind the guest's back, to test the test. After each report the
- * vCPU thread sleeps --pace-us, so that spinning vCPUs leave CPU time to the
- * tests and to vmsh (a TCG lab host has only 2 CPUs). An exit we did not
- * expect is reported with the vCPU's registers.
+ * ("progress N0 N1 ...") and, per vCPU, the value its last MMIO read got and
+ * the MMIO exits served here ("mmio 0x7e57/N0 ..."). --corrupt-after-ms flips a word of vCPU 0's
+ * region in slot 2 behind the guest's back, to test the test. After each report the vCPU thread
+ * sleeps --pace-us, so that spinning vCPUs leave CPU time to the tests and to vmsh (a TCG lab host
+ * has only 2 CPUs). An exit we did not expect is reported with the vCPU's registers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +67,15 @@
 
 #define PATTERN_STEP 0x9e37
 
+/*
+ * At every report the guest reads a word at MMIO_GPA (es:0, the 16 bytes
+ * below slot 2 that no slot backs), keeps it in ST_MMIO and writes it back at
+ * MMIO_GPA + 4: two KVM_EXIT_MMIOs that this hypervisor serves with
+ * MMIO_VALUE, or that vmsh serves instead while it traps KVM_RUN.
+ */
+#define MMIO_GPA 0xffff0ULL
+#define MMIO_VALUE 0x7e57
+
 /* The guest's status block (little-endian, at STATUS_GPA + 0x40 * vCPU). */
 enum {
 	ST_ITER = 0,   /* u32: iterations done */
@@ -80,6 +89,7 @@ enum {
 	ST_EXPB = 18,  /* u16: checksum of region B, as filled */
 	ST_FAIL = 20,  /* u16: 1 or 2 when region A or B changed */
 	ST_BAD = 22,   /* u16: the checksum that did not match */
+	ST_MMIO = 24,  /* u16: what the last MMIO read at MMIO_GPA returned */
 	ST_SIZE = 0x40,
 };
 
@@ -140,7 +150,7 @@ static const uint8_t guest_code[] = {
 	/* 6d */ 0x8b, 0x47, ST_N,	 /* mov ST_N(%bx), %ax */
 	/* 70 */ 0x89, 0x47, ST_LEFT,	 /* mov %ax, ST_LEFT(%bx) */
 	/* 73 */ 0xe6, PORT_PROGRESS,	 /* out %al, $PORT_PROGRESS */
-	/* 75 */ 0xeb, 0xc1,		 /* jmp again */
+	/* 75 */ 0xeb, 0x14,		 /* jmp mmio */
 					 /* failA: */
 	/* 77 */ 0xc7, 0x47, ST_FAIL, 0x01, 0x00, /* movw $1, ST_FAIL(%bx) */
 	/* 7c */ 0xeb, 0x05,			  /* jmp fail */
@@ -151,6 +161,11 @@ static const uint8_t guest_code[] = {
 	/* 86 */ 0xe6, PORT_FAIL,		  /* out %al, $PORT_FAIL */
 	/* 88 */ 0xf4,				  /* hlt */
 	/* 89 */ 0xeb, 0xf8,			  /* jmp fail */
+						  /* mmio: */
+	/* 8b */ 0x26, 0xa1, 0x00, 0x00,	  /* mov %es:0, %ax */
+	/* 8f */ 0x89, 0x47, ST_MMIO,		  /* mov %ax, ST_MMIO(%bx) */
+	/* 92 */ 0x26, 0xa3, 0x04, 0x00,	  /* mov %ax, %es:4 */
+	/* 96 */ 0xeb, 0xa0,			  /* jmp again */
 };
 
 struct vcpu {
@@ -165,6 +180,7 @@ struct vcpu {
 	bool filled;
 	unsigned long reports;
 	uint32_t iter;
+	unsigned long mmio_exits; /* MMIO exits served here */
 	bool failed;
 	char error[256];
 };
@@ -343,6 +359,35 @@ static bool vcpu_io(struct vcpu *v)
 	}
 }
 
+/* The guest's MMIO probe: reads get MMIO_VALUE, writes must bring back what it read. */
+static bool vcpu_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint16_t val = MMIO_VALUE;
+
+	if (run->mmio.len != 2 ||
+	    (run->mmio.phys_addr != MMIO_GPA + (run->mmio.is_write ? 4 : 0))) {
+		vcpu_error(v, "unexpected MMIO %s of %u bytes at %#llx",
+			   run->mmio.is_write ? "write" : "read", run->mmio.len,
+			   (unsigned long long)run->mmio.phys_addr);
+		return false;
+	}
+	if (run->mmio.is_write) {
+		memcpy(&val, run->mmio.data, 2);
+		if (val != get16(v->status + ST_MMIO)) {
+			vcpu_error(v, "MMIO write of %#x, not the %#x read", val,
+				   get16(v->status + ST_MMIO));
+			return false;
+		}
+	} else {
+		memcpy(run->mmio.data, &val, 2);
+	}
+	pthread_mutex_lock(&hv.lock);
+	v->mmio_exits++;
+	pthread_mutex_unlock(&hv.lock);
+	return true;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -362,6 +407,10 @@ static void *vcpu_thread(void *arg)
 		switch (v->run->exit_reason) {
 		case KVM_EXIT_IO:
 			if (vcpu_io(v))
+				continue;
+			break;
+		case KVM_EXIT_MMIO:
+			if (vcpu_mmio(v))
 				continue;
 			break;
 		case KVM_EXIT_INTR:
@@ -687,6 +736,10 @@ int main(int argc, char **argv)
 			printf("progress");
 			for (unsigned i = 0; i < hv.nvcpus; i++)
 				printf(" %u", hv.vcpus[i].iter);
+			printf("\nmmio");
+			for (unsigned i = 0; i < hv.nvcpus; i++)
+				printf(" %#x/%lu", get16(hv.vcpus[i].status + ST_MMIO),
+				       hv.vcpus[i].mmio_exits);
 			printf("\n");
 			pthread_mutex_unlock(&hv.lock);
 			fflush(stdout);

@@ -108,3 +108,10 @@ thread_state() {
 		echo "${t##*/} $(grep -E '^(TracerPid|SigPnd|ShdPnd|SigBlk)' "$t/status" | tr '\n' ' ')"
 	done
 }
+
+# mmio_state: per vCPU, what its last MMIO read got and how many MMIO exits
+# the test hypervisor served ("mmio 0x7e57/N0 ...").
+mmio_state() {
+	progress >/dev/null
+	grep '^mmio' "$HVOUT" | tail -1
+}
