@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A free interrupt line for vmsh's virtio-mmio devices (guestram.h).
+ *
+ * What stage1 can pass. stage1 registers a platform device whose IRQ
+ * resource is a *Linux irq number*: platform_get_irq() returns the
+ * resource's start as is (no ACPI companion, no device tree on x86), and
+ * virtio_mmio request_irq()s it, IRQF_SHARED. That works only if the guest
+ * already has that irq mapped to the right IOAPIC pin. On x86:
+ * - ISA IRQs 0-15 are mapped at boot: the MADT (acpi
+ *   mp_config_acpi_legacy_irqs) or the MP table gives each an mp_irqs entry,
+ *   setup_IO_APIC_irqs() maps every pin of IOAPIC 0 that has one, and an ISA
+ *   source keeps its ISA number as Linux irq (mp_map_pin_to_irq:
+ *   srcbusirq). So Linux irq N is GSI N for N < 16, except where the
+ *   firmware overrides it: QEMU's and most MADTs send ISA IRQ 0 (timer) to
+ *   GSI 2, and Linux irq 2 is not pin 2. Pins 0 and 2 are never chosen.
+ * - GSIs >= 16 are mapped lazily, when ACPI/PCI calls acpi_register_gsi()
+ *   (mp_map_gsi_to_irq) for a device that uses them. An unused one has no
+ *   Linux irq, and under ACPI its number may differ from the GSI (dynamic
+ *   irqdomain). Only MP-table guests without ACPI (Firecracker, whose
+ *   virtio_mmio.device=...:5+ command-line devices rely on exactly this)
+ *   get the identity map for all 24 pins. stage1 would have to call
+ *   acpi_register_gsi() itself; we do not go there.
+ * Rule: stage1 passes the chosen GSI unchanged as the irq resource, and the
+ * GSI is an ISA IRQ in 1, 3-15. Linux programs the pin with the ISA default
+ * (edge, active high) or the MADT's override for it (QEMU pc: level for 5,
+ * 9, 10, 11); irqfd pulses the line, which suits both.
+ *
+ * Which pins are free. KVM resets a redirection entry to "masked" only
+ * (0x10000), Linux's clear_IO_APIC() writes the same, and Linux writes the
+ * vector, trigger and destination when an irq on the pin is first
+ * activated (request_irq): a pin still at exactly 0x10000, with no request
+ * pending in IRR, has never been used by this guest. A driver that requests
+ * its irq only when opened (8250 serial, floppy) leaves its pin looking free
+ * until then, so the order below puts the pins of PC devices that are
+ * rarely present or opened first (floppy, parallel), PCI link IRQs and
+ * COM1/keyboard/RTC/SCI last.
+ *
+ * Split irqchip (KVM_CAP_SPLIT_IRQCHIP: QEMU kernel-irqchip=split, the
+ * microvm machine's default, cloud-hypervisor): the IOAPIC lives in the
+ * hypervisor and KVM_GET_IRQCHIP fails with ENXIO. KVM_IRQFD still works
+ * there, but a GSI means whatever the GSI routing table says: QEMU keeps an
+ * MSI route per pin of its IOAPIC (GSI = pin) mirroring each unmasked
+ * redirection entry, so an irqfd on a pin's GSI would follow the guest's
+ * programming. vmsh cannot see that IOAPIC to find a free pin, and cannot
+ * add routes of its own (KVM_SET_GSI_ROUTING replaces the whole table,
+ * which cannot be read back), so this case is refused for now.
+ */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <string.h>
+
+#include "guestram.h"
+#include "util.h"
+
+#define IOAPIC_RTE_MASKED (1ULL << 16)
+
+/* ISA IRQs in order of preference; never 0 (timer, routed to pin 2) or 2. */
+static const uint8_t irqline_order[] = { 6, 7, 3, 15, 14, 5, 10, 11, 13, 12, 9, 1, 4, 8 };
+
+int guestram__irq_choose(const struct kvm_ioapic_state *s, uint32_t *gsi)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(irqline_order); i++) {
+		unsigned pin = irqline_order[i];
+
+		if (s->redirtbl[pin].bits != IOAPIC_RTE_MASKED || (s->irr & (1U << pin)))
+			continue;
+		*gsi = pin;
+		return 0;
+	}
+	pr_err("every ISA interrupt line of the VM's IOAPIC is in use: no GSI for vmsh's devices");
+	return -ENOSPC;
+}
+
+int guestram__irq_find(struct hv *hv, uint32_t *gsi)
+{
+	struct kvm_irqchip chip = { .chip_id = KVM_IRQCHIP_IOAPIC };
+	long ret;
+	int err;
+
+	err = __hv_ioctl(hv, hv->vm_fd, KVM_GET_IRQCHIP, &chip, sizeof(chip), &ret);
+	if (err)
+		return err;
+	if (ret == -ENXIO) {
+		pr_err("the VM's IOAPIC is not in the kernel (a split irqchip: QEMU "
+		       "kernel-irqchip=split, the microvm machine, cloud-hypervisor; or no "
+		       "irqchip at all): vmsh cannot choose an interrupt line there; with QEMU, "
+		       "start the VM with -machine ...,kernel-irqchip=on");
+		return -ENOTSUP;
+	}
+	if (ret < 0) {
+		pr_err("KVM_GET_IRQCHIP (IOAPIC) inside the hypervisor failed: %s",
+		       strerror((int)-ret));
+		return (int)ret;
+	}
+	err = guestram__irq_choose(&chip.chip.ioapic, gsi);
+	if (!err)
+		pr_debug("interrupt line: GSI %u", *gsi);
+	return err;
+}
