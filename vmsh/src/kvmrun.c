@@ -236,7 +236,7 @@ int kvmrun__dispatch(struct kvmrun *k)
 	for (size_t i = 0; i < k->nvcpus; i++) {
 		struct kvmrun_vcpu *v = &k->vcpus[i];
 		int status;
-		pid_t r;
+		pid_t r = 0;
 
 		/* one thread at a time: a waitpid(-1) would reap vmsh's own children */
 		while (v->traced && (r = waitpid(v->tid, &status, __WALL | WNOHANG)) > 0)

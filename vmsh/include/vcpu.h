@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Entering the guest kernel: one vCPU, stopped out of KVM_RUN while vmsh
+ * holds the hypervisor, is pointed at stage1's entry so that it calls it
+ * the next time it runs, as if an interrupt had arrived. Only a vCPU in a
+ * state where an interrupt could be taken qualifies (vcpu__can_enter): long
+ * mode, CPL 0, RFLAGS.IF set, no exception, interrupt or NMI being injected,
+ * no interrupt shadow, not in SMM, runnable or halted. Only RIP changes (and a
+ * halted vCPU is made runnable: it leaves HLT as an interrupt would make
+ * it); stage1 returns to the original RIP itself, with every register as
+ * it was.
+ */
+#ifndef VMSH_VCPU_H
+#define VMSH_VCPU_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hv.h"
+
+struct vcpu_state {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_vcpu_events events;
+	struct kvm_mp_state mp;
+};
+
+/* Read a vCPU's state (KVM_GET_REGS/SREGS/VCPU_EVENTS/MP_STATE). */
+int vcpu__read(struct hv *hv, size_t vcpu, struct vcpu_state *s);
+
+/* Pure: NULL if the state can take an entry now, else why not (for messages). */
+const char *vcpu__cannot_enter(const struct vcpu_state *s);
+
+/*
+ * Pick the first vCPU that can take an entry now and read its state into
+ * *s: its index, or -EAGAIN when none can right now (the caller lets the
+ * guest run a little and tries again), or another negative errno.
+ */
+int vcpu__pick(struct hv *hv, struct vcpu_state *s);
+
+/*
+ * Point vCPU vcpu (state s, from vcpu__pick) at entry: KVM_SET_REGS with only
+ * RIP changed, then KVM_SET_MP_STATE RUNNABLE if it was halted. The caller
+ * has saved s->regs.rip where the entry code finds it.
+ */
+int vcpu__enter(struct hv *hv, size_t vcpu, const struct vcpu_state *s, uint64_t entry);
+
+#endif

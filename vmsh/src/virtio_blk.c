@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-blk (virtio 1.x, 5.2) over a regular file, plus an in-memory
+ * control area after the file's data through which vmsh's in-guest helper
+ * reports to vmsh without another device.
+ *
+ * Requests are served synchronously with pread/pwrite through a bounce
+ * buffer of fixed size, so that a request of any length costs a bounded
+ * amount of host memory. A request the device cannot serve (range beyond
+ * the disk, write to a read-only disk, I/O error) completes with
+ * VIRTIO_BLK_S_IOERR; only a malformed chain is a transport error.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ids.h>
+
+#include "util.h"
+#include "virtio.h"
+
+#define SECTOR_SIZE 512
+#define VBLK_CHUNK (64 * 1024)
+#define VBLK_HDR_SIZE 16
+#define VBLK_CONFIG_SIZE 16 /* capacity, size_max, seg_max */
+
+struct vblk {
+	struct virtio_dev dev;
+	int fd;
+	bool read_only;
+	char serial[VIRTIO_BLK_ID_BYTES];
+	uint64_t file_bytes;
+	uint64_t capacity; /* sectors */
+	uint8_t *ctl;
+	size_t ctl_bytes;
+	void (*ctl_written)(void *ctx, uint64_t offset, const void *data, size_t len);
+	uint8_t *bounce;
+	uint8_t config[VBLK_CONFIG_SIZE];
+};
+
+static struct vblk *to_vblk(struct virtio_dev *dev)
+{
+	return (struct vblk *)((char *)dev - offsetof(struct vblk, dev));
+}
+
+static int vblk__file_io(struct vblk *b, bool write, void *buf, size_t len, uint64_t pos)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n =
+		    write ? pwrite(b->fd, p, len, (off_t)pos) : pread(b->fd, p, len, (off_t)pos);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int err = n < 0 ? errno : EIO; /* 0: the file shrank under us */
+
+			pr_err("virtio-blk: unable to %s backing file at offset %llu: %s",
+			       write ? "write" : "read", (unsigned long long)pos, strerror(err));
+			return -err;
+		}
+		p += n;
+		pos += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Move data between the disk (file, then control area) at byte pos and the
+ * chain: the writable part from offset 0 for reads, the readable part from
+ * the header's end for writes. Returns a VIRTIO_BLK_S_* status, or -EIO when
+ * the transport failed (the device needs a reset).
+ */
+static int vblk__rw(struct vblk *b, const struct virtq_chain *c, bool write, uint64_t pos,
+		    uint64_t len)
+{
+	uint64_t done = 0, ctl_lo = UINT64_MAX, ctl_hi = 0;
+
+	while (done < len) {
+		size_t n = len - done < VBLK_CHUNK ? (size_t)(len - done) : VBLK_CHUNK;
+		uint64_t p = pos + done;
+		int ret;
+
+		/* Chunks do not straddle the file's end, so each has one home. */
+		if (p < b->file_bytes && b->file_bytes - p < n)
+			n = (size_t)(b->file_bytes - p);
+		if (write) {
+			ret = virtq_chain__read(&b->dev, c, VBLK_HDR_SIZE + done, b->bounce, n);
+			if (ret < 0)
+				return -EIO;
+			if (p < b->file_bytes) {
+				if (vblk__file_io(b, true, b->bounce, n, p) < 0)
+					return VIRTIO_BLK_S_IOERR;
+			} else {
+				memcpy(b->ctl + (p - b->file_bytes), b->bounce, n);
+				if (p - b->file_bytes < ctl_lo)
+					ctl_lo = p - b->file_bytes;
+				ctl_hi = p - b->file_bytes + n;
+			}
+		} else {
+			if (p < b->file_bytes) {
+				if (vblk__file_io(b, false, b->bounce, n, p) < 0)
+					return VIRTIO_BLK_S_IOERR;
+			} else {
+				memcpy(b->bounce, b->ctl + (p - b->file_bytes), n);
+			}
+			ret = virtq_chain__write(&b->dev, c, done, b->bounce, n);
+			if (ret < 0)
+				return -EIO;
+		}
+		done += n;
+	}
+	if (ctl_hi && b->ctl_written)
+		b->ctl_written(b->dev.host.ctx, ctl_lo, b->ctl + ctl_lo, (size_t)(ctl_hi - ctl_lo));
+	return VIRTIO_BLK_S_OK;
+}
+
+/* Whether [sector, sector + len bytes) is on the disk, len a whole number of sectors. */
+static bool vblk__range_ok(const struct vblk *b, uint64_t sector, uint64_t len)
+{
+	return !(len % SECTOR_SIZE) && sector <= b->capacity &&
+	       len / SECTOR_SIZE <= b->capacity - sector;
+}
+
+/* Serve one request; *written: bytes written into the chain. Status or -EIO. */
+static int vblk__request(struct vblk *b, const struct virtq_chain *c, uint32_t *written)
+{
+	struct virtio_blk_outhdr hdr;
+	uint64_t sector, data_len;
+	uint32_t type;
+	int st;
+
+	if (virtq_chain__read(&b->dev, c, 0, &hdr, sizeof(hdr)) < 0)
+		return -EIO;
+	type = le32toh(hdr.type);
+	sector = le64toh(hdr.sector);
+	data_len = c->in_len - 1;
+
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+		if (!vblk__range_ok(b, sector, data_len)) {
+			pr_debug("virtio-blk: read of %llu bytes at sector %llu out of range",
+				 (unsigned long long)data_len, (unsigned long long)sector);
+			return VIRTIO_BLK_S_IOERR;
+		}
+		st = vblk__rw(b, c, false, sector * SECTOR_SIZE, data_len);
+		if (st == VIRTIO_BLK_S_OK)
+			*written = (uint32_t)data_len;
+		return st;
+	case VIRTIO_BLK_T_OUT:
+		data_len = c->out_len - VBLK_HDR_SIZE;
+		if (b->read_only || !vblk__range_ok(b, sector, data_len)) {
+			pr_debug("virtio-blk: write of %llu bytes at sector %llu refused",
+				 (unsigned long long)data_len, (unsigned long long)sector);
+			return VIRTIO_BLK_S_IOERR;
+		}
+		return vblk__rw(b, c, true, sector * SECTOR_SIZE, data_len);
+	case VIRTIO_BLK_T_FLUSH:
+		if (fdatasync(b->fd) < 0) {
+			pr_err("virtio-blk: unable to flush backing file: %s", strerror(errno));
+			return VIRTIO_BLK_S_IOERR;
+		}
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_GET_ID: {
+		size_t n = data_len < sizeof(b->serial) ? (size_t)data_len : sizeof(b->serial);
+
+		if (virtq_chain__write(&b->dev, c, 0, b->serial, n) < 0)
+			return -EIO;
+		*written = (uint32_t)n;
+		return VIRTIO_BLK_S_OK;
+	}
+	}
+	pr_debug("virtio-blk: unsupported request type %u", type);
+	return VIRTIO_BLK_S_UNSUPP;
+}
+
+static void vblk__queue_notify(struct virtio_dev *dev, unsigned int queue)
+{
+	struct vblk *b = to_vblk(dev);
+	struct virtq_chain *c = &dev->chain;
+
+	/* At most a ring's worth per call: a racing guest gets another notify. */
+	for (unsigned int i = 0; i < dev->vqs[queue].num; i++) {
+		uint32_t written = 0;
+		uint8_t status;
+		int st;
+
+		if (virtq__pop(dev, queue, c) <= 0)
+			return;
+		if (c->out_len < VBLK_HDR_SIZE || c->in_len < 1) {
+			virtio_dev__fail(dev,
+					 "request %u has %llu readable bytes (need %d) and "
+					 "%llu writable (need 1)",
+					 c->head, (unsigned long long)c->out_len, VBLK_HDR_SIZE,
+					 (unsigned long long)c->in_len);
+			return;
+		}
+		st = vblk__request(b, c, &written);
+		if (st < 0)
+			return;
+		status = (uint8_t)st;
+		if (virtq_chain__write(dev, c, c->in_len - 1, &status, 1) < 0 ||
+		    virtq__push(dev, queue, c->head, written + 1) < 0)
+			return;
+	}
+}
+
+static void vblk__free(struct virtio_dev *dev)
+{
+	struct vblk *b = to_vblk(dev);
+
+	free(b->ctl);
+	free(b->bounce);
+	free(b);
+}
+
+static const struct virtio_dev_ops vblk_ops = {
+	.queue_notify = vblk__queue_notify,
+	.free = vblk__free,
+};
+
+static int vblk__check_opts(const struct virtio_blk_opts *o, uint64_t *file_bytes)
+{
+	struct stat st;
+	int fl;
+
+	if (o->serial && strlen(o->serial) > VIRTIO_BLK_ID_BYTES) {
+		pr_err("virtio-blk: serial \"%s\" is longer than %d bytes", o->serial,
+		       VIRTIO_BLK_ID_BYTES);
+		return -EINVAL;
+	}
+	if (o->ctl_sectors > VIRTIO_BLK_MAX_CTL_SECTORS) {
+		pr_err("virtio-blk: control area of %u sectors is over the limit of %d",
+		       o->ctl_sectors, VIRTIO_BLK_MAX_CTL_SECTORS);
+		return -EINVAL;
+	}
+	if (fstat(o->fd, &st) < 0 || (fl = fcntl(o->fd, F_GETFL)) < 0) {
+		pr_err("virtio-blk: unable to use backing fd %d: %s", o->fd, strerror(errno));
+		return -EINVAL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pr_err("virtio-blk: backing file must be a regular file");
+		return -EINVAL;
+	}
+	if (st.st_size % SECTOR_SIZE) {
+		pr_err("virtio-blk: backing file size %lld is not a multiple of %d",
+		       (long long)st.st_size, SECTOR_SIZE);
+		return -EINVAL;
+	}
+	if (!o->read_only && (fl & O_ACCMODE) == O_RDONLY) {
+		pr_err("virtio-blk: backing file is open read-only; open it read-write or make "
+		       "the disk read-only");
+		return -EINVAL;
+	}
+	*file_bytes = (uint64_t)st.st_size;
+	return 0;
+}
+
+int virtio_blk__create(struct virtio_dev **out, const struct virtio_blk_opts *opts)
+{
+	uint64_t features = 1ULL << VIRTIO_BLK_F_SEG_MAX | 1ULL << VIRTIO_BLK_F_FLUSH;
+	uint64_t file_bytes, cap;
+	uint32_t seg_max;
+	struct vblk *b;
+	int ret;
+
+	ret = vblk__check_opts(opts, &file_bytes);
+	if (ret < 0)
+		return ret;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		goto nomem;
+	b->bounce = malloc(VBLK_CHUNK);
+	b->ctl_bytes = (size_t)opts->ctl_sectors * SECTOR_SIZE;
+	b->ctl = calloc(1, b->ctl_bytes ? b->ctl_bytes : 1);
+	if (!b->bounce || !b->ctl)
+		goto nomem;
+	b->fd = opts->fd;
+	b->read_only = opts->read_only;
+	if (opts->serial)
+		memcpy(b->serial, opts->serial, strlen(opts->serial));
+	b->file_bytes = file_bytes;
+	b->capacity = file_bytes / SECTOR_SIZE + opts->ctl_sectors;
+	b->ctl_written = opts->ctl_written;
+	if (b->read_only)
+		features |= 1ULL << VIRTIO_BLK_F_RO;
+
+	/* Two descriptors of every chain go to the header and the status. */
+	cap = htole64(b->capacity);
+	seg_max = htole32(VIRTIO_QUEUE_MAX_SIZE - 2);
+	memcpy(b->config + offsetof(struct virtio_blk_config, capacity), &cap, sizeof(cap));
+	memcpy(b->config + offsetof(struct virtio_blk_config, seg_max), &seg_max, sizeof(seg_max));
+	virtio_dev__init(&b->dev, "virtio-blk", VIRTIO_ID_BLOCK, &vblk_ops, &opts->host, features,
+			 1, b->config, sizeof(b->config));
+	*out = &b->dev;
+	return 0;
+
+nomem:
+	pr_err("virtio-blk: out of memory");
+	if (b)
+		vblk__free(&b->dev);
+	return -ENOMEM;
+}
+
+uint64_t virtio_blk__capacity(const struct virtio_dev *dev)
+{
+	return dev->ops == &vblk_ops ? to_vblk((struct virtio_dev *)dev)->capacity : 0;
+}
+
+static struct vblk *vblk__ctl_range(const struct virtio_dev *dev, uint64_t off, size_t len)
+{
+	struct vblk *b;
+
+	if (dev->ops != &vblk_ops)
+		return NULL;
+	b = to_vblk((struct virtio_dev *)dev);
+	return off <= b->ctl_bytes && len <= b->ctl_bytes - off ? b : NULL;
+}
+
+int virtio_blk__ctl_read(const struct virtio_dev *dev, uint64_t off, void *buf, size_t len)
+{
+	struct vblk *b = vblk__ctl_range(dev, off, len);
+
+	if (!b)
+		return -EINVAL;
+	if (len)
+		memcpy(buf, b->ctl + off, len);
+	return 0;
+}
+
+int virtio_blk__ctl_write(struct virtio_dev *dev, uint64_t off, const void *buf, size_t len)
+{
+	struct vblk *b = vblk__ctl_range(dev, off, len);
+
+	if (!b)
+		return -EINVAL;
+	if (len)
+		memcpy(b->ctl + off, buf, len);
+	return 0;
+}

@@ -1,0 +1,620 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-mmio version 2 transport and split virtqueues (virtio 1.x, 4.2.2
+ * and 2.7). The register file lives here; the device models only see
+ * validated descriptor chains.
+ *
+ * The guest's driver is untrusted: every ring and buffer access goes
+ * through guest__read_phys/write_phys (which fail outside RAM), every index
+ * is checked against the queue size, and chain walks are bounded by it. The
+ * first violation moves the device to NEEDS_RESET, after which no queue is
+ * touched until the driver resets it.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_mmio.h>
+#include <linux/virtio_ring.h>
+
+#include "util.h"
+#include "virtio.h"
+
+#define VIRTIO_MMIO_MAGIC 0x74726976 /* "virt" */
+#define VIRTIO_MMIO_VERSION_MODERN 2
+#define VIRTIO_VENDOR_ID 0
+
+#define VIRTQ_DESC_SIZE 16
+#define VIRTQ_USED_ELEM_SIZE 8
+#define VIRTIO_DEV_MAX_FAIL_MSGS 8
+
+void virtio_dev__init(struct virtio_dev *dev, const char *name, uint32_t device_id,
+		      const struct virtio_dev_ops *ops, const struct virtio_host *host,
+		      uint64_t device_features, unsigned int nqueues, uint8_t *config,
+		      size_t config_len)
+{
+	dev->name = name;
+	dev->device_id = device_id;
+	dev->ops = ops;
+	if (host)
+		dev->host = *host;
+	dev->device_features = device_features | (1ULL << VIRTIO_F_VERSION_1);
+	dev->nqueues = nqueues;
+	dev->config = config;
+	dev->config_len = config_len;
+}
+
+void virtio_dev__free(struct virtio_dev *dev)
+{
+	if (dev)
+		dev->ops->free(dev);
+}
+
+void virtio_dev__set_mem(struct virtio_dev *dev, const struct guest_mem *mem)
+{
+	dev->mem = *mem;
+	dev->has_mem = true;
+}
+
+uint32_t virtio_dev__status(const struct virtio_dev *dev)
+{
+	return dev->status;
+}
+
+bool virtio_dev__live(const struct virtio_dev *dev)
+{
+	return (dev->status & (VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_NEEDS_RESET)) ==
+	       VIRTIO_CONFIG_S_DRIVER_OK;
+}
+
+const char *virtio_dev__error(const struct virtio_dev *dev)
+{
+	return dev->status & VIRTIO_CONFIG_S_NEEDS_RESET ? dev->error : NULL;
+}
+
+uint32_t virtio_dev__interrupt_status(const struct virtio_dev *dev)
+{
+	return dev->isr;
+}
+
+uint32_t virtio_dev__device_id(const struct virtio_dev *dev)
+{
+	return dev->device_id;
+}
+
+const char *virtio_dev__name(const struct virtio_dev *dev)
+{
+	return dev->name;
+}
+
+static void virtio_dev__raise(struct virtio_dev *dev, uint32_t bit)
+{
+	dev->isr |= bit;
+	if (dev->host.notify_irq)
+		dev->host.notify_irq(dev->host.ctx);
+}
+
+void virtio_dev__fail(struct virtio_dev *dev, const char *fmt, ...)
+{
+	const char *why = dev->error;
+	va_list ap;
+
+	if (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(dev->error, sizeof(dev->error), fmt, ap);
+	va_end(ap);
+	/* A guest that errs and resets in a loop must not flood vmsh's stderr. */
+	if (dev->fail_msgs < VIRTIO_DEV_MAX_FAIL_MSGS)
+		pr_err("%s: guest driver error, device needs reset: %s%s", dev->name, why,
+		       ++dev->fail_msgs == VIRTIO_DEV_MAX_FAIL_MSGS ? " (further ones with -vv)"
+								    : "");
+	else
+		pr_debug("%s: guest driver error, device needs reset: %s", dev->name, why);
+	dev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+	virtio_dev__raise(dev, VIRTIO_MMIO_INT_CONFIG);
+}
+
+void virtio_dev__config_changed(struct virtio_dev *dev)
+{
+	dev->config_generation++;
+	if (virtio_dev__live(dev))
+		virtio_dev__raise(dev, VIRTIO_MMIO_INT_CONFIG);
+}
+
+static void virtio_dev__reset(struct virtio_dev *dev)
+{
+	dev->driver_features = 0;
+	dev->device_features_sel = 0;
+	dev->driver_features_sel = 0;
+	dev->queue_sel = 0;
+	dev->status = 0;
+	dev->isr = 0;
+	memset(dev->vqs, 0, sizeof(dev->vqs));
+	if (dev->ops->reset)
+		dev->ops->reset(dev);
+}
+
+/* ---- Virtqueues ---- */
+
+static bool virtq__usable(const struct virtio_dev *dev, unsigned int queue)
+{
+	return queue < dev->nqueues && dev->vqs[queue].ready && virtio_dev__live(dev) &&
+	       dev->has_mem;
+}
+
+static int virtq__read(struct virtio_dev *dev, uint64_t gpa, void *buf, size_t len,
+		       const char *what)
+{
+	int ret = guest__read_phys(&dev->mem, gpa, buf, len);
+
+	if (ret < 0) {
+		virtio_dev__fail(dev, "%s at 0x%llx (%zu bytes) not readable: %s", what,
+				 (unsigned long long)gpa, len, strerror(-ret));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int virtq__write(struct virtio_dev *dev, uint64_t gpa, const void *buf, size_t len,
+			const char *what)
+{
+	int ret = guest__write_phys(&dev->mem, gpa, buf, len);
+
+	if (ret < 0) {
+		virtio_dev__fail(dev, "%s at 0x%llx (%zu bytes) not writable: %s", what,
+				 (unsigned long long)gpa, len, strerror(-ret));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Refresh avail_cache; -EIO on a bad ring or an index too far ahead. */
+static int virtq__read_avail_idx(struct virtio_dev *dev, struct virtq *vq, unsigned int queue)
+{
+	uint16_t idx;
+
+	if (virtq__read(dev, vq->avail + 2, &idx, sizeof(idx), "avail.idx") < 0)
+		return -EIO;
+	idx = le16toh(idx);
+	/* More than a ring's worth of new entries cannot be real. */
+	if ((uint16_t)(idx - vq->last_avail) > vq->num) {
+		virtio_dev__fail(dev, "queue %u: avail.idx %u is more than %u ahead of %u", queue,
+				 idx, vq->num, vq->last_avail);
+		return -EIO;
+	}
+	vq->avail_cache = idx;
+	return 0;
+}
+
+bool virtq__has_avail(struct virtio_dev *dev, unsigned int queue)
+{
+	struct virtq *vq = &dev->vqs[queue];
+
+	if (!virtq__usable(dev, queue))
+		return false;
+	if (vq->last_avail != vq->avail_cache)
+		return true;
+	return virtq__read_avail_idx(dev, vq, queue) == 0 && vq->last_avail != vq->avail_cache;
+}
+
+int virtq__pop(struct virtio_dev *dev, unsigned int queue, struct virtq_chain *c)
+{
+	struct virtq *vq = &dev->vqs[queue];
+	uint16_t head, i;
+
+	if (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
+		return -EIO;
+	if (!virtq__usable(dev, queue))
+		return 0;
+	if (vq->last_avail == vq->avail_cache) {
+		if (virtq__read_avail_idx(dev, vq, queue) < 0)
+			return -EIO;
+		if (vq->last_avail == vq->avail_cache)
+			return 0;
+	}
+	if (virtq__read(dev, vq->avail + 4 + 2ULL * (vq->last_avail % vq->num), &head, sizeof(head),
+			"avail.ring entry") < 0)
+		return -EIO;
+	head = le16toh(head);
+	if (head >= vq->num) {
+		virtio_dev__fail(dev, "queue %u: head descriptor %u >= queue size %u", queue, head,
+				 vq->num);
+		return -EIO;
+	}
+
+	c->head = head;
+	c->nbufs = c->nout = 0;
+	c->out_len = c->in_len = 0;
+	for (i = head;;) {
+		struct vring_desc d;
+		uint64_t addr;
+		uint32_t len;
+		uint16_t flags, next;
+
+		/* A chain longer than the ring must revisit a descriptor. */
+		if (c->nbufs >= vq->num) {
+			virtio_dev__fail(dev, "queue %u: chain from %u longer than %u (a loop)",
+					 queue, head, vq->num);
+			return -EIO;
+		}
+		if (virtq__read(dev, vq->desc + (uint64_t)i * VIRTQ_DESC_SIZE, &d, sizeof(d),
+				"descriptor") < 0)
+			return -EIO;
+		addr = le64toh(d.addr);
+		len = le32toh(d.len);
+		flags = le16toh(d.flags);
+		next = le16toh(d.next);
+		if (flags & VRING_DESC_F_INDIRECT) {
+			virtio_dev__fail(
+			    dev, "queue %u: descriptor %u is indirect (not negotiated)", queue, i);
+			return -EIO;
+		}
+		if (len && addr + (len - 1) < addr) {
+			virtio_dev__fail(dev, "queue %u: descriptor %u: 0x%llx + %u wraps", queue,
+					 i, (unsigned long long)addr, len);
+			return -EIO;
+		}
+		if (flags & VRING_DESC_F_WRITE) {
+			c->in_len += len;
+		} else {
+			if (c->nbufs > c->nout) {
+				virtio_dev__fail(dev,
+						 "queue %u: readable descriptor %u after a "
+						 "writable one",
+						 queue, i);
+				return -EIO;
+			}
+			c->out_len += len;
+			c->nout++;
+		}
+		c->bufs[c->nbufs].addr = addr;
+		c->bufs[c->nbufs].len = len;
+		c->nbufs++;
+		if (!(flags & VRING_DESC_F_NEXT))
+			break;
+		if (next >= vq->num) {
+			virtio_dev__fail(dev, "queue %u: descriptor %u: next %u >= queue size %u",
+					 queue, i, next, vq->num);
+			return -EIO;
+		}
+		i = next;
+	}
+	/* used.len is 32 bits, and so are the models' offsets into a part. */
+	if (c->out_len > UINT32_MAX || c->in_len > UINT32_MAX) {
+		virtio_dev__fail(dev, "queue %u: chain from %u: total length overflows", queue,
+				 head);
+		return -EIO;
+	}
+	vq->last_avail++;
+	return 1;
+}
+
+int virtq__push(struct virtio_dev *dev, unsigned int queue, uint16_t head, uint32_t len)
+{
+	struct virtq *vq = &dev->vqs[queue];
+	struct vring_used_elem e = { .id = htole32(head), .len = htole32(len) };
+	uint16_t idx = htole16((uint16_t)(vq->used_idx + 1));
+
+	if (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
+		return -EIO;
+	/* The entry must be in place before the index that publishes it. */
+	if (virtq__write(dev,
+			 vq->used + 4 + (uint64_t)VIRTQ_USED_ELEM_SIZE * (vq->used_idx % vq->num),
+			 &e, sizeof(e), "used.ring entry") < 0 ||
+	    virtq__write(dev, vq->used + 2, &idx, sizeof(idx), "used.idx") < 0)
+		return -EIO;
+	vq->used_idx++;
+	vq->need_irq = true;
+	return 0;
+}
+
+void virtq__signal(struct virtio_dev *dev, unsigned int queue)
+{
+	struct virtq *vq = &dev->vqs[queue];
+	uint16_t flags;
+
+	if (!vq->need_irq || (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		return;
+	vq->need_irq = false;
+	if (virtq__read(dev, vq->avail, &flags, sizeof(flags), "avail.flags") < 0)
+		return;
+	if (!(le16toh(flags) & VRING_AVAIL_F_NO_INTERRUPT))
+		virtio_dev__raise(dev, VIRTIO_MMIO_INT_VRING);
+}
+
+/* Copy between buf and bytes [off, off + len) of bufs[first, last). */
+static int virtq_chain__xfer(struct virtio_dev *dev, const struct virtq_chain *c,
+			     unsigned int first, unsigned int last, uint64_t off, void *buf,
+			     size_t len, bool write)
+{
+	char *p = buf;
+
+	for (unsigned int i = first; i < last && len; i++) {
+		const struct virtq_buf *b = &c->bufs[i];
+		size_t n;
+		int ret;
+
+		if (off >= b->len) {
+			off -= b->len;
+			continue;
+		}
+		n = b->len - off < len ? (size_t)(b->len - off) : len;
+		ret = write ? virtq__write(dev, b->addr + off, p, n, "buffer")
+			    : virtq__read(dev, b->addr + off, p, n, "buffer");
+		if (ret < 0)
+			return ret;
+		p += n;
+		len -= n;
+		off = 0;
+	}
+	return len ? -EINVAL : 0;
+}
+
+int virtq_chain__read(struct virtio_dev *dev, const struct virtq_chain *c, uint64_t off, void *buf,
+		      size_t len)
+{
+	return virtq_chain__xfer(dev, c, 0, c->nout, off, buf, len, false);
+}
+
+int virtq_chain__write(struct virtio_dev *dev, const struct virtq_chain *c, uint64_t off,
+		       const void *buf, size_t len)
+{
+	return virtq_chain__xfer(dev, c, c->nout, c->nbufs, off, (void *)buf, len, true);
+}
+
+int virtio_mmio__queue_notify(struct virtio_dev *dev, uint32_t queue)
+{
+	if (queue >= dev->nqueues) {
+		pr_debug("%s: notify of queue %u, which does not exist", dev->name, queue);
+		return -EINVAL;
+	}
+	if (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
+		return -EIO;
+	if (!dev->has_mem) {
+		pr_err("%s: queue notified before guest memory was set", dev->name);
+		return -ENXIO;
+	}
+	if (!virtq__usable(dev, queue))
+		return 0;
+	dev->ops->queue_notify(dev, queue);
+	virtq__signal(dev, queue);
+	return dev->status & VIRTIO_CONFIG_S_NEEDS_RESET ? -EIO : 0;
+}
+
+/* ---- Registers ---- */
+
+/* QueueReady 1: check the layout once, so that pops only check contents. */
+static void virtq__enable(struct virtio_dev *dev, unsigned int queue)
+{
+	struct virtq *vq = &dev->vqs[queue];
+	uint64_t n = vq->num;
+
+	if (!n || n > VIRTIO_QUEUE_MAX_SIZE || (n & (n - 1))) {
+		virtio_dev__fail(dev, "queue %u: size %llu is not a power of 2 up to %u", queue,
+				 (unsigned long long)n, VIRTIO_QUEUE_MAX_SIZE);
+		return;
+	}
+	if (vq->desc % VRING_DESC_ALIGN_SIZE || vq->avail % VRING_AVAIL_ALIGN_SIZE ||
+	    vq->used % VRING_USED_ALIGN_SIZE) {
+		virtio_dev__fail(dev,
+				 "queue %u: misaligned rings (desc 0x%llx avail 0x%llx "
+				 "used 0x%llx)",
+				 queue, (unsigned long long)vq->desc, (unsigned long long)vq->avail,
+				 (unsigned long long)vq->used);
+		return;
+	}
+	/* Ring ends must not wrap; whether they are in RAM is seen on access. */
+	if (vq->desc > UINT64_MAX - VIRTQ_DESC_SIZE * n || vq->avail > UINT64_MAX - (6 + 2 * n) ||
+	    vq->used > UINT64_MAX - (6 + VIRTQ_USED_ELEM_SIZE * n)) {
+		virtio_dev__fail(dev, "queue %u: ring wraps around the address space", queue);
+		return;
+	}
+	vq->ready = true;
+	vq->last_avail = vq->avail_cache = vq->used_idx = 0;
+	vq->need_irq = false;
+}
+
+static void virtio_dev__set_status(struct virtio_dev *dev, uint32_t val)
+{
+	uint32_t old = dev->status;
+
+	if (!val) {
+		virtio_dev__reset(dev);
+		return;
+	}
+	/* Only the device sets NEEDS_RESET, and only a reset clears it. */
+	val = (val & 0xff & ~VIRTIO_CONFIG_S_NEEDS_RESET) | (old & VIRTIO_CONFIG_S_NEEDS_RESET);
+	if ((val & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		uint64_t f = dev->driver_features;
+
+		if (!(f & (1ULL << VIRTIO_F_VERSION_1)) || (f & ~dev->device_features)) {
+			pr_debug("%s: refusing features 0x%llx (offered 0x%llx)", dev->name,
+				 (unsigned long long)f, (unsigned long long)dev->device_features);
+			val &= ~VIRTIO_CONFIG_S_FEATURES_OK;
+		}
+	}
+	dev->status = val;
+	if ((val & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	    dev->has_mem) {
+		/* Buffers may have been posted before DRIVER_OK, with notifications we ignored. */
+		for (unsigned int q = 0; q < dev->nqueues; q++)
+			virtio_mmio__queue_notify(dev, q);
+	}
+}
+
+static uint32_t virtio_mmio__read_reg(struct virtio_dev *dev, uint64_t offset)
+{
+	struct virtq *vq = dev->queue_sel < dev->nqueues ? &dev->vqs[dev->queue_sel] : NULL;
+
+	switch (offset) {
+	case VIRTIO_MMIO_MAGIC_VALUE:
+		return VIRTIO_MMIO_MAGIC;
+	case VIRTIO_MMIO_VERSION:
+		return VIRTIO_MMIO_VERSION_MODERN;
+	case VIRTIO_MMIO_DEVICE_ID:
+		return dev->device_id;
+	case VIRTIO_MMIO_VENDOR_ID:
+		return VIRTIO_VENDOR_ID;
+	case VIRTIO_MMIO_DEVICE_FEATURES:
+		if (dev->device_features_sel > 1)
+			return 0;
+		return (uint32_t)(dev->device_features >> (32 * dev->device_features_sel));
+	case VIRTIO_MMIO_QUEUE_NUM_MAX:
+		return vq ? VIRTIO_QUEUE_MAX_SIZE : 0;
+	case VIRTIO_MMIO_QUEUE_READY:
+		return vq ? vq->ready : 0;
+	case VIRTIO_MMIO_INTERRUPT_STATUS:
+		return dev->isr;
+	case VIRTIO_MMIO_STATUS:
+		return dev->status;
+	case VIRTIO_MMIO_CONFIG_GENERATION:
+		return dev->config_generation;
+	}
+	pr_debug("%s: read of write-only or unknown register 0x%llx", dev->name,
+		 (unsigned long long)offset);
+	return 0;
+}
+
+/* Queue layout registers: only while the queue is not ready (4.2.2.3). */
+static void virtio_mmio__write_queue_reg(struct virtio_dev *dev, uint64_t offset, uint32_t val)
+{
+	struct virtq *vq = &dev->vqs[dev->queue_sel];
+
+	if (vq->ready) {
+		pr_debug("%s: queue %u register 0x%llx written while ready", dev->name,
+			 dev->queue_sel, (unsigned long long)offset);
+		return;
+	}
+	switch (offset) {
+	case VIRTIO_MMIO_QUEUE_NUM:
+		vq->num = val > UINT16_MAX ? 0 : (uint16_t)val; /* checked at QueueReady */
+		break;
+	case VIRTIO_MMIO_QUEUE_DESC_LOW:
+		vq->desc = (vq->desc & ~0xffffffffULL) | val;
+		break;
+	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
+		vq->desc = (vq->desc & 0xffffffffULL) | (uint64_t)val << 32;
+		break;
+	case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
+		vq->avail = (vq->avail & ~0xffffffffULL) | val;
+		break;
+	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
+		vq->avail = (vq->avail & 0xffffffffULL) | (uint64_t)val << 32;
+		break;
+	case VIRTIO_MMIO_QUEUE_USED_LOW:
+		vq->used = (vq->used & ~0xffffffffULL) | val;
+		break;
+	case VIRTIO_MMIO_QUEUE_USED_HIGH:
+		vq->used = (vq->used & 0xffffffffULL) | (uint64_t)val << 32;
+		break;
+	}
+}
+
+static void virtio_mmio__write_reg(struct virtio_dev *dev, uint64_t offset, uint32_t val)
+{
+	switch (offset) {
+	case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
+		dev->device_features_sel = val;
+		return;
+	case VIRTIO_MMIO_DRIVER_FEATURES:
+		/* Features are fixed once FEATURES_OK was accepted. */
+		if (dev->driver_features_sel > 1 || (dev->status & VIRTIO_CONFIG_S_FEATURES_OK))
+			break;
+		if (dev->driver_features_sel)
+			dev->driver_features =
+			    (dev->driver_features & 0xffffffffULL) | (uint64_t)val << 32;
+		else
+			dev->driver_features = (dev->driver_features & ~0xffffffffULL) | val;
+		return;
+	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
+		dev->driver_features_sel = val;
+		return;
+	case VIRTIO_MMIO_QUEUE_SEL:
+		dev->queue_sel = val;
+		return;
+	case VIRTIO_MMIO_QUEUE_NUM:
+	case VIRTIO_MMIO_QUEUE_DESC_LOW:
+	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
+	case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
+	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
+	case VIRTIO_MMIO_QUEUE_USED_LOW:
+	case VIRTIO_MMIO_QUEUE_USED_HIGH:
+		if (dev->queue_sel >= dev->nqueues)
+			break;
+		virtio_mmio__write_queue_reg(dev, offset, val);
+		return;
+	case VIRTIO_MMIO_QUEUE_READY:
+		if (dev->queue_sel >= dev->nqueues)
+			break;
+		if (!val)
+			dev->vqs[dev->queue_sel].ready = false;
+		else if (!dev->vqs[dev->queue_sel].ready)
+			virtq__enable(dev, dev->queue_sel);
+		return;
+	case VIRTIO_MMIO_QUEUE_NOTIFY:
+		virtio_mmio__queue_notify(dev, val);
+		return;
+	case VIRTIO_MMIO_INTERRUPT_ACK:
+		dev->isr &= ~val;
+		return;
+	case VIRTIO_MMIO_STATUS:
+		virtio_dev__set_status(dev, val);
+		return;
+	}
+	pr_debug("%s: write 0x%x to read-only, unknown or unselected register 0x%llx", dev->name,
+		 val, (unsigned long long)offset);
+}
+
+static bool virtio_mmio__check(const struct virtio_dev *dev, uint64_t offset, size_t len,
+			       bool write)
+{
+	bool ok;
+
+	if (offset < VIRTIO_MMIO_CONFIG)
+		ok = len == 4 && !(offset % 4);
+	else
+		ok = (len == 1 || len == 2 || len == 4 || len == 8) &&
+		     offset - VIRTIO_MMIO_CONFIG <= dev->config_len &&
+		     len <= dev->config_len - (offset - VIRTIO_MMIO_CONFIG);
+	if (!ok)
+		pr_debug("%s: bad %zu-byte %s at offset 0x%llx", dev->name, len,
+			 write ? "write" : "read", (unsigned long long)offset);
+	return ok;
+}
+
+int virtio_mmio__read(struct virtio_dev *dev, uint64_t offset, void *data, size_t len)
+{
+	uint32_t val;
+
+	if (!virtio_mmio__check(dev, offset, len, false)) {
+		memset(data, 0, len);
+		return -EINVAL;
+	}
+	if (offset >= VIRTIO_MMIO_CONFIG) {
+		memcpy(data, dev->config + (offset - VIRTIO_MMIO_CONFIG), len);
+		return 0;
+	}
+	val = htole32(virtio_mmio__read_reg(dev, offset));
+	memcpy(data, &val, sizeof(val));
+	return 0;
+}
+
+int virtio_mmio__write(struct virtio_dev *dev, uint64_t offset, const void *data, size_t len)
+{
+	uint32_t val;
+
+	if (!virtio_mmio__check(dev, offset, len, true))
+		return -EINVAL;
+	if (offset >= VIRTIO_MMIO_CONFIG) {
+		/* Neither model has a writable config field (no CONFIG_WCE, EMERG_WRITE). */
+		pr_debug("%s: config space write at 0x%llx ignored", dev->name,
+			 (unsigned long long)offset);
+		return 0;
+	}
+	memcpy(&val, data, sizeof(val));
+	virtio_mmio__write_reg(dev, offset, le32toh(val));
+	return 0;
+}

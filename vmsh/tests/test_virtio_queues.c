@@ -1,0 +1,618 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-console through the in-test driver, then the virtqueue rules: every
+ * way a driver can break them must put the device into NEEDS_RESET, stop
+ * it until a reset, and leave it working after one; and a fixed-seed fuzz
+ * of rings and descriptors that must never crash (run it under SAN=1) nor
+ * touch memory outside the fake guest's RAM.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_console.h>
+#include <linux/virtio_mmio.h>
+#include <linux/virtio_ring.h>
+
+#include "guest.h"
+#include "util.h"
+#include "virtio.h"
+#include "test_virtio.h"
+
+/* ---- virtio-console ---- */
+
+static void test_console_output(void **state)
+{
+	struct virtio_dev *dev = *state = cons_new();
+	struct tbuf b[] = { { DATA, 6, false }, { DATA + 0x100, 6, false } };
+	uint16_t id, head;
+	uint32_t len;
+
+	drv_start(dev, 2);
+	assert_int_equal(rd(VIRTIO_MMIO_DEVICE_ID), 3);
+	memcpy(gpa_ptr(DATA), "hello ", 6);
+	memcpy(gpa_ptr(DATA + 0x100), "world\n", 6);
+	head = drv_post(1, b, 2);
+	out_max_per_call = 4; /* short writes are retried */
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	assert_int_equal(out_len, 12);
+	assert_memory_equal(out_buf, "hello world\n", 12);
+	assert_true(drv_used(1, &id, &len));
+	assert_int_equal(id, head);
+	assert_int_equal(len, 0);
+	assert_int_equal(irqs, 1);
+	assert_int_equal(rd(VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
+	/* The driver may suppress the interrupt. */
+	put16(drv.q[1].avail, VRING_AVAIL_F_NO_INTERRUPT);
+	drv_post(1, b, 1);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	assert_int_equal(out_len, 18);
+	assert_true(drv_used(1, &id, &len));
+	assert_int_equal(irqs, 1);
+}
+
+static void test_console_input(void **state)
+{
+	struct virtio_dev *dev = *state = cons_new();
+	struct tbuf b1 = { DATA, 4, true }, b2 = { DATA + 0x100, 4, true };
+	uint16_t id;
+	uint32_t len;
+
+	drv_start(dev, 2);
+	assert_false(virtio_console__can_input(dev));
+	assert_int_equal(virtio_console__input(dev, "x", 1), 0);
+	drv_post(0, &b1, 1);
+	drv_post(0, &b2, 1);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_int_equal(rx_ready_calls, 1);
+	assert_true(virtio_console__can_input(dev));
+	assert_int_equal(virtio_console__input(dev, "0123456789", 10), 8);
+	assert_memory_equal(gpa_ptr(DATA), "0123", 4);
+	assert_memory_equal(gpa_ptr(DATA + 0x100), "4567", 4);
+	assert_true(drv_used(0, &id, &len));
+	assert_int_equal(len, 4);
+	assert_true(drv_used(0, &id, &len));
+	assert_int_equal(len, 4);
+	assert_false(drv_used(0, &id, &len));
+	assert_int_equal(irqs, 1);
+	assert_false(virtio_console__can_input(dev));
+	assert_int_equal(virtio_console__input(dev, "89", 2), 0);
+	/* Input shorter than the buffer uses part of it. */
+	drv_post(0, &b1, 1);
+	assert_int_equal(virtio_console__input(dev, "89", 2), 2);
+	assert_true(drv_used(0, &id, &len));
+	assert_int_equal(len, 2);
+	assert_int_equal(out_len, 0);
+	assert_int_equal(virtio_console__input(*state, NULL, 0), 0);
+}
+
+static void test_console_resize(void **state)
+{
+	struct virtio_dev *dev = *state = cons_new();
+	uint16_t cols, rows;
+	uint32_t gen;
+
+	/* Before DRIVER_OK: the size changes, no interrupt. */
+	assert_int_equal(virtio_console__resize(dev, 90, 30), 0);
+	assert_int_equal(irqs, 0);
+	drv_start(dev, 2);
+	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	assert_true(rd(VIRTIO_MMIO_DEVICE_FEATURES) & 1U << VIRTIO_CONSOLE_F_SIZE);
+	assert_int_equal(virtio_mmio__read(dev, 0x100, &cols, 2), 0);
+	assert_int_equal(virtio_mmio__read(dev, 0x102, &rows, 2), 0);
+	assert_int_equal(le16toh(cols), 90);
+	assert_int_equal(le16toh(rows), 30);
+	gen = rd(VIRTIO_MMIO_CONFIG_GENERATION);
+	assert_int_equal(virtio_console__resize(dev, 132, 43), 0);
+	assert_int_equal(irqs, 1);
+	assert_int_equal(rd(VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	assert_int_not_equal(rd(VIRTIO_MMIO_CONFIG_GENERATION), gen);
+	assert_int_equal(virtio_mmio__read(dev, 0x100, &cols, 2), 0);
+	assert_int_equal(virtio_mmio__read(dev, 0x102, &rows, 2), 0);
+	assert_int_equal(le16toh(cols), 132);
+	assert_int_equal(le16toh(rows), 43);
+	assert_false(virtio_dev__status(dev) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	/* Both bits pending; an ACK clears only the bits it names. */
+	drv_post(1, &(struct tbuf){ DATA, 1, false }, 1);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	assert_int_equal(irqs, 2);
+	assert_int_equal(rd(VIRTIO_MMIO_INTERRUPT_STATUS),
+			 VIRTIO_MMIO_INT_CONFIG | VIRTIO_MMIO_INT_VRING);
+	wr(VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(rd(VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	wr(VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG);
+	assert_int_equal(rd(VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+}
+
+/* Console calls on a blk device are refused. */
+static void test_console_wrong_device(void **state)
+{
+	struct virtio_dev *dev = *state = blk_new(false);
+
+	assert_int_equal(virtio_console__resize(dev, 1, 1), -EINVAL);
+	assert_int_equal(virtio_console__input(dev, "x", 1), -EINVAL);
+	assert_false(virtio_console__can_input(dev));
+}
+
+/* ---- Strictness: each case breaks one rule on a fresh, started blk device ---- */
+
+static const struct tbuf get_id[] = { { HDR, 16, false },
+				      { DATA, 20, true },
+				      { STATUS_GPA, 1, true } };
+
+static void kick(void)
+{
+	virtio_mmio__queue_notify(drv.dev, 0);
+}
+
+static void post_get_id(void)
+{
+	struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_GET_ID) };
+
+	memcpy(gpa_ptr(HDR), &h, sizeof(h));
+	drv_post(0, get_id, 3);
+}
+
+static void bad_head(void)
+{
+	drv_start(drv.dev, 1);
+	drv_avail(0, 16);
+	kick();
+}
+
+static void bad_next(void)
+{
+	drv_start(drv.dev, 1);
+	drv_desc(0, 0, HDR, 16, VRING_DESC_F_NEXT, 16);
+	drv_avail(0, 0);
+	kick();
+}
+
+static void bad_loop(void)
+{
+	drv_start(drv.dev, 1);
+	drv_desc(0, 0, HDR, 16, VRING_DESC_F_NEXT, 1);
+	drv_desc(0, 1, HDR, 16, VRING_DESC_F_NEXT, 0);
+	drv_avail(0, 0);
+	kick();
+}
+
+static void post3_kick(struct tbuf a, struct tbuf b, struct tbuf c)
+{
+	struct tbuf v[] = { a, b, c };
+
+	drv_start(drv.dev, 1);
+	memset(gpa_ptr(HDR), 0, 16); /* a read (IN) of sector 0 */
+	drv_post(0, v, 3);
+	kick();
+}
+
+static void bad_read_after_write(void)
+{
+	post3_kick(get_id[0], get_id[2], (struct tbuf){ DATA, 16, false });
+}
+
+static void bad_indirect(void)
+{
+	drv_start(drv.dev, 1);
+	drv_desc(0, 0, DATA, 32, VRING_DESC_F_INDIRECT, 0);
+	drv_avail(0, 0);
+	kick();
+}
+
+static void bad_header_in_hole(void)
+{
+	post3_kick((struct tbuf){ HOLE + 0x100, 16, false }, get_id[1], get_id[2]);
+}
+
+static void bad_status_past_ram(void)
+{
+	post3_kick(get_id[0], (struct tbuf){ DATA, 512, true }, (struct tbuf){ RAM_END, 1, true });
+}
+
+static void bad_data_in_hole(void)
+{
+	post3_kick(get_id[0], (struct tbuf){ HOLE - 512, 1024, true }, get_id[2]);
+}
+
+static void bad_addr_wraps(void)
+{
+	post3_kick(get_id[0], (struct tbuf){ 0xfffffffffffff000ULL, 0x2000, true }, get_id[2]);
+}
+
+static void bad_total_len(void)
+{
+	struct tbuf v[] = {
+		get_id[0], { DATA, 0xffffffff, true }, { DATA, 0xffffffff, true }, get_id[2]
+	};
+
+	drv_start(drv.dev, 1);
+	drv_post(0, v, 4);
+	kick();
+}
+
+static void bad_avail_jump(void)
+{
+	drv_start(drv.dev, 1);
+	post_get_id();
+	put16(drv.q[0].avail + 2, 17);
+	kick();
+}
+
+static void start_rings(uint16_t num, uint64_t desc, uint64_t avail, uint64_t used)
+{
+	assert_true(drv_negotiate(drv.dev, ~0ULL, false));
+	drv_queue(0, num, desc, avail, used);
+	drv_ok();
+}
+
+static void bad_desc_ring_in_hole(void)
+{
+	start_rings(16, HOLE, ring_base(0) + 0x1000, ring_base(0) + 0x2000);
+	drv_avail(0, 0);
+	kick();
+}
+
+static void bad_avail_ring_in_hole(void)
+{
+	start_rings(16, ring_base(0), HOLE + 0x1000, ring_base(0) + 0x2000);
+	kick();
+}
+
+static void bad_used_ring_in_hole(void)
+{
+	start_rings(16, ring_base(0), ring_base(0) + 0x1000, HOLE + 0x2000);
+	post_get_id();
+	kick();
+}
+
+static void bad_size_not_pow2(void)
+{
+	start_rings(12, ring_base(0), ring_base(0) + 0x1000, ring_base(0) + 0x2000);
+}
+
+static void bad_size_zero(void)
+{
+	start_rings(0, ring_base(0), ring_base(0) + 0x1000, ring_base(0) + 0x2000);
+}
+
+static void bad_desc_misaligned(void)
+{
+	start_rings(16, ring_base(0) + 8, ring_base(0) + 0x1000, ring_base(0) + 0x2000);
+}
+
+static void bad_avail_misaligned(void)
+{
+	start_rings(16, ring_base(0), ring_base(0) + 0x1001, ring_base(0) + 0x2000);
+}
+
+static void bad_used_misaligned(void)
+{
+	start_rings(16, ring_base(0), ring_base(0) + 0x1000, ring_base(0) + 0x2002);
+}
+
+static void bad_header_short(void)
+{
+	struct tbuf v[] = { { HDR, 8, false }, { HDR + 8, 8, true }, get_id[2] };
+
+	drv_start(drv.dev, 1);
+	drv_post(0, v, 3);
+	kick();
+}
+
+static void bad_no_status(void)
+{
+	struct tbuf v[] = { get_id[0], { DATA, 512, false } };
+
+	drv_start(drv.dev, 1);
+	drv_post(0, v, 2);
+	kick();
+}
+
+static bool rings_in_slot0(const struct tqueue *t)
+{
+	return t->num && t->desc + 16ULL * t->num <= HOLE && t->avail + 6 + 2ULL * t->num <= HOLE &&
+	       t->used + 6 + 8ULL * t->num <= HOLE;
+}
+
+struct strict_case {
+	void (*provoke)(void);
+	const char *why; /* in the device's error */
+};
+
+static void test_strict(void **state)
+{
+	const struct strict_case *sc = *state;
+	struct virtio_dev *dev = blk_new(false);
+	uint16_t id;
+	uint32_t len;
+
+	drv.dev = dev;
+	assert_null(virtio_dev__error(dev));
+	sc->provoke();
+	assert_true(virtio_dev__status(dev) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	assert_non_null(virtio_dev__error(dev));
+	if (!strstr(virtio_dev__error(dev), sc->why))
+		fail_msg("error \"%s\" lacks \"%s\"", virtio_dev__error(dev), sc->why);
+	assert_false(virtio_dev__live(dev));
+	assert_int_equal(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET,
+			 VIRTIO_CONFIG_S_NEEDS_RESET);
+	assert_true(rd(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
+	assert_int_equal(irqs, 1);
+	/* The driver cannot clear NEEDS_RESET but by a reset. */
+	wr(VIRTIO_MMIO_STATUS, rd(VIRTIO_MMIO_STATUS) & ~VIRTIO_CONFIG_S_NEEDS_RESET);
+	assert_true(virtio_dev__status(dev) & VIRTIO_CONFIG_S_NEEDS_RESET);
+
+	/* Nothing more is processed, nor reported again. */
+	if (rings_in_slot0(&drv.q[0])) {
+		drv.q[0].next_desc = 8;
+		post_get_id();
+		assert_int_equal(virtio_mmio__queue_notify(dev, 0), -EIO);
+		assert_int_equal(get16(drv.q[0].used + 2), 0);
+	}
+	assert_int_equal(virtio_mmio__queue_notify(dev, 0), -EIO);
+	assert_int_equal(irqs, 1);
+
+	/* A reset brings it back. */
+	drv_start(dev, 1);
+	assert_false(virtio_dev__status(dev) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	assert_null(virtio_dev__error(dev));
+	assert_int_equal(rd(VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	assert_int_equal(blk_req(VIRTIO_BLK_T_GET_ID, 0, &get_id[1], 1, &len), VIRTIO_BLK_S_OK);
+	assert_memory_equal(gpa_ptr(DATA), "vmsh0", 6);
+	assert_false(drv_used(0, &id, &len));
+	assert_int_equal(hv.bad, 0);
+	virtio_dev__free(dev);
+}
+
+/* A second error while NEEDS_RESET is set changes nothing: one reason, one interrupt. */
+static void test_strict_once(void **state)
+{
+	struct virtio_dev *dev = *state = cons_new();
+
+	assert_true(drv_negotiate(dev, ~0ULL, false));
+	drv_queue(0, 12, ring_base(0), ring_base(0) + 0x1000, ring_base(0) + 0x2000);
+	drv_queue(1, 3, ring_base(1), ring_base(1) + 0x1000, ring_base(1) + 0x2000);
+	drv_ok();
+	assert_non_null(virtio_dev__error(dev));
+	assert_non_null(strstr(virtio_dev__error(dev), "queue 0: size 12"));
+	assert_int_equal(irqs, 1);
+	assert_int_equal(virtio_console__input(dev, "x", 1), 0);
+	assert_false(virtio_console__can_input(dev));
+	assert_int_equal(virtio_mmio__queue_notify(dev, 1), -EIO);
+	assert_int_equal(irqs, 1);
+}
+
+/* ---- Fuzz ---- */
+
+static uint64_t rnd_state;
+
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+/* Headers of every kind, 16 bytes apart, so that random heads hit them. */
+static void fuzz_headers(void)
+{
+	static const uint32_t types[] = { VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_FLUSH,
+					  VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_DISCARD };
+
+	for (uint64_t g = DATA; g < DATA + 0x10000; g += 16) {
+		struct virtio_blk_outhdr h = {
+			.type = htole32(types[rnd() % ARRAY_SIZE(types)]),
+			.sector = htole64(rnd() % (FILE_SECTORS + CTL_SECTORS + 4)),
+		};
+
+		memcpy(gpa_ptr(g), &h, sizeof(h));
+	}
+}
+
+static uint64_t fuzz_addr(void)
+{
+	switch (rnd() % 8) {
+	case 0:
+		return rnd();
+	case 1:
+		return HOLE + rnd() % HOLE;
+	case 2:
+		return RAM_END - rnd() % 64;
+	case 3:
+		return HOLE - rnd() % 64;
+	case 4:
+	case 5:
+		return DATA + 16 * (rnd() % 0x1000);
+	default:
+		return DATA + rnd() % 0x1f0000;
+	}
+}
+
+static uint32_t fuzz_len(void)
+{
+	uint64_t r = rnd() % 16;
+
+	if (r == 0)
+		return (uint32_t)rnd();
+	if (r < 4)
+		return 16;
+	if (r < 6)
+		return 1;
+	return (uint32_t)(rnd() % 4096);
+}
+
+/* Random descriptors and avail entries; anything goes. */
+static void fuzz_queue_random(unsigned int q, uint16_t num)
+{
+	struct tqueue *t = &drv.q[q];
+
+	for (uint16_t i = 0; i < num; i++) {
+		uint16_t flags = (uint16_t)(rnd() % 8 ? rnd() & 3 : rnd() & 7);
+
+		drv_desc(q, i, fuzz_addr(), fuzz_len(), flags,
+			 (uint16_t)(rnd() % 8 ? rnd() % num : rnd()));
+	}
+	for (uint16_t i = 0; i < num; i++)
+		put16(t->avail + 4 + 2ULL * i, (uint16_t)(rnd() % 16 ? rnd() % num : rnd()));
+	put16(t->avail + 2, (uint16_t)(rnd() % 16 ? rnd() % (num + 1U) : rnd()));
+}
+
+/*
+ * Well-formed chains (blk: header, data, status; console: one buffer the
+ * right way round), then one field broken at random: the deep paths.
+ */
+static void fuzz_queue_chains(bool blk, unsigned int q, uint16_t num)
+{
+	struct tqueue *t = &drv.q[q];
+	uint16_t n = blk ? num / 3 : num, step = blk ? 3 : 1, w = q ? 0 : VRING_DESC_F_WRITE;
+	uint16_t bad = (uint16_t)(rnd() % (num + 1U));
+
+	for (uint16_t c = 0; c < n; c++) {
+		uint16_t i = (uint16_t)(c * step);
+		uint32_t len = (uint32_t)(rnd() % 4 ? 512 * (rnd() % 9) : rnd() % 2048);
+
+		if (!blk) {
+			drv_desc(q, i, DATA + 0x10000 + rnd() % 0x100000, len, w, 0);
+		} else {
+			drv_desc(q, i, DATA + 16 * (rnd() % 0x1000), 16, VRING_DESC_F_NEXT,
+				 (uint16_t)(i + 1));
+			drv_desc(q, i + 1, DATA + 0x10000 + rnd() % 0x100000, len,
+				 VRING_DESC_F_NEXT | (rnd() & 1 ? VRING_DESC_F_WRITE : 0),
+				 (uint16_t)(i + 2));
+			drv_desc(q, i + 2, DATA + 0x1f0000 + rnd() % 0x100, 1, VRING_DESC_F_WRITE,
+				 0);
+		}
+		put16(t->avail + 4 + 2ULL * c, i);
+	}
+	put16(t->avail + 2, n);
+	if (bad < num) {
+		uint64_t d = t->desc + 16ULL * bad;
+
+		switch (rnd() % 4) {
+		case 0:
+			memcpy(gpa_ptr(d), &(uint64_t){ fuzz_addr() }, 8);
+			break;
+		case 1:
+			memcpy(gpa_ptr(d + 8), &(uint32_t){ fuzz_len() }, 4);
+			break;
+		case 2:
+			put16(d + 12, (uint16_t)rnd());
+			break;
+		default:
+			put16(d + 14, (uint16_t)rnd());
+		}
+	}
+}
+
+static void test_fuzz(void **state)
+{
+	struct virtio_dev *devs[2] = { blk_new(false), cons_new() };
+	unsigned long fuzz_resets = 0, fuzz_used = 0;
+	uint8_t in[64];
+
+	(void)state;
+	rnd_state = 0x9e3779b97f4a7c15ULL;
+	fuzz_headers();
+	for (unsigned int it = 0; it < 3000; it++) {
+		struct virtio_dev *dev = devs[it & 1];
+		unsigned int nq = dev == devs[0] ? 1 : 2;
+		uint16_t num = (uint16_t)(1U << (rnd() % 6));
+
+		if (rnd() % 16 == 0)
+			num = (uint16_t)(rnd() % 257);
+		assert_true(drv_negotiate(dev, ~0ULL, false));
+		for (unsigned int q = 0; q < nq; q++) {
+			uint64_t b = ring_base(q), mis = rnd() % 32 == 0 ? rnd() % 8 : 0;
+
+			drv_queue(q, num, b + mis, b + 0x1000 + mis, b + 0x2000 + mis);
+		}
+		drv_ok();
+		/* A refused queue is not set up: leave its memory alone. */
+		for (unsigned int q = 0; q < nq && !virtio_dev__error(dev); q++) {
+			put16(drv.q[q].avail, (uint16_t)(rnd() & 1)); /* NO_INTERRUPT */
+			if (rnd() & 1)
+				fuzz_queue_random(q, num);
+			else
+				fuzz_queue_chains(nq == 1, q, num);
+		}
+		/* Now and then, registers written at random too. */
+		for (unsigned int k = rnd() % 8 == 0 ? 4 : 0; k; k--)
+			wr(4 * (rnd() % 64), (uint32_t)(rnd() % 4 ? rnd() % 300 : rnd()));
+		for (unsigned int q = 0; q < nq; q++)
+			virtio_mmio__queue_notify(dev, q);
+		if (virtio_dev__status(dev) & VIRTIO_CONFIG_S_NEEDS_RESET)
+			fuzz_resets++;
+		for (unsigned int q = 0; q < nq; q++)
+			if (drv.q[q].num && drv.q[q].used + 4 <= HOLE)
+				fuzz_used += get16(drv.q[q].used + 2);
+		if (dev == devs[1]) {
+			for (size_t i = 0; i < sizeof(in); i++)
+				in[i] = (uint8_t)rnd();
+			if (virtio_console__can_input(dev))
+				assert_true(virtio_console__input(dev, in, sizeof(in)) >= 0);
+		}
+	}
+	/* Both outcomes must be common, or the fuzz explores too little. */
+	assert_true(fuzz_resets > 500);
+	assert_true(fuzz_used > 3000);
+	assert_int_equal(hv.bad, 0);
+	virtio_dev__free(devs[0]);
+	virtio_dev__free(devs[1]);
+}
+
+/* The state of a strict test is its case, not a device to free. */
+static int teardown_strict(void **state)
+{
+	*state = NULL;
+	return teardown(state);
+}
+
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define STRICT(f, why)                                                                             \
+	{                                                                                          \
+		.name = "test_strict_" #f, .test_func = test_strict, .setup_func = setup,          \
+		.teardown_func = teardown_strict,                                                  \
+		.initial_state = (void *)&(const struct strict_case){ f, why },                    \
+	}
+
+const struct CMUnitTest virtio_queue_tests[] = {
+	TEST(test_console_output),
+	TEST(test_console_input),
+	TEST(test_console_resize),
+	TEST(test_console_wrong_device),
+	STRICT(bad_head, "head descriptor 16 >= queue size 16"),
+	STRICT(bad_next, "descriptor 0: next 16 >= queue size"),
+	STRICT(bad_loop, "(a loop)"),
+	STRICT(bad_read_after_write, "readable descriptor 2 after a writable"),
+	STRICT(bad_indirect, "is indirect"),
+	STRICT(bad_header_in_hole, "buffer at 0x100100 (16 bytes) not readable"),
+	STRICT(bad_status_past_ram, "buffer at 0x400000 (1 bytes) not writable"),
+	STRICT(bad_data_in_hole, "buffer at 0xffe00 (1024 bytes) not writable"),
+	STRICT(bad_addr_wraps, "0xfffffffffffff000 + 8192 wraps"),
+	STRICT(bad_total_len, "total length overflows"),
+	STRICT(bad_avail_jump, "avail.idx 17 is more than 16 ahead"),
+	STRICT(bad_desc_ring_in_hole, "descriptor at 0x100000"),
+	STRICT(bad_avail_ring_in_hole, "avail.idx at 0x101002"),
+	STRICT(bad_used_ring_in_hole, "used.ring entry at 0x102004"),
+	STRICT(bad_size_not_pow2, "size 12 is not a power of 2"),
+	STRICT(bad_size_zero, "size 0 is not"),
+	STRICT(bad_desc_misaligned, "misaligned rings (desc 0x10008"),
+	STRICT(bad_avail_misaligned, "avail 0x11001"),
+	STRICT(bad_used_misaligned, "used 0x12002"),
+	STRICT(bad_header_short, "8 readable bytes (need 16)"),
+	STRICT(bad_no_status, "0 writable (need 1)"),
+	TEST(test_strict_once),
+	TEST(test_fuzz),
+};
+const size_t virtio_queue_ntests = ARRAY_SIZE(virtio_queue_tests);
