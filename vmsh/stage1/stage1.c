@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * stage1: vmsh's code inside the guest kernel. Freestanding: no libc, no
+ * SSE, a small stack, and only the kernel symbols listed in imports.h,
+ * reached through the GOT the loader fills (see vmsh/src/loader.c).
+ *
+ * stage1_enter() runs in whatever context the redirected vCPU was in (treat
+ * it as hard-IRQ context): it only initialises the work item and queues it.
+ * stage1_worker() then runs in a kworker (process context, may sleep):
+ * wait for GO, request modules, register the virtio-mmio platform devices,
+ * write stage2 to a file and start it, report READY, and on STOP undo all
+ * of it. Every step's failure lands in stage1_abi (failed_step, error)
+ * and the worker unwinds what it did; its last store is the final state.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stage1_abi.h"
+
+#define barrier() __asm__ __volatile__("" ::: "memory")
+#define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
+
+#define KERN_ERR "\0013"
+#define KERN_INFO "\0016"
+
+/* Linux's values on x86-64 (uapi, unchanged forever). */
+#define EIO 5
+#define ESRCH 3
+#define ENOMEM 12
+#define EBUSY 16
+#define EINVAL 22
+#define ETXTBSY 26
+#define ETIMEDOUT 110
+#define O_WRONLY 01
+#define O_CREAT 0100
+#define O_EXCL 0200
+#define O_TRUNC 01000
+#define SIGTERM 15
+#define UMH_WAIT_EXEC 1
+#define IORESOURCE_MEM 0x00000200
+#define IORESOURCE_IRQ 0x00000400
+#define MAX_ERRNO 4095
+
+#define POLL_MS 50
+#define DEFAULT_TIMEOUT_MS 10000
+#define MAX_TIMEOUT_MS 600000
+#define EXEC_TRIES 50 /* -ETXTBSY until the deferred fput of our writer */
+#define WRITE_CHUNK (1u << 20)
+
+/*
+ * The kernel's structs that stage1 lays out itself. work_struct: data,
+ * entry, func (and a lockdep_map, which STAGE1_WORK_SIZE leaves room for).
+ * resource: the layout since 4.5 (desc added), the same in 6.1 and 6.12.
+ */
+struct list_head {
+	struct list_head *next, *prev;
+};
+
+struct work_struct {
+	unsigned long data;
+	struct list_head entry;
+	void (*func)(struct work_struct *work);
+};
+
+struct resource {
+	uint64_t start;
+	uint64_t end;
+	const char *name;
+	unsigned long flags;
+	unsigned long desc;
+	struct resource *parent, *sibling, *child;
+};
+
+_Static_assert(sizeof(struct work_struct) <= STAGE1_WORK_SIZE, "work_struct");
+_Static_assert(sizeof(struct resource) == 64, "resource");
+
+struct workqueue_struct;
+struct platform_device;
+struct file;
+struct pid;
+
+/* The imports (imports.h): prototypes as in 5.15 .. 6.12. */
+extern int _printk(const char *fmt, ...);
+extern bool queue_work_on(int cpu, struct workqueue_struct *wq, struct work_struct *work);
+extern struct workqueue_struct *system_long_wq;
+extern void msleep(unsigned int msecs);
+/* Weak: a kernel without CONFIG_MODULES has the drivers built in or not at all. */
+extern int __request_module(bool wait, const char *fmt, ...) __attribute__((weak));
+extern struct platform_device *platform_device_alloc(const char *name, int id);
+extern int platform_device_add_resources(struct platform_device *pdev, const struct resource *res,
+					 unsigned int num);
+extern int platform_device_add(struct platform_device *pdev);
+extern void platform_device_put(struct platform_device *pdev);
+extern void platform_device_unregister(struct platform_device *pdev);
+extern struct file *filp_open(const char *filename, int flags, unsigned short mode);
+extern int filp_close(struct file *filp, void *id);
+extern long kernel_write(struct file *file, const void *buf, size_t count, long long *pos);
+extern int call_usermodehelper(const char *path, char **argv, char **envp, int wait);
+extern struct pid *find_get_pid(int nr);
+extern int kill_pid(struct pid *pid, int sig, int priv);
+extern void put_pid(struct pid *pid);
+
+void stage1_enter(void);
+void stage1_worker(struct work_struct *work);
+
+struct stage1_abi stage1_abi = {
+	.magic = STAGE1_ABI_MAGIC,
+	.version = STAGE1_ABI_VERSION,
+	.size = sizeof(struct stage1_abi),
+	.go_timeout_ms = DEFAULT_TIMEOUT_MS,
+	.stop_timeout_ms = DEFAULT_TIMEOUT_MS,
+};
+
+/* The worker is the only thread that uses these (not the stack: keep it small). */
+static char *argv_ptrs[STAGE1_MAX_ARGV + 1];
+static char *envp_ptrs[STAGE1_MAX_ENVP + 1];
+static struct resource res[2];
+static bool fatal;
+
+static bool is_err(const void *p)
+{
+	return (unsigned long)p >= (unsigned long)-MAX_ERRNO;
+}
+
+static void set_state(uint32_t state)
+{
+	barrier();
+	WRITE_ONCE(stage1_abi.state, state);
+	barrier();
+}
+
+/* The first fatal error wins; a non-fatal one is kept only until then. */
+static void record(uint32_t step, int err, bool is_fatal)
+{
+	if (fatal || (!is_fatal && READ_ONCE(stage1_abi.failed_step) != STAGE1_STEP_NONE))
+		return;
+	WRITE_ONCE(stage1_abi.error, err);
+	WRITE_ONCE(stage1_abi.failed_step, step);
+	if (is_fatal)
+		fatal = true;
+	_printk(KERN_ERR "vmsh: stage1 step %u failed: %d\n", step, err);
+}
+
+/* Called from entry.S on the interrupted stack, interrupts as they were (on). */
+void stage1_enter(void)
+{
+	struct work_struct *w = (struct work_struct *)stage1_abi.work;
+
+	if (__atomic_exchange_n(&stage1_abi.entered, 1, __ATOMIC_SEQ_CST))
+		return;
+	/* INIT_WORK(), with the guest kernel's WORK_DATA_INIT() from vmsh. */
+	w->data = stage1_abi.work_data_init;
+	w->entry.next = &w->entry;
+	w->entry.prev = &w->entry;
+	w->func = stage1_worker;
+	set_state(STAGE1_ENTERED);
+	if (!queue_work_on((int)stage1_abi.work_cpu, system_long_wq, w)) {
+		WRITE_ONCE(stage1_abi.error, -EBUSY);
+		WRITE_ONCE(stage1_abi.failed_step, STAGE1_STEP_QUEUE);
+		set_state(STAGE1_ERROR);
+	}
+}
+
+static bool str_ok(const char *s, size_t cap)
+{
+	for (size_t i = 0; i < cap; i++)
+		if (!s[i])
+			return i > 0;
+	return false;
+}
+
+/* A string in the string area: its offset is in range and it ends there. */
+static char *area_str(uint32_t off)
+{
+	const char *area = (const char *)stage1_abi.strings_gva;
+
+	if (off >= stage1_abi.strings_size || !str_ok(area + off, stage1_abi.strings_size - off))
+		return NULL;
+	return (char *)area + off;
+}
+
+static uint32_t timeout_ms(uint32_t ms)
+{
+	if (!ms)
+		return DEFAULT_TIMEOUT_MS;
+	return ms > MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS : ms;
+}
+
+/* vmsh wrote it before redirecting the vCPU; check it all before using any. */
+static int check_config(void)
+{
+	const struct stage1_abi *a = &stage1_abi;
+
+	if (a->ndevices > STAGE1_MAX_DEVICES || a->nmodules > STAGE1_MAX_MODULES || a->argc < 1 ||
+	    a->argc > STAGE1_MAX_ARGV || a->envc > STAGE1_MAX_ENVP || !a->stage2_gva ||
+	    !a->stage2_size || a->stage2_size > STAGE1_MAX_STAGE2 ||
+	    a->stage2_gva + a->stage2_size < a->stage2_gva || !a->strings_gva ||
+	    a->strings_gva + a->strings_size < a->strings_gva)
+		return -EINVAL;
+	if (!str_ok(a->stage2_path, sizeof(a->stage2_path)) || a->stage2_path[0] != '/')
+		return -EINVAL;
+	for (uint32_t i = 0; i < a->nmodules; i++)
+		if (!str_ok(a->modules[i], sizeof(a->modules[i])))
+			return -EINVAL;
+	for (uint32_t i = 0; i < a->ndevices; i++) {
+		const struct stage1_device *d = &a->devices[i];
+
+		if (!d->base || (d->size != 0x200 && d->size != 0x1000) ||
+		    d->base + d->size < d->base || d->id < 0)
+			return -EINVAL;
+	}
+	for (uint32_t i = 0; i < a->argc; i++)
+		if (!(argv_ptrs[i] = area_str(a->argv[i])))
+			return -EINVAL;
+	argv_ptrs[a->argc] = NULL;
+	for (uint32_t i = 0; i < a->envc; i++)
+		if (!(envp_ptrs[i] = area_str(a->envp[i])))
+			return -EINVAL;
+	envp_ptrs[a->envc] = NULL;
+	return 0;
+}
+
+/*
+ * Poll `request` until it is `want` (true) or STOP (false, *stop set), or
+ * until the timeout (false); ms == 0 waits for ever.
+ */
+static bool wait_request(uint32_t want, uint32_t ms, bool *stop)
+{
+	for (uint32_t waited = 0;; waited += POLL_MS) {
+		uint32_t r = READ_ONCE(stage1_abi.request);
+
+		WRITE_ONCE(stage1_abi.heartbeat, stage1_abi.heartbeat + 1);
+		if (r == want)
+			return true;
+		if (r == STAGE1_REQ_STOP) {
+			*stop = true;
+			return false;
+		}
+		if (ms && waited >= ms)
+			return false;
+		msleep(POLL_MS);
+	}
+}
+
+static bool wait_gone(uint32_t ms)
+{
+	for (uint32_t waited = 0;; waited += POLL_MS) {
+		WRITE_ONCE(stage1_abi.heartbeat, stage1_abi.heartbeat + 1);
+		if (READ_ONCE(stage1_abi.stage2_gone))
+			return true;
+		if (waited >= ms)
+			return false;
+		msleep(POLL_MS);
+	}
+}
+
+static void request_modules(void)
+{
+	for (uint32_t i = 0; i < stage1_abi.nmodules; i++) {
+		int ret = -EINVAL;
+
+		if (__request_module)
+			ret = __request_module(true, "%s", stage1_abi.modules[i]);
+		/* Not fatal: the driver may be built in. */
+		WRITE_ONCE(stage1_abi.module_err[i], ret);
+		if (ret)
+			_printk(KERN_INFO "vmsh: modprobe %s: %d\n", stage1_abi.modules[i], ret);
+	}
+}
+
+static void unregister_devices(void)
+{
+	for (uint32_t i = STAGE1_MAX_DEVICES; i-- > 0;) {
+		struct platform_device *pdev = (struct platform_device *)stage1_abi.pdev[i];
+
+		if (pdev)
+			platform_device_unregister(pdev);
+		WRITE_ONCE(stage1_abi.pdev[i], 0);
+	}
+}
+
+static int register_device(uint32_t i)
+{
+	const struct stage1_device *d = &stage1_abi.devices[i];
+	struct platform_device *pdev;
+	int ret;
+
+	res[0].start = d->base;
+	res[0].end = d->base + d->size - 1;
+	res[0].name = NULL; /* platform_device_add names it after the device */
+	res[0].flags = IORESOURCE_MEM;
+	res[0].desc = 0;
+	res[0].parent = res[0].sibling = res[0].child = NULL;
+	res[1].start = d->irq;
+	res[1].end = d->irq;
+	res[1].name = NULL;
+	res[1].flags = IORESOURCE_IRQ;
+	res[1].desc = 0;
+	res[1].parent = res[1].sibling = res[1].child = NULL;
+
+	pdev = platform_device_alloc("virtio-mmio", d->id);
+	if (!pdev) {
+		record(STAGE1_STEP_DEV_ALLOC, -ENOMEM, true);
+		return -ENOMEM;
+	}
+	/* It copies the resources. */
+	ret = platform_device_add_resources(pdev, res, 2);
+	if (ret) {
+		record(STAGE1_STEP_DEV_RES, ret, true);
+		goto err_put;
+	}
+	ret = platform_device_add(pdev);
+	if (ret) {
+		record(STAGE1_STEP_DEV_ADD, ret, true);
+		goto err_put;
+	}
+	WRITE_ONCE(stage1_abi.pdev[i], (uint64_t)pdev);
+	return 0;
+err_put:
+	platform_device_put(pdev);
+	return ret;
+}
+
+static int write_stage2(void)
+{
+	const char *p = (const char *)stage1_abi.stage2_gva;
+	uint64_t left = stage1_abi.stage2_size;
+	long long pos = 0;
+	struct file *f;
+	int ret = 0;
+
+	f = filp_open(stage1_abi.stage2_path, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, 0700);
+	if (is_err(f)) {
+		record(STAGE1_STEP_OPEN, (int)(long)f, true);
+		return (int)(long)f;
+	}
+	/* Each round writes at least a byte, or stops. */
+	while (left) {
+		long n = kernel_write(f, p, left > WRITE_CHUNK ? WRITE_CHUNK : left, &pos);
+
+		if (n <= 0 || (uint64_t)n > left) {
+			ret = n < 0 ? (int)n : -EIO;
+			record(STAGE1_STEP_WRITE, ret, true);
+			break;
+		}
+		p += n;
+		left -= (uint64_t)n;
+	}
+	filp_close(f, NULL);
+	return ret;
+}
+
+static int start_stage2(void)
+{
+	int ret = -ETXTBSY;
+
+	/*
+	 * Our writer's final fput is deferred (task work does not run in a
+	 * kworker), and exec refuses a file still open for writing.
+	 */
+	for (int i = 0; i < EXEC_TRIES && ret == -ETXTBSY; i++) {
+		if (i)
+			msleep(20);
+		ret = call_usermodehelper(stage1_abi.stage2_path, argv_ptrs, envp_ptrs,
+					  UMH_WAIT_EXEC);
+	}
+	if (ret)
+		record(STAGE1_STEP_EXEC, ret, true);
+	return ret;
+}
+
+static void stop_stage2(void)
+{
+	int nr = READ_ONCE(stage1_abi.stage2_pid);
+
+	if (nr > 0) {
+		struct pid *pid = find_get_pid(nr);
+
+		if (pid) {
+			int ret = kill_pid(pid, SIGTERM, 1);
+
+			put_pid(pid);
+			if (ret)
+				record(STAGE1_STEP_KILL, ret, false);
+		} else {
+			record(STAGE1_STEP_KILL, -ESRCH, false);
+		}
+	}
+	/* The devices go away under stage2's feet only if it does not exit. */
+	if (!wait_gone(timeout_ms(stage1_abi.stop_timeout_ms)))
+		record(STAGE1_STEP_WAIT_GONE, -ETIMEDOUT, true);
+}
+
+void stage1_worker(struct work_struct *work)
+{
+	bool stop = false;
+	int ret;
+
+	(void)work;
+	set_state(STAGE1_WORK_STARTED);
+	ret = check_config();
+	if (ret) {
+		record(STAGE1_STEP_CONFIG, ret, true);
+		goto out;
+	}
+	if (!wait_request(STAGE1_REQ_GO, timeout_ms(stage1_abi.go_timeout_ms), &stop)) {
+		if (!stop)
+			record(STAGE1_STEP_WAIT_GO, -ETIMEDOUT, true);
+		goto out;
+	}
+	request_modules();
+	set_state(STAGE1_MODULES);
+	for (uint32_t i = 0; i < stage1_abi.ndevices; i++)
+		if (register_device(i))
+			goto out_devices;
+	set_state(STAGE1_DEVICES);
+	if (write_stage2())
+		goto out_devices;
+	set_state(STAGE1_STAGE2_WRITTEN);
+	if (start_stage2())
+		goto out_devices;
+	set_state(STAGE1_STAGE2_STARTED);
+	_printk(KERN_INFO "vmsh: stage1 ready\n");
+	set_state(STAGE1_READY);
+
+	wait_request(STAGE1_REQ_STOP, 0, &stop);
+	set_state(STAGE1_STOPPING);
+	stop_stage2();
+out_devices:
+	unregister_devices();
+out:
+	_printk(KERN_INFO "vmsh: stage1 done\n");
+	/* The last store: vmsh may take our memory away after it. */
+	set_state(fatal ? STAGE1_ERROR : STAGE1_DONE);
+}
