@@ -8,6 +8,9 @@
 # VM_NAME VM_DIR VM_MACHINE (pc|q35|microvm) VM_SMP VM_MEM (MiB) VM_KERNEL
 # VM_INITRD VM_APPEND VM_DISK (empty: none; attached read-write with
 # snapshot=on so the cached image never changes) VM_SANDBOX (0|1)
+# VM_EXTRA_DISK VM_EXTRA_SERIAL (empty: none; a raw file attached writable,
+# without snapshot, as virtio-blk-pci with that serial) VM_VIRTCONSOLE (0|1: a
+# virtio-serial-pci with one virtconsole, its output in $VM_DIR/virtconsole.log)
 
 hv_start() {
 	local args=(-name "lab-$VM_NAME" -nodefaults -no-user-config -display none -no-reboot)
@@ -26,6 +29,14 @@ hv_start() {
 	if [ -n "$VM_DISK" ]; then
 		args+=(-drive "file=$VM_DISK,if=none,id=root,format=raw,snapshot=on")
 		args+=(-device virtio-blk-pci,drive=root,serial=labroot)
+	fi
+	if [ -n "${VM_EXTRA_DISK:-}" ]; then
+		args+=(-drive "file=$VM_EXTRA_DISK,if=none,id=extra,format=raw")
+		args+=(-device "virtio-blk-pci,drive=extra,serial=$VM_EXTRA_SERIAL")
+	fi
+	if [ "${VM_VIRTCONSOLE:-0}" = 1 ]; then
+		args+=(-chardev "file,id=vcon0,path=$VM_DIR/virtconsole.log")
+		args+=(-device virtio-serial-pci -device virtconsole,chardev=vcon0)
 	fi
 	[ "$VM_SANDBOX" = 1 ] && args+=(-sandbox on)
 	SPAWN_LOG=$VM_DIR/hv.log spawn_detached qemu-system-x86_64 "${args[@]}"

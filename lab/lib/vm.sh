@@ -66,6 +66,12 @@ start options:
   --sandbox         enable the hypervisor's syscall filter (QEMU: -sandbox on)
   --modules A,B     kernel modules the guest's init loads (default: none)
   --append ARGS     extra kernel command line
+  --extra-disk PATH,SERIAL
+                    also attach raw file PATH as a writable virtio-blk disk with
+                    that serial (no snapshot: the guest's writes reach PATH)
+  --virtconsole     add a virtio console (virtio-serial + virtconsole) whose
+                    output goes to \$VM_DIR/virtconsole.log (the guest needs
+                    --modules virtio_console)
   --timeout S       seconds to wait for the guest (default: 120; inside a
                     nested lab host 200, and a failed boot is tried once more)
 EOF
@@ -85,6 +91,7 @@ vm_start() {
 	[ -n "$name" ] || { vm_usage >&2; exit 2; }
 	shift
 	VM_NAME=$name VM_MACHINE=pc VM_SMP=1 VM_MEM=256 VM_SANDBOX=0 VM_DISK=''
+	VM_EXTRA_DISK='' VM_EXTRA_SERIAL='' VM_VIRTCONSOLE=0
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--kernel) kernel=$2; shift ;;
@@ -97,6 +104,14 @@ vm_start() {
 		--modules) modules=$2; shift ;;
 		--append) extra=$2; shift ;;
 		--timeout) timeout=$2; shift ;;
+		--extra-disk)
+			VM_EXTRA_DISK=${2%,*} VM_EXTRA_SERIAL=${2##*,}
+			[[ $2 == *,* && -f $VM_EXTRA_DISK && $VM_EXTRA_SERIAL =~ ^[A-Za-z0-9_.-]+$ ]] ||
+				die "--extra-disk wants PATH,SERIAL (an existing file; serial: letters, digits, _ . -)"
+			VM_EXTRA_DISK=$(realpath "$VM_EXTRA_DISK")
+			shift
+			;;
+		--virtconsole) VM_VIRTCONSOLE=1 ;;
 		*) vm_usage >&2; die "unknown option '$1'" ;;
 		esac
 		shift

@@ -3,6 +3,8 @@
 #ifndef VMSH_COMMANDS_H
 #define VMSH_COMMANDS_H
 
+int cmd_attach(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_image(int argc, char **argv);
 
 #endif

@@ -11,8 +11,11 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
+	{ "attach", cmd_attach,
+	  "run a command from a tool image inside a running VM, then leave no trace" },
 	{ "inspect", cmd_inspect,
 	  "show a running VM's hypervisor, vCPUs, memslots and guest kernel" },
+	{ "image", cmd_image, "build tool images for attach; print the default one" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,10 @@
+# vmsh attach (attach.h): set-up and teardown (attach.c), the session
+# (attach_loop.c), and stage2 embedded as stage2_blob for stage1 to write
+# into the guest.
+VMSH_OBJS += $(BUILD)/vmsh/src/attach.o $(BUILD)/vmsh/src/attach_loop.o \
+	$(BUILD)/vmsh/src/stage2_blob.o
+
+$(BUILD)/vmsh/src/stage2_blob.o: vmsh/src/stage1_blob.S $(STAGE2)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AS      $@")
+	$(Q)$(CC) -DBLOB=stage2_blob -DSTAGE1_SO='"$(STAGE2)"' -c $< -o $@

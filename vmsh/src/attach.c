@@ -1,0 +1,631 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmsh attach PID [-f IMAGE] [--pts PATH] [-- CMD ARGS...]
+ *
+ * Set-up, in phases that each have an exact inverse in attach__teardown():
+ *  1. hold the hypervisor: its fds, threads, memslots, vCPU registers;
+ *     let it run again while the guest kernel and its symbols are found
+ *  2. hold it again: new guest RAM (a memslot), stage1 linked against the
+ *     guest's exports and mapped into its kernel page tables, stage2 and
+ *     the strings beside it; an interrupt line, an irqfd and ioeventfds
+ *  3. point a vCPU that could take an interrupt at stage1's entry; let the
+ *     hypervisor run, trapping its vCPUs' MMIO exits (attach_loop.c)
+ *  4. tell stage1 to go: it registers the devices and starts stage2, which
+ *     runs CMD in a container and reports through the block device
+ * A failure or a signal at any phase unwinds what was done, and leaves the
+ * hypervisor as it was. vmsh's exit status is CMD's, or 125 if vmsh failed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "commands.h"
+#include "image.h"
+#include "util.h"
+
+#define CR4_LA57 (1ULL << 12)
+#define PT_POOL_PAGES 16	    /* page tables for the mapping */
+#define STRINGS_SIZE 4096	    /* stage2's argv and envp */
+#define ENTER_TRIES 200		    /* times a vCPU is looked for, 10 ms apart */
+#define LEAVE_TRIES 50		    /* times vmsh waits for no vCPU in stage1 */
+#define VMSH_PLATFORM_ID 0x766d0000 /* "vm": virtio-mmio.<id> of our devices */
+
+extern const unsigned char stage2_blob[], stage2_blob_end[];
+
+static const char *const guest_modules[] = { "virtio_mmio", "virtio_blk", "virtio_console" };
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: vmsh attach [-f IMAGE] [--pts PATH] [-v] PID [-- CMD [ARG...]]\n"
+		   "Runs CMD (default: an interactive /bin/sh) from a filesystem image inside\n"
+		   "the running KVM VM of hypervisor PID, in a container that sees the VM's\n"
+		   "processes and network, with the VM's root at /var/lib/vmsh. Needs no\n"
+		   "agent in the guest and no support in the hypervisor; leaves nothing\n"
+		   "behind when CMD exits or vmsh gets SIGINT/SIGTERM/SIGHUP.\n"
+		   "  -f, --image IMAGE  an ext2/3/4 image (default: busybox, built and cached\n"
+		   "                     by `vmsh image default`)\n"
+		   "      --pts PATH     use this terminal (e.g. /dev/pts/3) for CMD's stdio\n"
+		   "  -v                 progress on stderr (-vv: debug)\n"
+		   "Exit status: CMD's; 125 if vmsh failed (the VM keeps running).\n");
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int parse_args(struct attach_opts *o, int argc, char **argv)
+{
+	static const struct option opts[] = { { "image", required_argument, NULL, 'f' },
+					      { "pts", required_argument, NULL, 'p' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	static char *default_cmd[] = { "/bin/sh", NULL };
+	char *end;
+	long pid;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "f:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o->image = optarg;
+			break;
+		case 'p':
+			o->pts = optarg;
+			break;
+		case 'v':
+			vmsh_verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return -EINVAL;
+	}
+	pid = strtol(argv[optind], &end, 10);
+	if (*end || pid <= 0 || pid > INT32_MAX) {
+		pr_err("attach: '%s' is not a process id", argv[optind]);
+		return -EINVAL;
+	}
+	o->pid = (pid_t)pid;
+	optind++;
+	/* getopt moved the options before PID and stopped at "--" */
+	o->cmd = optind < argc ? &argv[optind] : default_cmd;
+	return 0;
+}
+
+/* The image: a regular file holding an ext2/3/4 filesystem, in 512-byte sectors. */
+static int open_image(struct attach *a)
+{
+	unsigned char magic[2];
+	struct stat st;
+
+	a->image_fd = open(a->o.image, O_RDWR | O_CLOEXEC);
+	if (a->image_fd < 0) {
+		pr_err("cannot open the image %s: %s", a->o.image, strerror(errno));
+		return -errno;
+	}
+	if (fstat(a->image_fd, &st) || !S_ISREG(st.st_mode) || st.st_size < 2048) {
+		pr_err("the image %s is not a filesystem image file", a->o.image);
+		return -EINVAL;
+	}
+	if (pread(a->image_fd, magic, 2, 1080) != 2 || magic[0] != 0x53 || magic[1] != 0xef) {
+		pr_err("the image %s is not an ext2/3/4 filesystem (build one with `vmsh image "
+		       "build DIR -o IMAGE`)",
+		       a->o.image);
+		return -EINVAL;
+	}
+	if (st.st_size % 512) {
+		pr_err("the image %s is %lld bytes, not a whole number of 512-byte sectors",
+		       a->o.image, (long long)st.st_size);
+		return -EINVAL;
+	}
+	a->image_size = (uint64_t)st.st_size;
+	return 0;
+}
+
+bool attach__interrupted(struct attach *a)
+{
+	struct signalfd_siginfo si;
+
+	while (!a->stop_signal && read(a->sigfd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP)
+			a->stop_signal = (int)si.ssi_signo;
+	if (a->stop_signal)
+		pr_err("attach: interrupted by %s", strsignal(a->stop_signal));
+	return a->stop_signal != 0;
+}
+
+int attach__read_abi(struct attach *a, size_t off, void *buf, size_t len)
+{
+	return guest__read_phys(&a->mem, a->abi_gpa + off, buf, len);
+}
+
+int attach__write_abi(struct attach *a, size_t off, const void *buf, size_t len)
+{
+	return guest__write_phys(&a->mem, a->abi_gpa + off, buf, len);
+}
+
+static int hold(struct attach *a)
+{
+	int err = tracee__attach(&a->hv.t, a->o.pid);
+
+	if (!err) {
+		a->held = true;
+		hv__map_vcpu_threads(&a->hv.t, a->hv.vcpus, a->hv.nvcpus);
+	}
+	return err;
+}
+
+static int release(struct attach *a)
+{
+	a->held = false;
+	return tracee__detach(&a->hv.t);
+}
+
+static int memslot_cmp(const void *x, const void *y)
+{
+	const struct memslot *p = x, *q = y;
+
+	return p->gpa < q->gpa ? -1 : p->gpa > q->gpa;
+}
+
+/* Phase 1: what the hypervisor and the guest are; the hypervisor runs again. */
+static int discover(struct attach *a)
+{
+	struct vcpu_state s;
+	int err, v = -1;
+
+	err = hv__open(&a->hv, a->o.pid);
+	if (err)
+		return err;
+	a->held = true;
+	err = hv__read_memslots(&a->hv);
+	for (size_t i = 0; !err && i < a->hv.nvcpus; i++) {
+		err = vcpu__read(&a->hv, i, &s);
+		if (!err && (s.sregs.efer & (1ULL << 10)) &&
+		    (v < 0 || !(s.sregs.cs.selector & 3))) {
+			v = (int)i;
+			a->mmu = (struct guest_mmu){ .cr3 = s.sregs.cr3,
+						     .la57 = s.sregs.cr4 & CR4_LA57 };
+		}
+	}
+	if (err)
+		return err;
+	err = release(a);
+	if (err)
+		return err;
+	if (v < 0) {
+		pr_err("attach: no vCPU is in long mode: is the guest a 64-bit Linux that has "
+		       "booted?");
+		return -ENOENT;
+	}
+	/* address space 0 only, sorted, with room for our RAM */
+	a->slots = calloc(a->hv.nslots + 1, sizeof(*a->slots));
+	if (!a->slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->hv.nslots; i++)
+		if (!(a->hv.slots[i].id >> 16))
+			a->slots[a->nslots++] = a->hv.slots[i];
+	qsort(a->slots, a->nslots, sizeof(*a->slots), memslot_cmp);
+	a->hv_pid = a->o.pid;
+	a->mem = (struct guest_mem){ .slots = a->slots,
+				     .nslots = a->nslots,
+				     .read_hva = guest__read_hva_process,
+				     .write_hva = guest__write_hva_process,
+				     .ctx = &a->hv_pid };
+	err = guest__find_kernel(&a->mem, &a->mmu, &a->kernel);
+	if (!err)
+		pr_info("guest kernel: %s", a->kernel.banner);
+	return err;
+}
+
+static int resolve_symbol(void *ctx, const char *name, uint64_t *addr)
+{
+	const struct ksym *s = guest__kernel_symbol(ctx, name);
+
+	if (!s)
+		return -ENOENT;
+	*addr = s->addr;
+	return 0;
+}
+
+static uint64_t page_align(uint64_t n)
+{
+	return (n + LOADER_PAGE_SIZE - 1) & ~(LOADER_PAGE_SIZE - 1);
+}
+
+/* The vCPU's MAXPHYADDR (CPUID 0x80000008 EAX[7:0]) and the VM's slot count. */
+static int guest_limits(struct attach *a, unsigned *phys_bits, unsigned *nr_slots)
+{
+	struct {
+		struct kvm_cpuid2 c;
+		struct kvm_cpuid_entry2 e[100];
+	} cpuid = { .c.nent = 100 };
+	long ret;
+	int err;
+
+	err = hv_vcpu_ioctl(&a->hv, 0, KVM_GET_CPUID2, &cpuid);
+	if (err)
+		return err;
+	*phys_bits = 36; /* the architectural default without the leaf */
+	for (uint32_t i = 0; i < cpuid.c.nent && i < 100; i++)
+		if (cpuid.e[i].function == 0x80000008 && (cpuid.e[i].eax & 0xff) >= 32)
+			*phys_bits = cpuid.e[i].eax & 0xff;
+	err = __hv_ioctl(&a->hv, a->hv.vm_fd, KVM_CHECK_EXTENSION, (void *)KVM_CAP_NR_MEMSLOTS, 0,
+			 &ret);
+	if (err)
+		return err;
+	*nr_slots = ret > 0 ? (unsigned)ret : 32;
+	return 0;
+}
+
+/* Fill the shared struct: devices, modules, stage2 and its arguments. */
+static int configure_stage1(struct attach *a)
+{
+	struct stage1_abi *abi = loader__abi(&a->img);
+	size_t stage2_size = (size_t)(stage2_blob_end - stage2_blob);
+	char ctl[32], *argv[64], *envp[4] = { NULL };
+	size_t argc = 0, envc = 0;
+	char term[128];
+	int err;
+
+	err = loader__work_data_init(a->kernel.banner, &abi->work_data_init);
+	if (err) {
+		pr_err("attach: unsupported guest kernel '%s'", a->kernel.banner);
+		return err;
+	}
+	abi->work_cpu = 0;
+	abi->ndevices = ATTACH_NDEV;
+	for (int d = 0; d < ATTACH_NDEV; d++)
+		abi->devices[d] = (struct stage1_device){ .base = a->plan.mmio_gpa[d],
+							  .size = GUESTRAM_MMIO_SIZE,
+							  .irq = a->gsi,
+							  .id = VMSH_PLATFORM_ID +
+								(int)(a->nonce & 0xfff) * 4 + d };
+	abi->nmodules = ARRAY_SIZE(guest_modules);
+	for (size_t i = 0; i < ARRAY_SIZE(guest_modules); i++)
+		snprintf(abi->modules[i], STAGE1_MODULE_LEN, "%s", guest_modules[i]);
+	abi->go_timeout_ms = 20000;
+	abi->stop_timeout_ms = 5000;
+	snprintf(abi->stage2_path, sizeof(abi->stage2_path), "%s", a->stage2_path);
+	memcpy(a->img.buf + a->img.extra_offset[0], stage2_blob, stage2_size);
+	abi->stage2_gva = a->img.extra_gva[0];
+	abi->stage2_size = stage2_size;
+
+	snprintf(ctl, sizeof(ctl), "%" PRIu64, a->image_size);
+	argv[argc++] = a->stage2_path;
+	argv[argc++] = "--serial";
+	argv[argc++] = a->serial;
+	argv[argc++] = "--ctl-offset";
+	argv[argc++] = ctl;
+	if (isatty(a->in_fd) && getenv("TERM")) {
+		snprintf(term, sizeof(term), "TERM=%s", getenv("TERM"));
+		argv[argc++] = "--env";
+		argv[argc++] = term;
+	}
+	argv[argc++] = "--";
+	for (char **c = a->o.cmd; *c; c++) {
+		if (argc >= STAGE1_MAX_ARGV) {
+			pr_err("attach: more than %d words in the command", STAGE1_MAX_ARGV - 8);
+			return -E2BIG;
+		}
+		argv[argc++] = *c;
+	}
+	argv[argc] = NULL;
+	envp[envc++] = "PATH=/sbin:/bin:/usr/sbin:/usr/bin";
+	envp[envc] = NULL;
+	err = loader__set_args(&a->img, 1, argv, envp);
+	if (err)
+		pr_err("attach: the command does not fit in %d bytes of arguments", STRINGS_SIZE);
+	return err;
+}
+
+/* Phase 2: guest RAM, stage1 in it and in the kernel's page tables, devices. */
+static int prepare(struct attach *a)
+{
+	struct loader *l = NULL;
+	size_t stage2_size = (size_t)(stage2_blob_end - stage2_blob);
+	size_t extra[2] = { stage2_size, STRINGS_SIZE };
+	struct pagemap_range ranges[LOADER_MAX_AREAS];
+	struct pagemap_pool pool;
+	struct pagemap_prot prot = { .ranges = ranges };
+	unsigned phys_bits, nr_slots;
+	uint64_t len, gva;
+	int err;
+
+	err = loader__open(&l, stage1_blob, (size_t)(stage1_blob_end - stage1_blob));
+	if (err)
+		return err;
+	len = loader__segments_size(l) + page_align(stage2_size) + page_align(STRINGS_SIZE);
+	err = hold(a);
+	if (!err)
+		err = guest_limits(a, &phys_bits, &nr_slots);
+	if (!err)
+		err = guestram__choose(a->slots, a->nslots, nr_slots, phys_bits,
+				       len + PT_POOL_PAGES * LOADER_PAGE_SIZE, &a->plan);
+	if (!err)
+		err = guestram__irq_find(&a->hv, &a->gsi);
+	if (!err)
+		err = guestram__add(&a->hv, &a->plan, &a->ram);
+	if (err)
+		goto out;
+	a->slots[a->nslots++] = guestram__memslot(&a->ram);
+	a->mem.nslots = a->nslots;
+
+	err = pagemap__find_free_range(&a->mem, &a->mmu, len, &gva);
+	if (!err)
+		err = loader__load(l, gva, extra, 2, resolve_symbol, &a->kernel, &a->img);
+	if (err)
+		goto out;
+	a->abi_gpa = a->plan.ram_gpa + a->img.abi_offset;
+	err = configure_stage1(a);
+	if (err)
+		goto out;
+	for (size_t i = 0; i < a->img.nareas; i++)
+		ranges[i] = (struct pagemap_range){
+			.offset = a->img.areas[i].gva - a->img.gva,
+			.len = a->img.areas[i].size,
+			.prot = ((a->img.areas[i].prot & LOADER_PROT_W) ? PAGEMAP_WRITE : 0) |
+				((a->img.areas[i].prot & LOADER_PROT_X) ? PAGEMAP_EXEC : 0)
+		};
+	prot.nranges = a->img.nareas;
+	pool =
+	    (struct pagemap_pool){ .gpa = a->plan.ram_gpa + a->img.size, .npages = PT_POOL_PAGES };
+	/* the image first: the guest sees the mapping only once it is complete */
+	err = guest__write_phys(&a->mem, a->plan.ram_gpa, a->img.buf, a->img.size);
+	if (!err)
+		err = pagemap__map(&a->mem, &a->mmu, a->img.gva, a->plan.ram_gpa, a->img.size,
+				   &prot, &pool, &a->undo);
+	if (err)
+		goto out;
+	a->mapped = true;
+	pr_info("stage1: %zu KiB at gva 0x%" PRIx64 ", gpa 0x%" PRIx64 " (slot %u), devices at "
+		"0x%" PRIx64 " and 0x%" PRIx64 ", GSI %u",
+		a->img.size >> 10, a->img.gva, a->plan.ram_gpa, a->plan.slot, a->plan.mmio_gpa[0],
+		a->plan.mmio_gpa[1], a->gsi);
+
+	/* interrupts out, queue notifications in */
+	err = guestram__eventfd_open(&a->hv, &a->irq);
+	if (!err)
+		err = guestram__irqfd_assign(&a->hv, &a->irq, a->gsi);
+	if (err)
+		goto out;
+	a->irq_assigned = true;
+	for (int q = 0; q < ATTACH_NQUEUES; q++) {
+		uint64_t addr = a->plan.mmio_gpa[q == 0 ? ATTACH_BLK : ATTACH_CON] + 0x50;
+		uint32_t match = q == 0 ? 0 : (uint32_t)q - 1;
+
+		err = guestram__eventfd_open(&a->hv, &a->ioev[q]);
+		if (!err)
+			err = guestram__ioeventfd_assign(&a->hv, &a->ioev[q], addr, match);
+		if (err)
+			goto out;
+		a->ioev_assigned[q] = true;
+	}
+out:
+	loader__close(l);
+	return err;
+}
+
+static bool all_vcpu_threads(const struct attach *a)
+{
+	for (size_t i = 0; i < a->hv.nvcpus; i++)
+		if (!a->hv.vcpus[i].tid)
+			return false;
+	return true;
+}
+
+/* Phase 3: a vCPU that could take an interrupt now is pointed at stage1. */
+static int enter(struct attach *a)
+{
+	struct vcpu_state s;
+	int v = -EAGAIN, err;
+
+	for (int tries = 0; tries < ENTER_TRIES; tries++) {
+		v = vcpu__pick(&a->hv, &s);
+		/* the trap needs every vCPU's thread: seen only while in KVM_RUN */
+		if (v >= 0 && !all_vcpu_threads(a))
+			v = -EAGAIN;
+		if (v != -EAGAIN)
+			break;
+		/* every vCPU busy in user mode or with interrupts off: let it run */
+		err = release(a);
+		if (err)
+			return err;
+		if (attach__interrupted(a))
+			return -EINTR;
+		usleep(10000);
+		err = hold(a);
+		if (err)
+			return err;
+	}
+	if (v == -EAGAIN) {
+		pr_err("attach: no vCPU was in the kernel with interrupts enabled in %d tries",
+		       ENTER_TRIES);
+		return -EBUSY;
+	}
+	if (v < 0)
+		return v;
+	err = attach__write_abi(a, offsetof(struct stage1_abi, orig_rip), &s.regs.rip, 8);
+	if (!err)
+		err = vcpu__enter(&a->hv, (size_t)v, &s, a->img.entry_gva);
+	if (err)
+		return err;
+	a->vcpu = v;
+	a->entered = true;
+	pr_info("vCPU %d enters stage1 from 0x%llx%s", a->hv.vcpus[v].index,
+		(unsigned long long)s.regs.rip,
+		s.mp.mp_state == KVM_MP_STATE_HALTED ? " (it was halted)" : "");
+	return release(a);
+}
+
+/* Whether some vCPU is executing stage1's pages (the hypervisor is held). */
+static bool vcpu_in_stage1(struct attach *a)
+{
+	for (size_t i = 0; i < a->hv.nvcpus; i++) {
+		struct kvm_regs regs;
+
+		if (!hv_vcpu_ioctl(&a->hv, i, KVM_GET_REGS, &regs) && regs.rip >= a->img.gva &&
+		    regs.rip - a->img.gva < a->img.size)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Take back everything, last added first. guest_done: stage1 has finished
+ * (or never ran), so its memory can go; otherwise it stays, with a warning.
+ */
+static int teardown(struct attach *a, bool guest_done)
+{
+	int err = 0;
+
+	if (a->trapping && kvmrun__stop(&a->trap))
+		err = -EIO;
+	a->trapping = false;
+	free(a->trap.vcpus);
+	a->trap.vcpus = NULL;
+	if (!a->held && !a->hv.scratch)
+		return err; /* nothing was added to the hypervisor */
+	if (!a->held && a->hv.scratch && hold(a))
+		return -EIO;
+	for (int tries = 0; guest_done && a->entered && a->held && vcpu_in_stage1(a); tries++) {
+		if (tries == LEAVE_TRIES || release(a) || (usleep(20000), hold(a))) {
+			guest_done = false;
+			break;
+		}
+	}
+	if (!a->held)
+		return -EIO;
+	if (a->mapped && guest_done) {
+		if (pagemap__unmap(&a->mem, &a->undo))
+			err = -EIO;
+		a->mapped = false;
+	}
+	for (int q = ATTACH_NQUEUES - 1; q >= 0; q--) {
+		uint64_t addr = a->plan.mmio_gpa[q == 0 ? ATTACH_BLK : ATTACH_CON] + 0x50;
+
+		if (a->ioev_assigned[q] &&
+		    guestram__ioeventfd_deassign(&a->hv, &a->ioev[q], addr,
+						 q == 0 ? 0 : (uint32_t)q - 1))
+			err = -EIO;
+		a->ioev_assigned[q] = false;
+		if (a->ioev[q].hv_fd >= 0 && guestram__eventfd_close(&a->hv, &a->ioev[q]))
+			err = -EIO;
+	}
+	if (a->irq_assigned && guestram__irqfd_deassign(&a->hv, &a->irq, a->gsi))
+		err = -EIO;
+	a->irq_assigned = false;
+	if (a->irq.hv_fd >= 0 && guestram__eventfd_close(&a->hv, &a->irq))
+		err = -EIO;
+	if (a->ram.added) {
+		if (guest_done) {
+			if (guestram__remove(&a->hv, &a->ram))
+				err = -EIO;
+		} else {
+			pr_err("attach: stage1 did not finish in the guest: its %" PRIu64
+			       " KiB stay mapped at gva 0x%" PRIx64 " (memslot %u) so the guest "
+			       "cannot crash on them",
+			       a->ram.slot.size >> 10, a->img.gva, a->plan.slot);
+		}
+	}
+	if (hv__close(&a->hv))
+		err = -EIO;
+	a->held = false;
+	return err;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	struct attach *a = calloc(1, sizeof(*a));
+	char image[4096];
+	sigset_t mask;
+	int rc = ATTACH_EXIT_ERROR, err;
+
+	if (!a)
+		return ATTACH_EXIT_ERROR;
+	a->image_fd = a->in_fd = a->out_fd = a->sigfd = -1;
+	a->irq.hv_fd = a->irq.fd = -1;
+	for (int q = 0; q < ATTACH_NQUEUES; q++)
+		a->ioev[q].hv_fd = a->ioev[q].fd = -1;
+	a->vcpu = -1;
+	a->hv.vm_fd = -1;
+	a->t_start_ns = now_ns();
+	if (parse_args(&a->o, argc, argv)) {
+		free(a);
+		return 2;
+	}
+	if (!a->o.image) {
+		if (image__default(image, sizeof(image), false))
+			goto out;
+		a->o.image = image;
+	}
+	if (getrandom(&a->nonce, sizeof(a->nonce), 0) != sizeof(a->nonce))
+		a->nonce = (uint32_t)now_ns() ^ (uint32_t)getpid();
+	snprintf(a->serial, sizeof(a->serial), "vmsh-%08x", a->nonce);
+	snprintf(a->stage2_path, sizeof(a->stage2_path), "/dev/.vmsh-%08x", a->nonce);
+
+	/* signals are read from a signalfd, between phases and in the loop */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGWINCH);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	a->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (a->sigfd < 0 || open_image(a) || attach__loop_init(a))
+		goto out;
+
+	err = discover(a);
+	if (!err && !attach__interrupted(a))
+		err = prepare(a);
+	if (!err && !attach__interrupted(a))
+		err = enter(a);
+	if (err || a->stop_signal) {
+		/* stage1 never ran if no vCPU was pointed at it */
+		if (teardown(a, !a->entered))
+			pr_err("attach: the hypervisor could not be restored completely");
+		goto out;
+	}
+	rc = attach__run(a);
+	err = attach__stop_guest(a);
+	if (teardown(a, err == 0) && rc != ATTACH_EXIT_ERROR) {
+		pr_err("attach: the hypervisor could not be restored completely");
+		rc = ATTACH_EXIT_ERROR;
+	}
+	pr_info("detached; the hypervisor was held for %.1f ms in all", a->hv.t.held_ns / 1e6);
+out:
+	attach__loop_fini(a);
+	if (a->image_fd >= 0)
+		close(a->image_fd);
+	if (a->sigfd >= 0)
+		close(a->sigfd);
+	loader__image_free(&a->img);
+	guest__kernel_free(&a->kernel);
+	hv__free(&a->hv);
+	free(a->slots);
+	free(a);
+	return rc;
+}

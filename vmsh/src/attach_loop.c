@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmsh attach's session: one thread (the ptrace tracer of the vCPU threads)
+ * polls a signalfd (SIGCHLD = a vCPU thread stopped: MMIO exits to serve;
+ * SIGINT/SIGTERM/SIGHUP = detach; SIGWINCH = resize), the ioeventfds (queue
+ * notifications), the terminal or pipe, and every 20 ms the state stage1
+ * keeps in guest memory. stage2's messages arrive as writes to the block
+ * device's control area. Devices are only ever touched from this thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "util.h"
+
+#define TICK_MS 20
+#define ENTER_TIMEOUT_MS 10000	/* the vCPU runs stage1's entry */
+#define READY_TIMEOUT_MS 120000 /* stage2 started (nested lab hosts are slow) */
+#define STOP_TIMEOUT_MS 30000	/* stage1 stopped stage2 and unregistered */
+#define GRACE_MS 100		/* stage1 returns from its last function */
+#define EOT 0x04		/* ^D: end of input for the guest's terminal */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void notify_irq(void *ctx)
+{
+	struct attach *a = ctx;
+	uint64_t one = 1;
+
+	if (a->irq.fd >= 0 && write(a->irq.fd, &one, sizeof(one)) < 0)
+		pr_debug("irqfd write: %s", strerror(errno));
+}
+
+static ssize_t console_output(void *ctx, const void *buf, size_t len)
+{
+	struct attach *a = ctx;
+	ssize_t n;
+
+	if (!a->t_first_output_ns) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		a->t_first_output_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	}
+	do
+		n = write(a->out_fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? (ssize_t)len : n; /* a closed terminal drops output */
+}
+
+static void console_rx_ready(void *ctx)
+{
+	(void)ctx; /* the loop retries pending input on every turn */
+}
+
+/* stage2 wrote its status sector: keep the newest message. */
+static void ctl_written(void *ctx, uint64_t offset, const void *data, size_t len)
+{
+	struct attach *a = ctx;
+	unsigned char sector[STAGE2_PROTO_SECTOR];
+	struct stage2_status s;
+	int err;
+
+	(void)data;
+	(void)len;
+	if (offset >= STAGE2_PROTO_SECTOR ||
+	    virtio_blk__ctl_read(a->dev[ATTACH_BLK], 0, sector, sizeof(sector)))
+		return;
+	err = stage2_proto__decode(sector, sizeof(sector), &s);
+	if (err) {
+		if (err != -ENODATA)
+			pr_err("attach: a bad status message from the guest: %s", strerror(-err));
+		return;
+	}
+	if (a->have_st2 && s.seq <= a->st2.seq)
+		return;
+	a->st2 = s;
+	a->have_st2 = true;
+	pr_info("stage2: %s (pid %u)%s%s", stage2_proto__state_name(s.state), s.pid,
+		s.msg[0] ? ": " : "", s.msg);
+	if (s.state == STAGE2_STARTED) {
+		int32_t pid = (int32_t)s.pid;
+		attach__write_abi(a, offsetof(struct stage1_abi, stage2_pid), &pid, sizeof(pid));
+	}
+}
+
+int attach__loop_init(struct attach *a)
+{
+	struct winsize ws = { .ws_col = 80, .ws_row = 24 };
+	struct virtio_blk_opts blk = { .host = { notify_irq, a },
+				       .fd = a->image_fd,
+				       .serial = a->serial,
+				       .ctl_sectors = ATTACH_CTL_SECTORS,
+				       .ctl_written = ctl_written };
+	struct virtio_console_opts con = { .host = { notify_irq, a },
+					   .output = console_output,
+					   .rx_ready = console_rx_ready };
+	int err;
+
+	if (a->o.pts) {
+		a->in_fd = open(a->o.pts, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (a->in_fd < 0 || !isatty(a->in_fd)) {
+			pr_err("attach: %s is not a terminal vmsh can open: %s", a->o.pts,
+			       strerror(errno ? errno : ENOTTY));
+			return -EINVAL;
+		}
+		a->out_fd = a->in_fd;
+	} else {
+		a->in_fd = STDIN_FILENO;
+		a->out_fd = STDOUT_FILENO;
+	}
+	if (isatty(a->in_fd))
+		ioctl(a->in_fd, TIOCGWINSZ, &ws);
+	con.cols = ws.ws_col ? ws.ws_col : 80;
+	con.rows = ws.ws_row ? ws.ws_row : 24;
+	err = virtio_blk__create(&a->dev[ATTACH_BLK], &blk);
+	if (!err)
+		err = virtio_console__create(&a->dev[ATTACH_CON], &con);
+	if (err)
+		pr_err("attach: cannot create the devices: %s", strerror(-err));
+	return err;
+}
+
+void attach__loop_fini(struct attach *a)
+{
+	if (a->raw_tty)
+		tcsetattr(a->in_fd, TCSAFLUSH, &a->saved_tty);
+	a->raw_tty = false;
+	for (int d = 0; d < ATTACH_NDEV; d++) {
+		virtio_dev__free(a->dev[d]);
+		a->dev[d] = NULL;
+	}
+	if (a->o.pts && a->in_fd >= 0)
+		close(a->in_fd);
+	a->in_fd = a->out_fd = -1;
+}
+
+static struct virtio_dev *device_at(struct attach *a, uint64_t gpa, uint64_t *offset)
+{
+	for (int d = 0; d < ATTACH_NDEV; d++) {
+		if (gpa >= a->plan.mmio_gpa[d] && gpa - a->plan.mmio_gpa[d] < GUESTRAM_MMIO_SIZE) {
+			*offset = gpa - a->plan.mmio_gpa[d];
+			return a->dev[d];
+		}
+	}
+	return NULL;
+}
+
+static bool trap_claims(void *ctx, uint64_t gpa, uint32_t len)
+{
+	uint64_t off = 0;
+
+	return device_at(ctx, gpa, &off) && off + len <= GUESTRAM_MMIO_SIZE;
+}
+
+static void trap_serve(void *ctx, uint64_t gpa, uint8_t data[8], uint32_t len, bool is_write)
+{
+	uint64_t off = 0;
+	struct virtio_dev *dev = device_at(ctx, gpa, &off);
+
+	if (!dev)
+		return; /* claimed: cannot happen */
+	if (is_write) {
+		virtio_mmio__write(dev, off, data, len);
+	} else {
+		memset(data, 0, 8);
+		virtio_mmio__read(dev, off, data, len);
+	}
+}
+
+static void resize(struct attach *a)
+{
+	struct winsize ws;
+
+	if (isatty(a->in_fd) && !ioctl(a->in_fd, TIOCGWINSZ, &ws) && ws.ws_col && ws.ws_row)
+		virtio_console__resize(a->dev[ATTACH_CON], ws.ws_col, ws.ws_row);
+}
+
+/* Pending input to the guest's console, as far as its buffers take it. */
+static void push_input(struct attach *a)
+{
+	while (a->inlen) {
+		ssize_t n = virtio_console__input(a->dev[ATTACH_CON], a->inbuf, a->inlen);
+
+		if (n <= 0)
+			return;
+		memmove(a->inbuf, a->inbuf + n, a->inlen - (size_t)n);
+		a->inlen -= (size_t)n;
+	}
+}
+
+/*
+ * One turn of the loop: wait up to TICK_MS for anything, handle it. Returns
+ * 0, or -ESRCH when the hypervisor is gone.
+ */
+static int turn(struct attach *a, bool take_input)
+{
+	struct pollfd pfd[2 + ATTACH_NQUEUES];
+	int n = 0, in_slot = -1;
+
+	pfd[n++] = (struct pollfd){ .fd = a->sigfd, .events = POLLIN };
+	for (int q = 0; q < ATTACH_NQUEUES; q++)
+		pfd[n++] = (struct pollfd){ .fd = a->ioev[q].fd, .events = POLLIN };
+	if (take_input && !a->in_eof && a->inlen < sizeof(a->inbuf)) {
+		in_slot = n;
+		pfd[n++] = (struct pollfd){ .fd = a->in_fd, .events = POLLIN };
+	}
+	if (poll(pfd, (nfds_t)n, TICK_MS) < 0 && errno != EINTR)
+		return -errno;
+
+	if (pfd[0].revents & POLLIN) {
+		struct signalfd_siginfo si;
+
+		while (read(a->sigfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGWINCH)
+				resize(a);
+			else if (si.ssi_signo != SIGCHLD && !a->stop_signal)
+				a->stop_signal = (int)si.ssi_signo;
+		}
+	}
+	/* stops may have come without a SIGCHLD of their own (they coalesce) */
+	if (a->trapping && kvmrun__dispatch(&a->trap)) {
+		pr_err("attach: the hypervisor's vCPU threads are gone");
+		a->trapping = false;
+		return -ESRCH;
+	}
+	for (int q = 0; q < ATTACH_NQUEUES; q++) {
+		uint64_t count;
+
+		if (!(pfd[1 + q].revents & POLLIN) ||
+		    read(a->ioev[q].fd, &count, sizeof(count)) != sizeof(count))
+			continue;
+		virtio_mmio__queue_notify(a->dev[q == 0 ? ATTACH_BLK : ATTACH_CON],
+					  q == 0 ? 0 : (uint32_t)q - 1);
+	}
+	if (in_slot >= 0 && (pfd[in_slot].revents & (POLLIN | POLLHUP))) {
+		ssize_t r = read(a->in_fd, a->inbuf + a->inlen, sizeof(a->inbuf) - a->inlen);
+
+		if (r > 0) {
+			a->inlen += (size_t)r;
+		} else if (r == 0 || errno != EAGAIN) {
+			/* a pipe ended: the guest's terminal gets end-of-input */
+			a->in_eof = true;
+			if (!isatty(a->in_fd) && a->inlen < sizeof(a->inbuf))
+				a->inbuf[a->inlen++] = EOT;
+		}
+	}
+	push_input(a);
+	return 0;
+}
+
+static int read_stage1(struct attach *a)
+{
+	uint32_t state;
+	int err = attach__read_abi(a, offsetof(struct stage1_abi, state), &state, sizeof(state));
+
+	if (!err)
+		a->stage1_state = state;
+	return err;
+}
+
+static void report_stage1_error(struct attach *a)
+{
+	struct stage1_abi abi;
+
+	if (attach__read_abi(a, 0, &abi, sizeof(abi)))
+		return;
+	pr_err("attach: stage1 failed in the guest at step %u: %s", abi.failed_step,
+	       strerror(abi.error < 0 ? -abi.error : abi.error));
+	for (uint32_t i = 0; i < abi.nmodules && i < STAGE1_MAX_MODULES; i++)
+		if (abi.module_err[i])
+			pr_err("attach: loading %.*s in the guest gave %d", STAGE1_MODULE_LEN,
+			       abi.modules[i], abi.module_err[i]);
+}
+
+static int start_trap(struct attach *a)
+{
+	a->trap = (struct kvmrun){ .pid = a->o.pid,
+				   .nvcpus = a->hv.nvcpus,
+				   .claims = trap_claims,
+				   .serve = trap_serve,
+				   .ctx = a };
+	a->trap.vcpus = calloc(a->hv.nvcpus, sizeof(*a->trap.vcpus));
+	if (!a->trap.vcpus)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->hv.nvcpus; i++)
+		a->trap.vcpus[i] = (struct kvmrun_vcpu){ .index = a->hv.vcpus[i].index,
+							 .fd = a->hv.vcpus[i].fd,
+							 .tid = a->hv.vcpus[i].tid };
+	int err = kvmrun__find_runs(a->o.pid, a->trap.vcpus, a->trap.nvcpus);
+	if (!err)
+		err = kvmrun__start(&a->trap);
+	if (!err)
+		a->trapping = true;
+	return err;
+}
+
+int attach__run(struct attach *a)
+{
+	uint32_t go = STAGE1_REQ_GO;
+	uint64_t start = now_ms(), next_tick = 0;
+	int err;
+
+	for (int d = 0; d < ATTACH_NDEV; d++)
+		virtio_dev__set_mem(a->dev[d], &a->mem);
+	err = start_trap(a);
+	if (!err)
+		err = attach__write_abi(a, offsetof(struct stage1_abi, request), &go, sizeof(go));
+	if (err)
+		return ATTACH_EXIT_ERROR;
+	if (isatty(a->in_fd) && !tcgetattr(a->in_fd, &a->saved_tty)) {
+		struct termios raw = a->saved_tty;
+
+		cfmakeraw(&raw);
+		if (!tcsetattr(a->in_fd, TCSAFLUSH, &raw))
+			a->raw_tty = true;
+	}
+	for (;;) {
+		bool running = a->have_st2 && a->st2.state == STAGE2_RUNNING;
+
+		if (turn(a, running))
+			return ATTACH_EXIT_ERROR;
+		if (a->stop_signal) {
+			pr_err("attach: %s: detaching", strsignal(a->stop_signal));
+			return ATTACH_EXIT_ERROR;
+		}
+		if (a->have_st2 && a->st2.state == STAGE2_EXITED)
+			return a->st2.exit_status;
+		if (a->have_st2 && a->st2.state == STAGE2_FAILED) {
+			pr_err("attach: in the guest, %s failed: %s%s%s", a->st2.step, a->st2.msg,
+			       a->st2.err ? ": " : "", a->st2.err ? strerror(a->st2.err) : "");
+			return ATTACH_EXIT_ERROR;
+		}
+		if (now_ms() < next_tick)
+			continue;
+		next_tick = now_ms() + TICK_MS;
+		if (read_stage1(a))
+			return ATTACH_EXIT_ERROR;
+		if (a->stage1_state == STAGE1_ERROR) {
+			report_stage1_error(a);
+			return ATTACH_EXIT_ERROR;
+		}
+		if (a->stage1_state < STAGE1_ENTERED && now_ms() - start > ENTER_TIMEOUT_MS) {
+			pr_err("attach: the guest did not run stage1's entry within %d s",
+			       ENTER_TIMEOUT_MS / 1000);
+			return ATTACH_EXIT_ERROR;
+		}
+		if (!a->have_st2 && now_ms() - start > READY_TIMEOUT_MS) {
+			pr_err("attach: stage2 did not start in the guest within %d s (stage1 "
+			       "state %u)",
+			       READY_TIMEOUT_MS / 1000, a->stage1_state);
+			if (a->stage1_state >= STAGE1_DEVICES &&
+			    !virtio_dev__live(a->dev[ATTACH_BLK]))
+				pr_err("attach: the guest never drove the block device: does its "
+				       "kernel have virtio_mmio and virtio_blk?");
+			return ATTACH_EXIT_ERROR;
+		}
+	}
+}
+
+int attach__stop_guest(struct attach *a)
+{
+	uint32_t stop = STAGE1_REQ_STOP, gone = 1;
+	uint64_t start = now_ms(), done_at = 0;
+	bool told_gone = false;
+
+	if (!a->entered)
+		return 0;
+	if (a->have_st2) {
+		int32_t pid = (int32_t)a->st2.pid;
+		attach__write_abi(a, offsetof(struct stage1_abi, stage2_pid), &pid, sizeof(pid));
+	}
+	if (attach__write_abi(a, offsetof(struct stage1_abi, request), &stop, sizeof(stop)))
+		return -EIO;
+	a->stop_signal = 0;
+	for (;;) {
+		if (turn(a, false))
+			return -ESRCH;
+		if (!told_gone && (!a->have_st2 || a->st2.state == STAGE2_EXITED ||
+				   a->st2.state == STAGE2_FAILED)) {
+			attach__write_abi(a, offsetof(struct stage1_abi, stage2_gone), &gone,
+					  sizeof(gone));
+			told_gone = true;
+		}
+		if (read_stage1(a))
+			return -EIO;
+		if (!done_at &&
+		    (a->stage1_state == STAGE1_DONE || a->stage1_state == STAGE1_ERROR)) {
+			if (a->stage1_state == STAGE1_ERROR)
+				report_stage1_error(a);
+			done_at = now_ms();
+		}
+		/* stage1 still returns from its work function: serve a little longer */
+		if (done_at && now_ms() - done_at >= GRACE_MS)
+			return 0;
+		if (!done_at && now_ms() - start > STOP_TIMEOUT_MS) {
+			pr_err("attach: stage1 did not finish in the guest within %d s (state %u)",
+			       STOP_TIMEOUT_MS / 1000, a->stage1_state);
+			return -ETIMEDOUT;
+		}
+	}
+}
