@@ -69,6 +69,7 @@ struct attach {
 	/* devices and the session */
 	int image_fd;
 	uint64_t image_size;
+	bool image_read_only;
 	struct virtio_dev *dev[ATTACH_NDEV];
 	struct kvmrun trap;
 	bool trapping;

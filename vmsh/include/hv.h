@@ -65,6 +65,8 @@ void hv__free(struct hv *hv);
  * injection failed.
  */
 int __hv_ioctl(struct hv *hv, int fd, unsigned long req, void *arg, size_t argsize, long *ret);
+/* ioctl(fd, req, arg) in the hypervisor with an integer argument (KVM_CHECK_EXTENSION). */
+int __hv_ioctl_value(struct hv *hv, int fd, unsigned long req, long arg, long *ret);
 /* As __hv_ioctl, but a failing ioctl is an error named after the request. */
 int hv__checked_ioctl(struct hv *hv, int fd, unsigned long req, const char *name, void *arg,
 		      size_t argsize);

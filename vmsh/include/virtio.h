@@ -67,7 +67,11 @@ struct virtio_blk_opts {
 	 * be open for writing unless read_only.
 	 */
 	int fd;
-	bool read_only;	    /* offer VIRTIO_BLK_F_RO, fail writes with IOERR */
+	/*
+	 * Fail writes to the file's data with IOERR; offer VIRTIO_BLK_F_RO
+	 * only without a control area (which stays writable).
+	 */
+	bool read_only;
 	const char *serial; /* GET_ID answer, at most 20 bytes; NULL: empty */
 	/*
 	 * Sectors of in-memory control area after the file's data (0 for

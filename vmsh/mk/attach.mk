@@ -4,7 +4,7 @@
 VMSH_OBJS += $(BUILD)/vmsh/src/attach.o $(BUILD)/vmsh/src/attach_loop.o \
 	$(BUILD)/vmsh/src/stage2_blob.o
 
-$(BUILD)/vmsh/src/stage2_blob.o: vmsh/src/stage1_blob.S $(STAGE2)
+$(BUILD)/vmsh/src/stage2_blob.o: vmsh/src/stage1_blob.S $(BUILD)/vmsh/guest/stage2
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  AS      $@")
 	$(Q)$(CC) -DBLOB=stage2_blob -DSTAGE1_SO='"$(STAGE2)"' -c $< -o $@

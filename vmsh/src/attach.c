@@ -121,6 +121,10 @@ static int open_image(struct attach *a)
 	struct stat st;
 
 	a->image_fd = open(a->o.image, O_RDWR | O_CLOEXEC);
+	if (a->image_fd < 0 && (errno == EROFS || errno == EACCES)) {
+		a->image_read_only = true; /* CMD gets it read-only */
+		a->image_fd = open(a->o.image, O_RDONLY | O_CLOEXEC);
+	}
 	if (a->image_fd < 0) {
 		pr_err("cannot open the image %s: %s", a->o.image, strerror(errno));
 		return -errno;
@@ -272,8 +276,7 @@ static int guest_limits(struct attach *a, unsigned *phys_bits, unsigned *nr_slot
 	for (uint32_t i = 0; i < cpuid.c.nent && i < 100; i++)
 		if (cpuid.e[i].function == 0x80000008 && (cpuid.e[i].eax & 0xff) >= 32)
 			*phys_bits = cpuid.e[i].eax & 0xff;
-	err = __hv_ioctl(&a->hv, a->hv.vm_fd, KVM_CHECK_EXTENSION, (void *)KVM_CAP_NR_MEMSLOTS, 0,
-			 &ret);
+	err = __hv_ioctl_value(&a->hv, a->hv.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS, &ret);
 	if (err)
 		return err;
 	*nr_slots = ret > 0 ? (unsigned)ret : 32;
@@ -319,6 +322,10 @@ static int configure_stage1(struct attach *a)
 	argv[argc++] = a->serial;
 	argv[argc++] = "--ctl-offset";
 	argv[argc++] = ctl;
+	if (a->image_read_only)
+		argv[argc++] = "--read-only";
+	if (!isatty(a->in_fd))
+		argv[argc++] = "--tty-pipe";
 	if (isatty(a->in_fd) && getenv("TERM")) {
 		snprintf(term, sizeof(term), "TERM=%s", getenv("TERM"));
 		argv[argc++] = "--env";

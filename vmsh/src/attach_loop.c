@@ -104,6 +104,7 @@ int attach__loop_init(struct attach *a)
 	struct winsize ws = { .ws_col = 80, .ws_row = 24 };
 	struct virtio_blk_opts blk = { .host = { notify_irq, a },
 				       .fd = a->image_fd,
+				       .read_only = a->image_read_only,
 				       .serial = a->serial,
 				       .ctl_sectors = ATTACH_CTL_SECTORS,
 				       .ctl_written = ctl_written };

@@ -203,6 +203,11 @@ int __hv_ioctl(struct hv *hv, int fd, unsigned long req, void *arg, size_t argsi
 	return 0;
 }
 
+int __hv_ioctl_value(struct hv *hv, int fd, unsigned long req, long arg, long *ret)
+{
+	return hv__syscall(hv, ret, SYS_ioctl, fd, (long)req, arg, 0, 0, 0);
+}
+
 int hv__checked_ioctl(struct hv *hv, int fd, unsigned long req, const char *name, void *arg,
 		      size_t argsize)
 {
@@ -224,8 +229,7 @@ static int hv__poke_vm(void *ctx)
 {
 	struct hv *hv = ctx;
 	long ret;
-	int err = hv__syscall(hv, &ret, SYS_ioctl, hv->vm_fd, KVM_CHECK_EXTENSION,
-			      KVM_CAP_USER_MEMORY, 0, 0, 0);
+	int err = __hv_ioctl_value(hv, hv->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY, &ret);
 
 	if (!err && ret < 0) {
 		pr_err("KVM_CHECK_EXTENSION on the VM fd inside the hypervisor failed: %s",

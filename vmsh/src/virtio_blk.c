@@ -155,7 +155,9 @@ static int vblk__request(struct vblk *b, const struct virtq_chain *c, uint32_t *
 		return st;
 	case VIRTIO_BLK_T_OUT:
 		data_len = c->out_len - VBLK_HDR_SIZE;
-		if (b->read_only || !vblk__range_ok(b, sector, data_len)) {
+		/* a read-only image still takes writes to the control area */
+		if (!vblk__range_ok(b, sector, data_len) ||
+		    (b->read_only && sector * SECTOR_SIZE < b->file_bytes)) {
 			pr_debug("virtio-blk: write of %llu bytes at sector %llu refused",
 				 (unsigned long long)data_len, (unsigned long long)sector);
 			return VIRTIO_BLK_S_IOERR;
@@ -288,7 +290,8 @@ int virtio_blk__create(struct virtio_dev **out, const struct virtio_blk_opts *op
 	b->file_bytes = file_bytes;
 	b->capacity = file_bytes / SECTOR_SIZE + opts->ctl_sectors;
 	b->ctl_written = opts->ctl_written;
-	if (b->read_only)
+	/* F_RO makes the guest refuse every write, the control area's too */
+	if (b->read_only && !opts->ctl_sectors)
 		features |= 1ULL << VIRTIO_BLK_F_RO;
 
 	/* Two descriptors of every chain go to the header and the status. */

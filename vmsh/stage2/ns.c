@@ -240,9 +240,10 @@ void ns__read_pid1(struct stage2 *s)
 		stage2__die(s, "open-root", errno, "cannot open /proc/1/root");
 }
 
-static int try_mount(const char *src, const char *dir, const char *type, int *err)
+static int try_mount(const char *src, const char *dir, const char *type, unsigned long flags,
+		     int *err)
 {
-	if (!mount(src, dir, type, 0, NULL) ||
+	if (!mount(src, dir, type, flags, NULL) ||
 	    ((errno == EROFS || errno == EACCES) && !mount(src, dir, type, MS_RDONLY, NULL)))
 		return 1;
 	if (errno != EINVAL && errno != ENODEV && errno != ENOTBLK)
@@ -264,7 +265,7 @@ static void mount_image(struct stage2 *s, const char *dir)
 	if (fchdir(s->proc_fd))
 		stage2__die(s, "chdir-proc", errno, "cannot enter /proc");
 	while (type) {
-		if (try_mount(src, dir, type, &err)) {
+		if (try_mount(src, dir, type, s->read_only ? MS_RDONLY : 0, &err)) {
 			stage2__log(s, "image mounted (%s)", type);
 			if (chdir("/"))
 				stage2__die(s, "chdir", errno, "cannot chdir /");

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -162,7 +163,7 @@ static void usage(void)
 {
 	static const char text[] =
 	    "usage: stage2 --serial S --ctl-offset BYTES [--console PATH] [--caps keep|none]\n"
-	    "              [--env NAME=VALUE]... -- CMD [ARGS...]\n";
+	    "              [--env NAME=VALUE]... [--read-only] [--tty-pipe] -- CMD [ARGS...]\n";
 
 	if (write(2, text, sizeof(text) - 1) < 0)
 		return;
@@ -182,6 +183,14 @@ static const char *parse_args(struct stage2 *s, int argc, char **argv)
 		if (!strcmp(a, "--")) {
 			i++;
 			break;
+		}
+		if (!strcmp(a, "--read-only")) {
+			s->read_only = true;
+			continue;
+		}
+		if (!strcmp(a, "--tty-pipe")) {
+			s->tty_pipe = true;
+			continue;
 		}
 		if (!v)
 			return "an option lacks its value";
@@ -292,6 +301,17 @@ static void __attribute__((noreturn)) child(struct stage2 *s, char **env, int pi
 		child_fail(pipefd, "console-ctty", errno, 1);
 	if (dup2(s->con_fd, 0) < 0 || dup2(s->con_fd, 1) < 0 || dup2(s->con_fd, 2) < 0)
 		child_fail(pipefd, "console-dup", errno, 1);
+	if (s->tty_pipe) {
+		/* like ssh -T: what is piped in is not echoed back, "\n" stays "\n";
+		 * canonical input stays, so vmsh's ^D at the pipe's end is EOF */
+		struct termios t;
+
+		if (!tcgetattr(0, &t)) {
+			t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL | ECHOCTL);
+			t.c_oflag &= ~(tcflag_t)OPOST;
+			tcsetattr(0, TCSANOW, &t);
+		}
+	}
 	if (ns__enter_child(s, &step))
 		child_fail(pipefd, step, errno, 1);
 	sigemptyset(&none);

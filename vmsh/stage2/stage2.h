@@ -22,6 +22,8 @@ struct stage2 {
 	uint64_t ctl_off;
 	const char *console;
 	bool caps_none;
+	bool read_only; /* mount the image read-only (vmsh could not write it) */
+	bool tty_pipe;	/* vmsh's input is a pipe: no echo, no output processing */
 	char **envs;
 	int nenvs;
 	char **cmd;

@@ -616,20 +616,32 @@ static void test_blk_read_only(void **state)
 	uint8_t before[512], after[512];
 
 	drv_start(dev, 1);
+	/* no F_RO with a control area: the guest must still write that */
 	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	assert_true(rd(VIRTIO_MMIO_DEVICE_FEATURES) & 1U << VIRTIO_BLK_F_RO);
+	assert_false(rd(VIRTIO_MMIO_DEVICE_FEATURES) & 1U << VIRTIO_BLK_F_RO);
 	assert_int_equal(pread(blk_fd, before, 512, 512), 512);
 	fill(DATA, 512, 9);
 	assert_int_equal(blk_req(VIRTIO_BLK_T_OUT, 1, &d, 1, NULL), VIRTIO_BLK_S_IOERR);
+	/* a write that would reach into the file's last sector too */
+	assert_int_equal(blk_req(VIRTIO_BLK_T_OUT, FILE_SECTORS - 1, &d, 1, NULL),
+			 VIRTIO_BLK_S_IOERR);
 	assert_int_equal(pread(blk_fd, after, 512, 512), 512);
 	assert_memory_equal(before, after, 512);
 	d.w = true;
 	assert_int_equal(blk_req(VIRTIO_BLK_T_IN, 1, &d, 1, NULL), VIRTIO_BLK_S_OK);
 	assert_memory_equal(gpa_ptr(DATA), before, 512);
+	d.w = false;
+	assert_int_equal(blk_req(VIRTIO_BLK_T_OUT, FILE_SECTORS, &d, 1, NULL), VIRTIO_BLK_S_OK);
 	/* An O_RDONLY fd for a writable disk is refused at creation. */
 	assert_int_equal(virtio_blk__create(&rw, &o), -EINVAL);
 	o.read_only = true;
 	assert_int_equal(virtio_blk__create(&rw, &o), 0);
+	/* without a control area, F_RO tells the guest */
+	assert_int_equal(
+	    virtio_mmio__write(rw, VIRTIO_MMIO_DEVICE_FEATURES_SEL, &(uint32_t){ 0 }, 4), 0);
+	uint32_t features = 0;
+	assert_int_equal(virtio_mmio__read(rw, VIRTIO_MMIO_DEVICE_FEATURES, &features, 4), 0);
+	assert_true(features & 1U << VIRTIO_BLK_F_RO);
 	virtio_dev__free(rw);
 	close(o.fd);
 }
