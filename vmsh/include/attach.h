@@ -86,6 +86,8 @@ struct attach {
 	bool have_st2;
 	int stop_signal; /* the signal that asked vmsh to detach, 0 if none */
 	uint64_t t_start_ns, t_first_output_ns;
+	uint64_t held_ns; /* the hypervisor was stopped this long, all holds together */
+	unsigned holds;
 };
 
 /* attach_loop.c */

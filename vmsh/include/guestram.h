@@ -105,9 +105,9 @@ struct kvm_ioapic_state;
 /* Pure: the preferred free pin of an IOAPIC state; -ENOSPC if none. */
 int guestram__irq_choose(const struct kvm_ioapic_state *s, uint32_t *gsi);
 /*
- * Read the in-kernel IOAPIC (KVM_GET_IRQCHIP) and choose. -ENOTSUP with an
- * explanation when the IOAPIC is not in the kernel (split irqchip).
- * Changes nothing.
+ * Read the in-kernel IOAPIC (KVM_GET_IRQCHIP) and choose. With a split
+ * irqchip (the IOAPIC in the hypervisor), the first pin of the preference
+ * order (irqline.c says why that works). Changes nothing.
  */
 int guestram__irq_find(struct hv *hv, uint32_t *gsi);
 

@@ -87,18 +87,19 @@ enum stage1_state {
 /* Where it failed (failed_step); error holds the negative errno. */
 enum stage1_step {
 	STAGE1_STEP_NONE = 0,
-	STAGE1_STEP_CONFIG = 1,	   /* the config is invalid (-EINVAL) */
-	STAGE1_STEP_QUEUE = 2,	   /* queue_work_on refused the work item */
-	STAGE1_STEP_WAIT_GO = 3,   /* no GO in time (-ETIMEDOUT) */
-	STAGE1_STEP_MODULE = 4,	   /* not fatal: see module_err[] */
-	STAGE1_STEP_DEV_ALLOC = 5, /* platform_device_alloc */
-	STAGE1_STEP_DEV_RES = 6,   /* platform_device_add_resources */
-	STAGE1_STEP_DEV_ADD = 7,   /* platform_device_add */
-	STAGE1_STEP_OPEN = 8,	   /* filp_open of stage2_path */
-	STAGE1_STEP_WRITE = 9,	   /* kernel_write */
-	STAGE1_STEP_EXEC = 10,	   /* call_usermodehelper */
-	STAGE1_STEP_KILL = 11,	   /* not fatal: stage2_pid not found */
-	STAGE1_STEP_WAIT_GONE = 12 /* stage2 did not exit in time (-ETIMEDOUT) */
+	STAGE1_STEP_CONFIG = 1,	    /* the config is invalid (-EINVAL) */
+	STAGE1_STEP_QUEUE = 2,	    /* queue_work_on refused the work item */
+	STAGE1_STEP_WAIT_GO = 3,    /* no GO in time (-ETIMEDOUT) */
+	STAGE1_STEP_MODULE = 4,	    /* not fatal: see module_err[] */
+	STAGE1_STEP_DEV_ALLOC = 5,  /* platform_device_alloc */
+	STAGE1_STEP_DEV_RES = 6,    /* platform_device_add_resources */
+	STAGE1_STEP_DEV_ADD = 7,    /* platform_device_add */
+	STAGE1_STEP_OPEN = 8,	    /* filp_open of stage2_path */
+	STAGE1_STEP_WRITE = 9,	    /* kernel_write */
+	STAGE1_STEP_EXEC = 10,	    /* call_usermodehelper */
+	STAGE1_STEP_KILL = 11,	    /* not fatal: stage2_pid not found */
+	STAGE1_STEP_WAIT_GONE = 12, /* stage2 did not exit in time (-ETIMEDOUT) */
+	STAGE1_STEP_DEV_IRQ = 13    /* acpi_register_gsi: no irq for the GSI */
 };
 
 struct stage1_abi {

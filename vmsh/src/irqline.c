@@ -82,11 +82,20 @@ int guestram__irq_find(struct hv *hv, uint32_t *gsi)
 	if (err)
 		return err;
 	if (ret == -ENXIO) {
-		pr_err("the VM's IOAPIC is not in the kernel (a split irqchip: QEMU "
-		       "kernel-irqchip=split, the microvm machine, cloud-hypervisor; or no "
-		       "irqchip at all): vmsh cannot choose an interrupt line there; with QEMU, "
-		       "start the VM with -machine ...,kernel-irqchip=on");
-		return -ENOTSUP;
+		/*
+		 * A split irqchip (QEMU kernel-irqchip=split, the microvm machine):
+		 * the IOAPIC is the hypervisor's and cannot be read from here. QEMU
+		 * keeps GSI i routed to the MSI that the guest programs into pin i,
+		 * so an irqfd on an ISA pin still reaches the guest's handler, as
+		 * an edge. The pin is the first of the preference order, which no
+		 * QEMU machine wires a device to (an irqfd on a shared pin would
+		 * only give that device's driver spurious calls). Without any
+		 * irqchip, KVM_IRQFD itself fails later with a clear error.
+		 */
+		*gsi = irqline_order[0];
+		pr_info("the VM's IOAPIC is in the hypervisor (split irqchip): using ISA IRQ %u",
+			*gsi);
+		return 0;
 	}
 	if (ret < 0) {
 		pr_err("KVM_GET_IRQCHIP (IOAPIC) inside the hypervisor failed: %s",

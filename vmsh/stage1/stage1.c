@@ -88,6 +88,12 @@ extern struct workqueue_struct *system_long_wq;
 extern void msleep(unsigned int msecs);
 /* Weak: a kernel without CONFIG_MODULES has the drivers built in or not at all. */
 extern int __request_module(bool wait, const char *fmt, ...) __attribute__((weak));
+/* A GSI's Linux irq number: ISA IRQs are not identity-mapped without a PIC (microvm). */
+extern int acpi_register_gsi(void *dev, uint32_t gsi, int trigger, int polarity)
+    __attribute__((weak));
+extern void acpi_unregister_gsi(uint32_t gsi) __attribute__((weak));
+#define ACPI_EDGE_SENSITIVE 1
+#define ACPI_ACTIVE_HIGH 0
 extern struct platform_device *platform_device_alloc(const char *name, int id);
 extern int platform_device_add_resources(struct platform_device *pdev, const struct resource *res,
 					 unsigned int num);
@@ -270,6 +276,8 @@ static void request_modules(void)
 	}
 }
 
+static bool gsi_mapped[STAGE1_MAX_DEVICES];
+
 static void unregister_devices(void)
 {
 	for (uint32_t i = STAGE1_MAX_DEVICES; i-- > 0;) {
@@ -278,6 +286,9 @@ static void unregister_devices(void)
 		if (pdev)
 			platform_device_unregister(pdev);
 		WRITE_ONCE(stage1_abi.pdev[i], 0);
+		if (gsi_mapped[i])
+			acpi_unregister_gsi(stage1_abi.devices[i].irq);
+		gsi_mapped[i] = false;
 	}
 }
 
@@ -285,16 +296,25 @@ static int register_device(uint32_t i)
 {
 	const struct stage1_device *d = &stage1_abi.devices[i];
 	struct platform_device *pdev;
-	int ret;
+	int ret, irq = (int)d->irq;
 
+	/* vmsh chose a GSI (an IOAPIC pin); the resource wants the guest's irq number */
+	if (acpi_register_gsi) {
+		irq = acpi_register_gsi(NULL, d->irq, ACPI_EDGE_SENSITIVE, ACPI_ACTIVE_HIGH);
+		if (irq < 0) {
+			record(STAGE1_STEP_DEV_IRQ, irq, true);
+			return irq;
+		}
+		gsi_mapped[i] = true;
+	}
 	res[0].start = d->base;
 	res[0].end = d->base + d->size - 1;
 	res[0].name = NULL; /* platform_device_add names it after the device */
 	res[0].flags = IORESOURCE_MEM;
 	res[0].desc = 0;
 	res[0].parent = res[0].sibling = res[0].child = NULL;
-	res[1].start = d->irq;
-	res[1].end = d->irq;
+	res[1].start = (uint64_t)irq;
+	res[1].end = (uint64_t)irq;
 	res[1].name = NULL;
 	res[1].flags = IORESOURCE_IRQ;
 	res[1].desc = 0;
