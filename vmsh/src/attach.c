@@ -57,7 +57,8 @@ static void usage(FILE *f)
 		   "                     by `vmsh image default`)\n"
 		   "      --pts PATH     use this terminal (e.g. /dev/pts/3) for CMD's stdio\n"
 		   "  -v                 progress on stderr (-vv: debug)\n"
-		   "Exit status: CMD's; 125 if vmsh failed (the VM keeps running).\n");
+		   "Exit status: CMD's; 128+N after signal N; 125 if vmsh failed (the VM keeps\n"
+		   "running either way).\n");
 }
 
 static uint64_t now_ns(void)
@@ -620,6 +621,8 @@ int cmd_attach(int argc, char **argv)
 		/* stage1 never ran if no vCPU was pointed at it */
 		if (teardown(a, !a->entered))
 			pr_err("attach: the hypervisor could not be restored completely");
+		if (a->stop_signal)
+			rc = 128 + a->stop_signal;
 		goto out;
 	}
 	rc = attach__run(a);

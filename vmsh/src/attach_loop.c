@@ -27,6 +27,7 @@
 #define READY_TIMEOUT_MS 120000 /* stage2 started (nested lab hosts are slow) */
 #define STOP_TIMEOUT_MS 30000	/* stage1 stopped stage2 and unregistered */
 #define GRACE_MS 100		/* stage1 returns from its last function */
+#define PROBE_TIMEOUT_MS 3000	/* a driver probes a device as it is added */
 #define EOT 0x04		/* ^D: end of input for the guest's terminal */
 
 static uint64_t now_ms(void)
@@ -281,8 +282,9 @@ static void report_stage1_error(struct attach *a)
 
 	if (attach__read_abi(a, 0, &abi, sizeof(abi)))
 		return;
-	pr_err("attach: stage1 failed in the guest at step %u: %s", abi.failed_step,
-	       strerror(abi.error < 0 ? -abi.error : abi.error));
+	if (abi.failed_step)
+		pr_err("attach: stage1 failed in the guest at step %u: %s", abi.failed_step,
+		       strerror(abi.error < 0 ? -abi.error : abi.error));
 	for (uint32_t i = 0; i < abi.nmodules && i < STAGE1_MAX_MODULES; i++)
 		if (abi.module_err[i])
 			pr_err("attach: loading %.*s in the guest gave %d", STAGE1_MODULE_LEN,
@@ -314,7 +316,7 @@ static int start_trap(struct attach *a)
 int attach__run(struct attach *a)
 {
 	uint32_t go = STAGE1_REQ_GO;
-	uint64_t start = now_ms(), next_tick = 0;
+	uint64_t start = now_ms(), next_tick = 0, devices_since = 0;
 	int err;
 
 	for (int d = 0; d < ATTACH_NDEV; d++)
@@ -338,7 +340,7 @@ int attach__run(struct attach *a)
 			return ATTACH_EXIT_ERROR;
 		if (a->stop_signal) {
 			pr_err("attach: %s: detaching", strsignal(a->stop_signal));
-			return ATTACH_EXIT_ERROR;
+			return 128 + a->stop_signal;
 		}
 		if (a->have_st2 && a->st2.state == STAGE2_EXITED)
 			return a->st2.exit_status;
@@ -354,6 +356,18 @@ int attach__run(struct attach *a)
 			return ATTACH_EXIT_ERROR;
 		if (a->stage1_state == STAGE1_ERROR) {
 			report_stage1_error(a);
+			return ATTACH_EXIT_ERROR;
+		}
+		/* platform_device_add() probes at once: a driver would have said hello */
+		if (a->stage1_state >= STAGE1_DEVICES && !a->have_st2 && !devices_since &&
+		    !virtio_dev__status(a->dev[ATTACH_BLK]))
+			devices_since = now_ms();
+		if (devices_since && !virtio_dev__status(a->dev[ATTACH_BLK]) &&
+		    now_ms() - devices_since > PROBE_TIMEOUT_MS) {
+			report_stage1_error(a);
+			pr_err(
+			    "attach: no driver in the guest took vmsh's devices: its kernel lacks "
+			    "virtio_mmio (not built in, and the module could not be loaded)");
 			return ATTACH_EXIT_ERROR;
 		}
 		if (a->stage1_state < STAGE1_ENTERED && now_ms() - start > ENTER_TIMEOUT_MS) {

@@ -1,0 +1,179 @@
+#!/usr/bin/env bats
+# Runs inside a lab host: vmsh attach against real QEMU/KVM guests: the VM's
+# root in the container, the paper's use cases, an interactive terminal,
+# repeated attaches, a guest workload, bad input and signals at every phase.
+
+bats_require_minimum_version 1.5.0
+
+load attach_common
+
+@test "the VM's root is at /var/lib/vmsh: a file written there is the guest's; ps lists the guest's processes" {
+	start_vm 6.1 pc 1
+	run "$VMSH" attach "$PID" -- sh -c 'echo written-by-vmsh > /var/lib/vmsh/root/from-vmsh; ls /var/lib/vmsh/etc >/dev/null' </dev/null
+	[ "$status" -eq 0 ]
+	[ "$("$LAB" vm exec "$VM" -- cat /root/from-vmsh)" = written-by-vmsh ]
+	# inspection: the container's ps sees the guest's processes, PID 1 first
+	guest_ps=$("$LAB" vm exec "$VM" -- 'ps -o pid,comm | wc -l')
+	run --separate-stderr "$VMSH" attach "$PID" -- ps -o pid,comm </dev/null
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $(sed -n 2p <<<"$output") == *" 1 init"* ]]
+	# the guest's own processes plus ours (stage2, ps)
+	[ "$(wc -l <<<"$output")" -ge "$guest_ps" ]
+	# pipes work, and stdin ends for the command when vmsh's does
+	run --separate-stderr "$VMSH" attach "$PID" -- /bin/sh <<<'echo piped; cat /var/lib/vmsh/root/from-vmsh'
+	[ "$status" -eq 0 ]
+	[ "$output" = "piped
+written-by-vmsh" ]
+}
+
+@test "recovery: root's password is changed with chpasswd -R /var/lib/vmsh from a tool image" {
+	start_vm 6.1 pc 1
+	# a tool image with Debian's chpasswd and the libraries it links
+	tree=$BATS_TEST_TMPDIR/tools
+	mkdir -p "$tree/usr/sbin" "$tree/bin"
+	cp /usr/sbin/chpasswd "$tree/usr/sbin/"
+	cp /bin/busybox "$tree/bin/"
+	ln -s busybox "$tree/bin/sh"
+	for lib in $(ldd /usr/sbin/chpasswd | grep -o '/[^ ]*'); do
+		mkdir -p "$tree$(dirname "$lib")"
+		cp -L "$lib" "$tree$lib"
+	done
+	"$VMSH" image build "$tree" -o "$BATS_TEST_TMPDIR/tools.img"
+	# a VM whose root account is locked (the password is lost)
+	"$LAB" vm exec "$VM" -- 'sed -i "s/^root::/root:x:/" /etc/passwd; echo "root:!:20000:0:99999:7:::" > /etc/shadow; chmod 600 /etc/shadow'
+	before=$("$LAB" vm exec "$VM" -- 'grep "^root:" /etc/shadow')
+	# -c SHA512: the hash is made by chpasswd itself, no PAM of the guest's needed
+	run "$VMSH" attach "$PID" -f "$BATS_TEST_TMPDIR/tools.img" -- \
+		/usr/sbin/chpasswd -R /var/lib/vmsh -c SHA512 <<<'root:rescued-by-vmsh'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	after=$("$LAB" vm exec "$VM" -- 'grep "^root:" /etc/shadow')
+	echo "before: $before"
+	echo "after:  $after"
+	[ "$after" != "$before" ]
+	# the new hash is the new password's, with the hash's own salt
+	hash=$(cut -d: -f2 <<<"$after")
+	[[ $hash == '$6$'* ]]
+	[ "$(python3 -W ignore -c 'import crypt, sys; print(crypt.crypt(sys.argv[1], sys.argv[2]))' \
+		rescued-by-vmsh "$hash")" = "$hash" ]
+}
+
+@test "an interactive session through a pty: a command, its output, a resize, Ctrl-D" {
+	start_vm 6.1-cloud q35 2
+	dir=$BATS_TEST_TMPDIR
+	mkfifo "$dir/in"
+	exec 7<>"$dir/in"
+	script -q -f -e -c "$VMSH attach $PID" "$dir/typescript" <"$dir/in" >/dev/null 2>&1 &
+	helper=$!
+	wait_for() { # PATTERN: in the session's output within 120 s
+		for i in $(seq 1200); do grep -q "$1" "$dir/typescript" 2>/dev/null && return 0; sleep 0.1; done
+		cat -A "$dir/typescript"
+		return 1
+	}
+	echo 'echo "hello $((6 * 7))"' >&7
+	wait_for 'hello 42'
+	# resize vmsh's terminal: the guest's terminal follows
+	vmsh=$(pgrep -n -f "vmsh attach $PID")
+	stty -F "$(readlink "/proc/$vmsh/fd/0")" rows 33 cols 111
+	echo 'stty size' >&7
+	wait_for '33 111'
+	printf '\004' >&7
+	rc=0
+	wait "$helper" || rc=$?
+	helper=
+	exec 7>&-
+	[ "$rc" -eq 0 ]
+	"$LAB" vm exec "$VM" -- true
+}
+
+@test "10 attaches in a row: the guest works on, the hypervisor's fds and maps are as before; median times" {
+	start_vm 6.1-cloud q35 2
+	hv0=$(hv_state "$PID")
+	g0=$(guest_state)
+	first=() held=()
+	for i in $(seq 10); do
+		run --separate-stderr "$VMSH" attach -v "$PID" -- echo "round $i" </dev/null
+		[ "$status" -eq 0 ]
+		[ "$output" = "round $i" ]
+		line=$(grep 'timing:' <<<"$stderr")
+		first+=("$(sed 's/.*first output after \([0-9.]*\) ms.*/\1/' <<<"$line")")
+		held+=("$(sed 's/.*stopped \([0-9.]*\) ms.*/\1/' <<<"$line")")
+	done
+	diff <(echo "$hv0") <(hv_state "$PID")
+	[ "$(guest_state)" = "$g0" ]
+	"$LAB" vm exec "$VM" -- true
+	m1=$(printf '%s\n' "${first[@]}" | sort -n | sed -n 5,6p | awk '{ s += $1 } END { print s / 2 }')
+	m2=$(printf '%s\n' "${held[@]}" | sort -n | sed -n 5,6p | awk '{ s += $1 } END { print s / 2 }')
+	echo "# attach, 10 rounds (nested lab): first output after ${m1} ms, hypervisor stopped ${m2} ms (medians)" >&3
+}
+
+@test "a guest workload writing and checking its own disk runs on correctly during and after attaches" {
+	start_vm 6.12 pc 2
+	"$LAB" vm exec "$VM" -- 'i=0; (while :; do i=$((i + 1)); dd if=/dev/urandom of=/root/w.bin bs=4k count=16 2>/dev/null; sync; s1=$(md5sum < /root/w.bin); echo 3 > /proc/sys/vm/drop_caches; s2=$(md5sum < /root/w.bin); [ "$s1" = "$s2" ] && echo ok $i >> /root/w.log || echo BAD $i >> /root/w.log; done) >/dev/null 2>&1 &'
+	for i in 1 2 3; do
+		run "$VMSH" attach "$PID" -- sh -c 'cat /var/lib/vmsh/root/w.log | tail -1' </dev/null
+		[ "$status" -eq 0 ]
+		[[ $output == "ok "* ]]
+	done
+	sleep 2
+	log=$("$LAB" vm exec "$VM" -- 'cat /root/w.log')
+	! grep -q BAD <<<"$log"
+	[ "$(grep -c '^ok' <<<"$log")" -gt 3 ]
+}
+
+@test "bad input: missing, corrupt and non-ext images, a command missing from the image: clear errors, VM unharmed" {
+	start_vm 6.1 pc 1
+	hv0=$(hv_state "$PID")
+	g0=$(guest_state)
+	run "$VMSH" attach "$PID" -f /nonexistent.img -- true
+	[ "$status" -eq 125 ]
+	[[ $output == *"cannot open the image /nonexistent.img"* ]]
+	head -c 4M /dev/urandom >"$BATS_TEST_TMPDIR/corrupt.img"
+	run "$VMSH" attach "$PID" -f "$BATS_TEST_TMPDIR/corrupt.img" -- true
+	[ "$status" -eq 125 ]
+	[[ $output == *"is not an ext2/3/4 filesystem"* ]]
+	truncate -s 4M "$BATS_TEST_TMPDIR/swap.img"
+	mkswap "$BATS_TEST_TMPDIR/swap.img" >/dev/null
+	run "$VMSH" attach "$PID" -f "$BATS_TEST_TMPDIR/swap.img" -- true
+	[ "$status" -eq 125 ]
+	[[ $output == *"is not an ext2/3/4 filesystem"* ]]
+	run "$VMSH" attach "$PID" -- no-such-tool </dev/null
+	echo "$output"
+	[ "$status" -eq 127 ]
+	[[ $output == *"no-such-tool: not found in the image"* ]]
+	diff <(echo "$hv0") <(hv_state "$PID")
+	[ "$(guest_state)" = "$g0" ]
+}
+
+@test "a guest kernel without virtio_mmio: a clear error, VM unharmed" {
+	# the kernel refuses to load virtio_mmio: as if it had none
+	PID=$("$LAB" vm start "$VM" --kernel 6.1 --machine pc --append module_blacklist=virtio_mmio)
+	hv0=$(hv_state "$PID")
+	run "$VMSH" attach "$PID" -- true </dev/null
+	echo "$output"
+	[ "$status" -eq 125 ]
+	[[ $output == *"lacks virtio_mmio"* ]]
+	diff <(echo "$hv0") <(hv_state "$PID")
+	"$LAB" vm exec "$VM" -- true
+}
+
+@test "SIGTERM at every phase of an attach: vmsh leaves, the VM runs on, nothing is left behind" {
+	start_vm 6.1 pc 1
+	hv0=$(hv_state "$PID")
+	g0=$(guest_state)
+	for delay in 0.02 0.1 0.3 0.6 1 2 4; do
+		"$VMSH" attach "$PID" -- sleep 600 </dev/null >"$BATS_TEST_TMPDIR/out" 2>&1 &
+		helper=$!
+		sleep "$delay"
+		kill -TERM "$helper"
+		rc=0
+		wait "$helper" || rc=$?
+		helper=
+		echo "SIGTERM after ${delay} s: status $rc: $(tr '\n' ' ' <"$BATS_TEST_TMPDIR/out")"
+		[ "$rc" -eq 143 ]
+		diff <(echo "$hv0") <(hv_state "$PID")
+		[ "$(guest_state)" = "$g0" ]
+	done
+	"$LAB" vm exec "$VM" -- true
+}

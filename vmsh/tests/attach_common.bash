@@ -1,0 +1,60 @@
+# Shared by the lab's attach tests (attach.bats, attach_matrix.bats): vmsh
+# attach against real QEMU/KVM guests inside a lab host. Every VM is stopped
+# by pid in teardown; the guest must keep running and the hypervisor must be
+# left as it was.
+
+LAB=$BATS_TEST_DIRNAME/../../lab/lab
+VMSH=${VMSH:-$BATS_TEST_DIRNAME/../../build/bin/vmsh}
+
+setup() {
+	VM=a$BATS_TEST_NUMBER
+	helper=
+}
+
+teardown() {
+	[ -z "${helper:-}" ] || kill "$helper" 2>/dev/null || true
+	"$LAB" vm stop "$VM"
+}
+
+# What vmsh must leave as it found it: the hypervisor's fds (and what they
+# are) and its RAM and device mappings (QEMU's own thread stacks and heap
+# come and go as its worker threads do, so anonymous private mappings are
+# not compared), and no thread traced.
+hv_state() {
+	local pid=$1
+	ls -l "/proc/$pid/fd" | awk 'NR > 1 { print $9, $10, $11 }'
+	grep -vE ' rw-p [0-9a-f]+ 00:00 0 *$|---p [0-9a-f]+ 00:00 0 *$' "/proc/$pid/maps"
+	cat /proc/"$pid"/task/*/status 2>/dev/null | grep -E '^TracerPid:' | grep -vc $'TracerPid:\t0$' || true
+}
+
+# What vmsh must leave in the guest: no device of its own, no file, no mount,
+# no process of stage2 or its command.
+guest_state() {
+	"$LAB" vm exec "$VM" -- 'ls /sys/bus/platform/devices | grep -c virtio-mmio; ls -a /dev | grep -c "^\.vmsh"; wc -l < /proc/mounts; ps -o comm | grep -cE "^(sleep|stage2|\.vmsh)"' | tr '\n' ' '
+}
+
+# start_vm KERNEL MACHINE SMP [lab vm start options...]: a "pre-baked" VM,
+# root on virtio-blk; sets PID.
+start_vm() {
+	local kernel=$1 machine=$2 smp=$3
+	shift 3
+	PID=$("$LAB" vm start "$VM" --kernel "$kernel" --machine "$machine" --smp "$smp" --shape disk "$@")
+}
+
+# attach_basics: uname -r prints the guest's release and exits 0; a command's
+# exit status comes back; the hypervisor and the guest are as before.
+attach_basics() {
+	local release hv0 g0
+	release=$("$LAB" vm exec "$VM" -- uname -r)
+	hv0=$(hv_state "$PID")
+	g0=$(guest_state)
+	run --separate-stderr "$VMSH" attach "$PID" -- uname -r </dev/null
+	echo "stdout: $output"
+	echo "stderr: $stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$release" ]
+	run "$VMSH" attach "$PID" -- sh -c 'exit 7' </dev/null
+	[ "$status" -eq 7 ]
+	diff <(echo "$hv0") <(hv_state "$PID")
+	[ "$(guest_state)" = "$g0" ]
+}
