@@ -78,9 +78,10 @@ struct attach {
 	int out_fd;   /* the command's output */
 	bool raw_tty; /* in_fd's terminal set raw; restored at the end */
 	struct termios saved_tty;
-	bool in_eof;
+	bool in_eof, eot_queued;
 	char inbuf[4096];
 	size_t inlen;
+	char last_in; /* the last byte read from in_fd, 0 before any */
 	uint32_t stage1_state;
 	struct stage2_status st2;
 	bool have_st2;

@@ -141,7 +141,7 @@ int attach__loop_init(struct attach *a)
 void attach__loop_fini(struct attach *a)
 {
 	if (a->raw_tty)
-		tcsetattr(a->in_fd, TCSAFLUSH, &a->saved_tty);
+		tcsetattr(a->in_fd, TCSADRAIN, &a->saved_tty);
 	a->raw_tty = false;
 	for (int d = 0; d < ATTACH_NDEV; d++) {
 		virtio_dev__free(a->dev[d]);
@@ -255,12 +255,18 @@ static int turn(struct attach *a, bool take_input)
 
 		if (r > 0) {
 			a->inlen += (size_t)r;
+			a->last_in = a->inbuf[a->inlen - 1];
 		} else if (r == 0 || errno != EAGAIN) {
-			/* a pipe ended: the guest's terminal gets end-of-input */
 			a->in_eof = true;
-			if (!isatty(a->in_fd) && a->inlen < sizeof(a->inbuf))
-				a->inbuf[a->inlen++] = EOT;
 		}
+	}
+	/* a pipe ended: the guest's canonical terminal gets end-of-input, which
+	 * takes a second ^D after a line without its newline */
+	if (a->in_eof && !a->eot_queued && !isatty(a->in_fd) && a->inlen + 2 <= sizeof(a->inbuf)) {
+		if (a->last_in && a->last_in != '\n')
+			a->inbuf[a->inlen++] = EOT;
+		a->inbuf[a->inlen++] = EOT;
+		a->eot_queued = true;
 	}
 	push_input(a);
 	return 0;
@@ -330,7 +336,7 @@ int attach__run(struct attach *a)
 		struct termios raw = a->saved_tty;
 
 		cfmakeraw(&raw);
-		if (!tcsetattr(a->in_fd, TCSAFLUSH, &raw))
+		if (!tcsetattr(a->in_fd, TCSANOW, &raw))
 			a->raw_tty = true;
 	}
 	for (;;) {

@@ -13,6 +13,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -299,23 +301,19 @@ static void __attribute__((noreturn)) child(struct stage2 *s, char **env, int pi
 		child_fail(pipefd, step, errno, 1);
 	if (ioctl(s->con_fd, TIOCSCTTY, 1) < 0)
 		child_fail(pipefd, "console-ctty", errno, 1);
-	if (dup2(s->con_fd, 0) < 0 || dup2(s->con_fd, 1) < 0 || dup2(s->con_fd, 2) < 0)
-		child_fail(pipefd, "console-dup", errno, 1);
 	if (s->tty_pipe) {
-		/* like ssh -T: what is piped in is not echoed back, "\n" stays "\n";
-		 * canonical input stays, so vmsh's ^D at the pipe's end is EOF */
-		struct termios t;
-
-		if (!tcgetattr(0, &t)) {
-			t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL | ECHOCTL);
-			t.c_oflag &= ~(tcflag_t)OPOST;
-			tcsetattr(0, TCSANOW, &t);
-		}
+		/* like ssh -T: CMD gets pipes (so a shell is not interactive), relayed */
+		if (dup2(s->pipe_in[0], 0) < 0 || dup2(s->pipe_out[1], 1) < 0 ||
+		    dup2(s->pipe_out[1], 2) < 0)
+			child_fail(pipefd, "pipe-dup", errno, 1);
+	} else if (dup2(s->con_fd, 0) < 0 || dup2(s->con_fd, 1) < 0 || dup2(s->con_fd, 2) < 0) {
+		child_fail(pipefd, "console-dup", errno, 1);
 	}
 	if (ns__enter_child(s, &step))
 		child_fail(pipefd, step, errno, 1);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL); /* ignored by stage2, which an exec would keep */
 	environ = env;
 	execvp(s->cmd[0], s->cmd);
 	if (errno == ENOENT)
@@ -334,6 +332,83 @@ static int take_signal(const sigset_t *set, int ms)
 	return sig == SIGCHLD ? 0 : sig > 0 ? sig : 0;
 }
 
+/*
+ * vmsh's input is a pipe: the console is canonical without echo or output
+ * processing, so vmsh's ^D at the end of its input is a read of 0 here;
+ * CMD's pipes are relayed to and from it.
+ */
+static void pipe_setup(struct stage2 *s)
+{
+	struct termios t;
+
+	if (pipe2(s->pipe_in, O_CLOEXEC) || pipe2(s->pipe_out, O_CLOEXEC))
+		stage2__die(s, "pipe", errno, "cannot make CMD's pipes");
+	if (!tcgetattr(s->con_fd, &t)) {
+		t.c_lflag |= ICANON;
+		t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL | ECHOCTL | ISIG | IEXTEN);
+		t.c_iflag &= ~(tcflag_t)(ICRNL | INLCR | IGNCR | IXON);
+		t.c_oflag &= ~(tcflag_t)OPOST;
+		tcsetattr(s->con_fd, TCSANOW, &t);
+	}
+}
+
+static void write_all(int fd, const char *buf, ssize_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, buf, (size_t)n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		buf += w;
+		n -= w;
+	}
+}
+
+/*
+ * One round of relaying, waiting up to ms. Input goes to CMD without ever
+ * blocking (a CMD that writes before it reads must not deadlock us): what
+ * its pipe does not take waits in pend, and the console is not read meanwhile.
+ */
+static void pipe_relay(struct stage2 *s, int ms)
+{
+	bool in_open = s->pipe_in[1] >= 0;
+	struct pollfd p[3] = { { .fd = in_open && !s->pend_len ? s->con_fd : -1, .events = POLLIN },
+			       { .fd = s->pipe_out[0], .events = POLLIN },
+			       { .fd = in_open && s->pend_len ? s->pipe_in[1] : -1,
+				 .events = POLLOUT } };
+	char buf[4096];
+	ssize_t n;
+
+	if (poll(p, 3, ms) <= 0)
+		return;
+	if (p[0].revents & (POLLIN | POLLHUP)) {
+		n = read(s->con_fd, s->pend, sizeof(s->pend));
+		if (n > 0) {
+			s->pend_len = (size_t)n;
+			p[2].revents = POLLOUT;
+		} else if (n == 0) {
+			close(s->pipe_in[1]); /* end of vmsh's input */
+			s->pipe_in[1] = -1;
+		}
+	}
+	if (s->pend_len && (p[2].revents & (POLLOUT | POLLERR))) {
+		n = write(s->pipe_in[1], s->pend, s->pend_len);
+		if (n > 0) {
+			memmove(s->pend, s->pend + n, s->pend_len - (size_t)n);
+			s->pend_len -= (size_t)n;
+		} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			s->pend_len = 0; /* CMD closed its input: drop what it will never read */
+		}
+	}
+	if (p[1].revents & (POLLIN | POLLHUP)) {
+		n = read(s->pipe_out[0], buf, sizeof(buf));
+		if (n > 0)
+			write_all(s->con_fd, buf, n);
+	}
+}
+
 static int run(struct stage2 *s, const sigset_t *sigs)
 {
 	struct child_err ce;
@@ -344,6 +419,10 @@ static int run(struct stage2 *s, const sigset_t *sigs)
 
 	if (pipe2(p, O_CLOEXEC))
 		stage2__die(s, "pipe", errno, "cannot make a pipe");
+	if (s->tty_pipe) {
+		pipe_setup(s);
+		signal(SIGPIPE, SIG_IGN); /* CMD may close its input before reading it all */
+	}
 	if (take_signal(sigs, 0))
 		stage2__die(s, "signal", EINTR, "detached before CMD ran");
 	s->child = fork();
@@ -354,6 +433,12 @@ static int run(struct stage2 *s, const sigset_t *sigs)
 		child(s, env, p[1]);
 	}
 	close(p[1]);
+	if (s->tty_pipe) {
+		close(s->pipe_in[0]);
+		close(s->pipe_out[1]);
+		fcntl(s->pipe_out[0], F_SETFL, O_NONBLOCK);
+		fcntl(s->pipe_in[1], F_SETFL, O_NONBLOCK);
+	}
 	do
 		n = read(p[0], &ce, sizeof(ce));
 	while (n < 0 && errno == EINTR);
@@ -373,7 +458,9 @@ static int run(struct stage2 *s, const sigset_t *sigs)
 			break;
 		if (r < 0 && errno != EINTR)
 			stage2__die(s, "wait", errno, "lost CMD");
-		sig = take_signal(sigs, 1000);
+		if (s->tty_pipe)
+			pipe_relay(s, 50);
+		sig = take_signal(sigs, s->tty_pipe ? 0 : 1000);
 		if (sig) {
 			stage2__log(s, "signal %d: stopping %s", sig, s->cmd[0]);
 			kill_all(s);
@@ -381,6 +468,9 @@ static int run(struct stage2 *s, const sigset_t *sigs)
 	}
 	code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	kill_all(s);
+	/* what CMD wrote last (its pipe's other ends are gone with it and its children) */
+	for (int i = 0; s->tty_pipe && i < 64; i++)
+		pipe_relay(s, 0);
 	if (n == (ssize_t)sizeof(ce))
 		snprintf(msg, sizeof(msg), "%s: %s", s->cmd[0],
 			 ce.err == ENOENT ? "not found in the image" : strerror(ce.err));

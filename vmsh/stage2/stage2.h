@@ -23,7 +23,10 @@ struct stage2 {
 	const char *console;
 	bool caps_none;
 	bool read_only; /* mount the image read-only (vmsh could not write it) */
-	bool tty_pipe;	/* vmsh's input is a pipe: no echo, no output processing */
+	bool tty_pipe;	/* vmsh's input is a pipe: CMD gets pipes, relayed to the console */
+	int pipe_in[2], pipe_out[2];
+	char pend[4096]; /* input CMD's pipe did not take yet */
+	size_t pend_len;
 	char **envs;
 	int nenvs;
 	char **cmd;
