@@ -11,5 +11,6 @@ LDLIBS_vmsh_guest := -lcmocka
 
 # Real Debian kernels from the lab's cache, loaded into synthetic guest memory.
 UNIT_TESTS += $(BUILD)/tests/vmsh_kernel_image
-$(BUILD)/tests/vmsh_kernel_image: $(BUILD)/vmsh/tests/test_kernel_image.o $(VMSH_GUEST_OBJS)
+$(BUILD)/tests/vmsh_kernel_image: $(BUILD)/vmsh/tests/test_kernel_image.o \
+	$(BUILD)/vmsh/tests/kernel_images.o $(VMSH_GUEST_OBJS)
 LDLIBS_vmsh_kernel_image := -lcmocka

@@ -51,7 +51,8 @@ $(BUILD)/vmsh/tests/loader_fixture_blob.o: vmsh/src/stage1_blob.S $(LOADER_FIXTU
 
 UNIT_TESTS += $(BUILD)/tests/vmsh_loader
 $(BUILD)/tests/vmsh_loader: $(BUILD)/vmsh/tests/test_loader.o \
-	$(BUILD)/vmsh/tests/test_loader_kernels.o $(BUILD)/vmsh/src/loader.o \
+	$(BUILD)/vmsh/tests/test_loader_kernels.o $(BUILD)/vmsh/tests/kernel_images.o \
+	$(BUILD)/vmsh/src/loader.o \
 	$(BUILD)/vmsh/src/stage1_blob.o $(BUILD)/vmsh/tests/loader_fixture_blob.o \
 	$(BUILD)/vmsh/src/util.o
 LDLIBS_vmsh_loader := -lcmocka -lelf -lbpf

@@ -8,9 +8,8 @@
  * the ELF itself: its section headers (__ksymtab, __ksymtab_gpl) and the
  * bytes of its banner.
  *
- * The payload is decompressed by the xz / lz4 / zstd / gzip command line
- * tools, which keeps this test free of compression libraries. Missing
- * kernels or tools make a test skip, with the reason printed.
+ * Unpacking and the ELF reader are kernel_images.c's. Missing kernels or
+ * tools make a test skip, with the reason printed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,236 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "guest.h"
+#include "kernel_images.h"
 #include "util.h"
 
 #define MiB (1ULL << 20)
 #define KASLR 0x1e00000ULL
 #define PBASE 0x3200000ULL /* where the image starts in guest-physical memory */
 #define HV_BASE 0x7f0000000000ULL
-#define VMLINUX_MAX (1ULL << 30)
-
-struct blob {
-	uint8_t *data;
-	size_t len;
-};
-
-static void blob__free(struct blob *b)
-{
-	free(b->data);
-	b->data = NULL;
-	b->len = 0;
-}
-
-static bool read_file(const char *path, struct blob *b)
-{
-	FILE *f = fopen(path, "rb");
-	size_t cap = 1 << 20;
-
-	b->len = 0;
-	b->data = malloc(cap);
-	if (!f || !b->data)
-		goto err;
-	for (;;) {
-		size_t n;
-
-		if (b->len == cap) {
-			uint8_t *p;
-
-			if (cap >= VMLINUX_MAX)
-				goto err;
-			p = realloc(b->data, cap * 2);
-			if (!p)
-				goto err;
-			b->data = p;
-			cap *= 2;
-		}
-		n = fread(b->data + b->len, 1, cap - b->len, f);
-		if (!n)
-			break;
-		b->len += n;
-	}
-	if (ferror(f))
-		goto err;
-	fclose(f);
-	return true;
-err:
-	if (f)
-		fclose(f);
-	blob__free(b);
-	return false;
-}
-
-static const char *cache_dir(void)
-{
-	const char *d = getenv("LAB_CACHE");
-
-	return d && *d ? d : "/var/cache/vmsh-lab";
-}
-
-/*
- * The bzImage's protected-mode part holds the compressed vmlinux at
- * payload_offset (boot protocol 2.08+), followed by its 4-byte size.
- * Returns NULL (after printing why) when it cannot be unpacked here.
- */
-static bool extract_vmlinux(const char *kernel, struct blob *out)
-{
-	static const struct {
-		const char *magic;
-		size_t len;
-		const char *tool;
-	} fmts[] = {
-		{ "\xfd"
-		  "7zXZ\0",
-		  6, "xz -dc" },
-		{ "\x02\x21\x4c\x18", 4, "lz4 -dc" },
-		{ "\x28\xb5\x2f\xfd", 4, "zstd -dc" },
-		{ "\x1f\x8b", 2, "gzip -dc" },
-		{ "BZh", 3, "bzip2 -dc" },
-	};
-	char path[512], tmp[] = "/tmp/vmsh-test-payload-XXXXXX", cmd[700];
-	struct blob bz = { 0 };
-	const char *tool = NULL;
-	uint32_t off, len;
-	size_t start, setup_sects;
-	FILE *p = NULL;
-	int fd = -1, status;
-	bool ok = false;
-
-	snprintf(path, sizeof(path), "%s/kernels/%s/vmlinuz", cache_dir(), kernel);
-	if (access(path, R_OK)) {
-		print_message("skipping: %s is missing (run lab/lab prepare)\n", path);
-		return false;
-	}
-	assert_true(read_file(path, &bz));
-	assert_true(bz.len > 0x250);
-	assert_memory_equal(bz.data + 0x202, "HdrS", 4);
-	setup_sects = bz.data[0x1f1] ? bz.data[0x1f1] : 4;
-	memcpy(&off, bz.data + 0x248, 4);
-	memcpy(&len, bz.data + 0x24c, 4);
-	start = (setup_sects + 1) * 512 + off;
-	assert_true(len > 4 && start < bz.len && len <= bz.len - start);
-	for (size_t i = 0; i < ARRAY_SIZE(fmts); i++)
-		if (!memcmp(bz.data + start, fmts[i].magic, fmts[i].len))
-			tool = fmts[i].tool;
-	if (!tool) {
-		print_message("skipping: unknown compression in %s\n", path);
-		goto out;
-	}
-
-	fd = mkstemp(tmp);
-	assert_true(fd >= 0);
-	/* Without the trailing size, which the tools take for garbage. */
-	assert_int_equal(write(fd, bz.data + start, len - 4), (ssize_t)(len - 4));
-	close(fd);
-	snprintf(cmd, sizeof(cmd), "%s < '%s' 2>/dev/null", tool, tmp);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	size_t cap = 64 * MiB;
-	out->len = 0;
-	out->data = malloc(cap);
-	assert_non_null(out->data);
-	for (;;) {
-		size_t n;
-
-		if (out->len == cap) {
-			assert_true(cap < VMLINUX_MAX);
-			cap *= 2;
-			out->data = realloc(out->data, cap);
-			assert_non_null(out->data);
-		}
-		n = fread(out->data + out->len, 1, cap - out->len, p);
-		if (!n)
-			break;
-		out->len += n;
-	}
-	status = pclose(p);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-		print_message("skipping: '%s' is not installed\n", tool);
-		blob__free(out);
-		goto out;
-	}
-	assert_int_equal(status, 0);
-	ok = true;
-out:
-	if (fd >= 0)
-		unlink(tmp);
-	blob__free(&bz);
-	return ok;
-}
-
-/* --- the ELF ---------------------------------------------------------- */
-
-struct elf {
-	const struct blob *b;
-	const Elf64_Ehdr *eh;
-};
-
-static const Elf64_Phdr *elf__phdr(const struct elf *e, size_t i)
-{
-	return (const Elf64_Phdr *)(e->b->data + e->eh->e_phoff + i * sizeof(Elf64_Phdr));
-}
-
-static const Elf64_Shdr *elf__shdr(const struct elf *e, size_t i)
-{
-	return (const Elf64_Shdr *)(e->b->data + e->eh->e_shoff + i * sizeof(Elf64_Shdr));
-}
-
-static void elf__open(struct elf *e, const struct blob *b)
-{
-	e->b = b;
-	e->eh = (const Elf64_Ehdr *)b->data;
-	assert_true(b->len > sizeof(Elf64_Ehdr));
-	assert_memory_equal(e->eh->e_ident, ELFMAG, SELFMAG);
-	assert_int_equal(e->eh->e_ident[EI_CLASS], ELFCLASS64);
-	assert_int_equal(e->eh->e_machine, EM_X86_64);
-	assert_true(e->eh->e_phoff < b->len &&
-		    e->eh->e_phnum * sizeof(Elf64_Phdr) <= b->len - e->eh->e_phoff);
-	assert_true(e->eh->e_shoff < b->len &&
-		    e->eh->e_shnum * sizeof(Elf64_Shdr) <= b->len - e->eh->e_shoff);
-	assert_true(e->eh->e_shstrndx < e->eh->e_shnum);
-	for (size_t i = 0; i < e->eh->e_phnum; i++) {
-		const Elf64_Phdr *ph = elf__phdr(e, i);
-
-		if (ph->p_type == PT_LOAD)
-			assert_true(ph->p_offset <= b->len &&
-				    ph->p_filesz <= b->len - ph->p_offset);
-	}
-}
-
-static const Elf64_Shdr *elf__section(const struct elf *e, const char *name)
-{
-	const Elf64_Shdr *strtab = elf__shdr(e, e->eh->e_shstrndx);
-
-	for (size_t i = 0; i < e->eh->e_shnum; i++) {
-		const Elf64_Shdr *sh = elf__shdr(e, i);
-
-		if (sh->sh_name < strtab->sh_size &&
-		    !strcmp((const char *)e->b->data + strtab->sh_offset + sh->sh_name, name)) {
-			assert_true(sh->sh_offset <= e->b->len &&
-				    sh->sh_size <= e->b->len - sh->sh_offset);
-			return sh;
-		}
-	}
-	return NULL;
-}
-
-/* File bytes at a link-time virtual address, from the PT_LOAD that has it. */
-static const uint8_t *elf__at(const struct elf *e, uint64_t va, size_t len)
-{
-	for (size_t i = 0; i < e->eh->e_phnum; i++) {
-		const Elf64_Phdr *ph = elf__phdr(e, i);
-
-		if (ph->p_type == PT_LOAD && va >= ph->p_vaddr && va - ph->p_vaddr < ph->p_filesz &&
-		    len <= ph->p_filesz - (va - ph->p_vaddr))
-			return e->b->data + ph->p_offset + (va - ph->p_vaddr);
-	}
-	fail_msg("0x%llx is not in the image", (unsigned long long)va);
-	return NULL;
-}
 
 /*
  * The banner /proc/version shows: the "Linux version" line whose UTS_VERSION
@@ -399,16 +177,15 @@ static void check_kernel(const char *name)
 {
 	static const char *const known[] = { "kmalloc_caches", "call_usermodehelper", "_printk",
 					     "kfree",	       "init_task",	      "system_wq" };
-	char path[512], version[128] = "", want_banner[512], prefix[200];
+	char version[128], want_banner[512], prefix[200];
 	const Elf64_Shdr *ksymtab, *gpl, *strings;
 	struct blob vmlinux = { 0 };
 	struct guest g = { 0 };
 	struct elf e;
 	uint64_t vbase;
 	size_t nsyms;
-	FILE *f;
 
-	if (!extract_vmlinux(name, &vmlinux))
+	if (!kernel_images__vmlinux(name, &vmlinux))
 		skip();
 	elf__open(&e, &vmlinux);
 	ksymtab = elf__section(&e, "__ksymtab");
@@ -422,12 +199,7 @@ static void check_kernel(const char *name)
 	nsyms = (ksymtab->sh_size + gpl->sh_size) / 12;
 	elf__banner(&e, want_banner, sizeof(want_banner));
 
-	snprintf(path, sizeof(path), "%s/kernels/%s/version", cache_dir(), name);
-	f = fopen(path, "r");
-	if (f) {
-		if (fgets(version, sizeof(version), f))
-			version[strcspn(version, "\n")] = '\0';
-		fclose(f);
+	if (kernel_images__release(name, version, sizeof(version))) {
 		snprintf(prefix, sizeof(prefix), "Linux version %s (", version);
 		assert_memory_equal(want_banner, prefix, strlen(prefix));
 	}
@@ -457,19 +229,13 @@ static void check_kernel(const char *name)
 			const Elf64_Shdr *sh = t ? gpl : ksymtab;
 
 			for (uint64_t va = sh->sh_addr; va < sh->sh_addr + sh->sh_size; va += 12) {
-				const uint8_t *ent = elf__at(&e, va, 12);
-				int32_t voff, noff;
-				const struct ksym *s;
-				const char *sym;
+				uint64_t addr;
+				const char *sym = elf__ksym(&e, va, &addr);
+				const struct ksym *s = guest__kernel_symbol(&k, sym);
 
-				memcpy(&voff, ent, 4);
-				memcpy(&noff, ent + 4, 4);
-				sym =
-				    (const char *)elf__at(&e, va + 4 + (uint64_t)(int64_t)noff, 1);
-				s = guest__kernel_symbol(&k, sym);
 				if (!s)
 					fail_msg("%s: exported symbol %s not found", name, sym);
-				assert_int_equal(s->addr, va + (uint64_t)(int64_t)voff + KASLR);
+				assert_int_equal(s->addr, addr + KASLR);
 			}
 		}
 		for (size_t i = 0; i < ARRAY_SIZE(known); i++) {
@@ -486,30 +252,20 @@ static void check_kernel(const char *name)
 	blob__free(&vmlinux);
 }
 
-static void test_debian_6_1(void **state)
-{
-	(void)state;
-	check_kernel("6.1");
-}
-
-static void test_debian_6_1_cloud(void **state)
-{
-	(void)state;
-	check_kernel("6.1-cloud");
-}
-
-static void test_debian_6_12(void **state)
-{
-	(void)state;
-	check_kernel("6.12");
-}
+/* One test per kernel in the cache, named after it. */
+#define KERNEL_TEST(test, kernel)                                                                  \
+	static void test(void **state)                                                             \
+	{                                                                                          \
+		(void)state;                                                                       \
+		check_kernel(kernel);                                                              \
+	}
+KERNEL_IMAGES(KERNEL_TEST)
+#define KERNEL_UNIT_TEST(test, kernel) cmocka_unit_test(test),
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_debian_6_1),
-		cmocka_unit_test(test_debian_6_1_cloud),
-		cmocka_unit_test(test_debian_6_12),
+		KERNEL_IMAGES(KERNEL_UNIT_TEST) /* test_debian_6_1 and the other kernels */
 	};
 
 	if (getenv("VMSH_TEST_VERBOSE"))

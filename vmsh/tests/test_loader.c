@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kernel_images.h"
 #include "loader.h"
 #include "util.h"
 
@@ -38,11 +39,7 @@ static const char *const imports[] = {
 #undef STAGE1_IMPORT
 };
 
-struct blob {
-	uint8_t *data;
-	size_t len;
-};
-
+/* struct blob is kernel_images.h's. */
 static struct blob blob_copy(const unsigned char *start, const unsigned char *end)
 {
 	struct blob b = { .len = (size_t)(end - start) };
@@ -535,9 +532,9 @@ static void test_work_data_init(void **state)
 }
 
 /* test_loader_kernels.c */
-void test_debian_6_1(void **state);
-void test_debian_6_1_cloud(void **state);
-void test_debian_6_12(void **state);
+#define KERNEL_TEST_DECL(test, kernel) void test(void **state);
+KERNEL_IMAGES(KERNEL_TEST_DECL)
+#define KERNEL_UNIT_TEST(test, kernel) cmocka_unit_test(test),
 
 int main(void)
 {
@@ -549,9 +546,7 @@ int main(void)
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_set_args),
 		cmocka_unit_test(test_work_data_init),
-		cmocka_unit_test(test_debian_6_1),
-		cmocka_unit_test(test_debian_6_1_cloud),
-		cmocka_unit_test(test_debian_6_12),
+		KERNEL_IMAGES(KERNEL_UNIT_TEST) /* test_debian_6_1 and the other kernels */
 	};
 
 	if (getenv("VMSH_TEST_VERBOSE"))
