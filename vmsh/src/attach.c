@@ -608,6 +608,10 @@ int cmd_attach(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGWINCH);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	/* a job-control stop while vmsh traces the vCPUs would freeze the VM:
+	 * in the background, terminal writes go on and reads fail instead */
+	signal(SIGTTOU, SIG_IGN);
+	signal(SIGTTIN, SIG_IGN);
 	a->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (a->sigfd < 0 || open_image(a) || attach__loop_init(a))
 		goto out;

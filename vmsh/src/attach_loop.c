@@ -52,6 +52,7 @@ static ssize_t console_output(void *ctx, const void *buf, size_t len)
 	struct attach *a = ctx;
 	ssize_t n;
 
+	pr_debug("console: %zu bytes from the guest", len);
 	if (!a->t_first_output_ns) {
 		struct timespec ts;
 
@@ -92,6 +93,7 @@ static void ctl_written(void *ctx, uint64_t offset, const void *data, size_t len
 		return;
 	a->st2 = s;
 	a->have_st2 = true;
+	pr_debug("stage2 status %u (seq %u)", s.state, s.seq);
 	pr_info("stage2: %s (pid %u)%s%s", stage2_proto__state_name(s.state), s.pid,
 		s.msg[0] ? ": " : "", s.msg);
 	if (s.state == STAGE2_STARTED) {
@@ -327,11 +329,7 @@ int attach__run(struct attach *a)
 
 	for (int d = 0; d < ATTACH_NDEV; d++)
 		virtio_dev__set_mem(a->dev[d], &a->mem);
-	err = start_trap(a);
-	if (!err)
-		err = attach__write_abi(a, offsetof(struct stage1_abi, request), &go, sizeof(go));
-	if (err)
-		return ATTACH_EXIT_ERROR;
+	/* the terminal first: nothing about it may stop vmsh while it traces */
 	if (isatty(a->in_fd) && !tcgetattr(a->in_fd, &a->saved_tty)) {
 		struct termios raw = a->saved_tty;
 
@@ -339,6 +337,11 @@ int attach__run(struct attach *a)
 		if (!tcsetattr(a->in_fd, TCSANOW, &raw))
 			a->raw_tty = true;
 	}
+	err = start_trap(a);
+	if (!err)
+		err = attach__write_abi(a, offsetof(struct stage1_abi, request), &go, sizeof(go));
+	if (err)
+		return ATTACH_EXIT_ERROR;
 	for (;;) {
 		bool running = a->have_st2 && a->st2.state == STAGE2_RUNNING;
 
@@ -348,8 +351,12 @@ int attach__run(struct attach *a)
 			pr_err("attach: %s: detaching", strsignal(a->stop_signal));
 			return 128 + a->stop_signal;
 		}
-		if (a->have_st2 && a->st2.state == STAGE2_EXITED)
+		if (a->have_st2 && a->st2.state == STAGE2_EXITED) {
+			/* stage2 drained the console first; take what is still queued */
+			for (int i = 0; i < 3; i++)
+				turn(a, false);
 			return a->st2.exit_status;
+		}
 		if (a->have_st2 && a->st2.state == STAGE2_FAILED) {
 			pr_err("attach: in the guest, %s failed: %s%s%s", a->st2.step, a->st2.msg,
 			       a->st2.err ? ": " : "", a->st2.err ? strerror(a->st2.err) : "");

@@ -299,7 +299,10 @@ static void __attribute__((noreturn)) child(struct stage2 *s, char **env, int pi
 
 	if (setsid() < 0)
 		child_fail(pipefd, step, errno, 1);
-	if (ioctl(s->con_fd, TIOCSCTTY, 1) < 0)
+	/* Only a terminal session gets the console as its controlling tty: when
+	 * a session leader exits, the kernel hangs its (non-pty) tty up, and
+	 * stage2 would lose what it still relays from CMD's pipes. */
+	if (!s->tty_pipe && ioctl(s->con_fd, TIOCSCTTY, 1) < 0)
 		child_fail(pipefd, "console-ctty", errno, 1);
 	if (s->tty_pipe) {
 		/* like ssh -T: CMD gets pipes (so a shell is not interactive), relayed */
@@ -471,6 +474,9 @@ static int run(struct stage2 *s, const sigset_t *sigs)
 	/* what CMD wrote last (its pipe's other ends are gone with it and its children) */
 	for (int i = 0; s->tty_pipe && i < 64; i++)
 		pipe_relay(s, 0);
+	/* every byte of CMD's reaches vmsh before vmsh hears that CMD exited: the
+	 * hvc driver's buffer drains only as the host takes the virtio buffers */
+	tcdrain(s->con_fd);
 	if (n == (ssize_t)sizeof(ce))
 		snprintf(msg, sizeof(msg), "%s: %s", s->cmd[0],
 			 ce.err == ENOENT ? "not found in the image" : strerror(ce.err));
