@@ -33,6 +33,7 @@ struct attach_opts {
 	pid_t pid;
 	const char *image; /* NULL: the default busybox image */
 	const char *pts;   /* NULL: stdin/stdout */
+	bool caps_none;	   /* CMD without capabilities (default: PID 1's) */
 	char **cmd;	   /* NULL-terminated; default /bin/sh */
 };
 

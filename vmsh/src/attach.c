@@ -47,7 +47,8 @@ static const char *const guest_modules[] = { "virtio_mmio", "virtio_blk", "virti
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vmsh attach [-f IMAGE] [--pts PATH] [-v] PID [-- CMD [ARG...]]\n"
+	fprintf(f, "usage: vmsh attach PID [-f IMAGE] [--pts PATH] [--caps keep|none] [-v]\n"
+		   "                   [-- CMD [ARG...]]\n"
 		   "Runs CMD (default: an interactive /bin/sh) from a filesystem image inside\n"
 		   "the running KVM VM of hypervisor PID, in a container that sees the VM's\n"
 		   "processes and network, with the VM's root at /var/lib/vmsh. Needs no\n"
@@ -56,6 +57,8 @@ static void usage(FILE *f)
 		   "  -f, --image IMAGE  an ext2/3/4 image (default: busybox, built and cached\n"
 		   "                     by `vmsh image default`)\n"
 		   "      --pts PATH     use this terminal (e.g. /dev/pts/3) for CMD's stdio\n"
+		   "      --caps keep|none  keep PID 1's capabilities (default), or run CMD as\n"
+		   "                     root without any\n"
 		   "  -v                 progress on stderr (-vv: debug)\n"
 		   "Exit status: CMD's; 128+N after signal N; 125 if vmsh failed (the VM keeps\n"
 		   "running either way).\n");
@@ -73,6 +76,7 @@ static int parse_args(struct attach_opts *o, int argc, char **argv)
 {
 	static const struct option opts[] = { { "image", required_argument, NULL, 'f' },
 					      { "pts", required_argument, NULL, 'p' },
+					      { "caps", required_argument, NULL, 'c' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	static char *default_cmd[] = { "/bin/sh", NULL };
@@ -87,6 +91,13 @@ static int parse_args(struct attach_opts *o, int argc, char **argv)
 			break;
 		case 'p':
 			o->pts = optarg;
+			break;
+		case 'c':
+			if (strcmp(optarg, "keep") && strcmp(optarg, "none")) {
+				pr_err("attach: --caps takes keep or none");
+				return -EINVAL;
+			}
+			o->caps_none = !strcmp(optarg, "none");
 			break;
 		case 'v':
 			vmsh_verbose++;
@@ -329,6 +340,10 @@ static int configure_stage1(struct attach *a)
 	argv[argc++] = ctl;
 	if (a->image_read_only)
 		argv[argc++] = "--read-only";
+	if (a->o.caps_none) {
+		argv[argc++] = "--caps";
+		argv[argc++] = "none";
+	}
 	if (!isatty(a->in_fd))
 		argv[argc++] = "--tty-pipe";
 	if (isatty(a->in_fd) && getenv("TERM")) {

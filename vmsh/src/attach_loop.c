@@ -419,8 +419,10 @@ int attach__stop_guest(struct attach *a)
 	for (;;) {
 		if (turn(a, false))
 			return -ESRCH;
-		if (!told_gone && (!a->have_st2 || a->st2.state == STAGE2_EXITED ||
-				   a->st2.state == STAGE2_FAILED)) {
+		/* stage2 is gone once it says so (its last message); stage1 waits
+		 * for that only if it started stage2, and gives up after a while */
+		if (!told_gone && a->have_st2 &&
+		    (a->st2.state == STAGE2_EXITED || a->st2.state == STAGE2_FAILED)) {
 			attach__write_abi(a, offsetof(struct stage1_abi, stage2_gone), &gone,
 					  sizeof(gone));
 			told_gone = true;

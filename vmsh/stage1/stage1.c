@@ -262,6 +262,23 @@ static bool wait_gone(uint32_t ms)
 	}
 }
 
+/*
+ * stage2's pid, once vmsh knows it (from stage2's first status message, which
+ * may come after a STOP that came early), or 0 if stage2 is gone first or
+ * does not say within ms.
+ */
+static int wait_pid(uint32_t ms)
+{
+	for (uint32_t waited = 0;; waited += POLL_MS) {
+		int nr = READ_ONCE(stage1_abi.stage2_pid);
+
+		WRITE_ONCE(stage1_abi.heartbeat, stage1_abi.heartbeat + 1);
+		if (nr > 0 || READ_ONCE(stage1_abi.stage2_gone) || waited >= ms)
+			return nr > 0 ? nr : 0;
+		msleep(POLL_MS);
+	}
+}
+
 static void request_modules(void)
 {
 	for (uint32_t i = 0; i < stage1_abi.nmodules; i++) {
@@ -393,7 +410,7 @@ static int start_stage2(void)
 
 static void stop_stage2(void)
 {
-	int nr = READ_ONCE(stage1_abi.stage2_pid);
+	int nr = wait_pid(timeout_ms(stage1_abi.stop_timeout_ms));
 
 	if (nr > 0) {
 		struct pid *pid = find_get_pid(nr);
