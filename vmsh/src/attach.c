@@ -401,6 +401,13 @@ static int prepare(struct attach *a)
 	a->mem.nslots = a->nslots;
 
 	err = pagemap__find_free_range(&a->mem, &a->mmu, len, &gva);
+	/*
+	 * A different 2 MiB of the free GiB each time: the guest may still hold
+	 * translations of an earlier attach's pages (it gets no TLB flush when
+	 * they go); they must not point into this attach's image.
+	 */
+	if (!err && len <= (1ULL << 29))
+		gva += (uint64_t)((a->nonce >> 8) % 256) * (2ULL << 20);
 	if (!err)
 		err = loader__load(l, gva, extra, 2, resolve_symbol, &a->kernel, &a->img);
 	if (err)

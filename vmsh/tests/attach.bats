@@ -92,10 +92,12 @@ written-by-vmsh" ]
 	hv0=$(hv_state "$PID")
 	g0=$(guest_state)
 	first=() held=()
-	for i in $(seq 10); do
-		run --separate-stderr "$VMSH" attach -v "$PID" -- echo "round $i" </dev/null
+	# not $i: bats' run changes it
+	for round in $(seq 10); do
+		run --separate-stderr "$VMSH" attach -v "$PID" -- echo "round $round" </dev/null
+		[ "$status" -eq 0 ] || echo "$stderr"
 		[ "$status" -eq 0 ]
-		[ "$output" = "round $i" ]
+		[ "$output" = "round $round" ]
 		line=$(grep 'timing:' <<<"$stderr")
 		first+=("$(sed 's/.*first output after \([0-9.]*\) ms.*/\1/' <<<"$line")")
 		held+=("$(sed 's/.*stopped \([0-9.]*\) ms.*/\1/' <<<"$line")")
