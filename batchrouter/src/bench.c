@@ -117,18 +117,20 @@ static double lost_frac(const struct run_result *r)
 }
 
 /*
- * What a CBR run at @rate fell short of its schedule: packets lost, and
- * packets the generator never offered because it fell behind (a rate it
- * cannot make is no rate the router forwarded).
+ * What a CBR run at @rate fell short of its schedule: the packets lost, plus
+ * the share of the run the generator spent behind it (it then offers every
+ * packet late, at its own pace: a rate it cannot make is no rate the router
+ * forwarded). A run that kept up ends within 0.1 s of its schedule (the
+ * worker drains the ring, the threads join).
  */
 static double shortfall_frac(const struct run_result *r, double rate, double dur)
 {
 	double scheduled = rate * dur;
-	double unoffered = scheduled - (double)r->gen.offered;
+	double late = r->wall_s - dur - 0.1;
 
-	return (scheduled <= 0
-		    ? 1
-		    : ((double)run__lost(r) + (unoffered > 0 ? unoffered : 0)) / scheduled);
+	if (scheduled <= 0 || r->wall_s <= 0)
+		return 1;
+	return (double)run__lost(r) / scheduled + (late > 0 ? late / r->wall_s : 0);
 }
 
 /* Lossless at @rate: two runs of at most three agree. -1 on error. */
