@@ -180,8 +180,13 @@ stat_field() {
 @test "default: concurrent first builds all print a whole image" {
 	[ -x /bin/busybox ] || skip "no busybox-static"
 	export VMSH_CACHE_DIR=$T/cache
-	for i in 1 2 3; do "$VMSH" image default >"$T/out$i" & done
-	wait
+	pids=()
+	for i in 1 2 3; do
+		"$VMSH" image default >"$T/out$i" &
+		pids+=($!)
+	done
+	# by pid: a bare wait would also wait for bats' own timeout watchdog
+	wait "${pids[@]}"
 	img=$(cat "$T/out1")
 	[ "$(cat "$T/out2")" = "$img" ] && [ "$(cat "$T/out3")" = "$img" ]
 	e2fsck -fn "$img"
