@@ -5,5 +5,6 @@ VMSH_OBJS += $(BUILD)/vmsh/src/kvmrun.o
 PROGRAMS += $(BUILD)/tests/vmsh_kvmrun_probe
 $(BUILD)/tests/vmsh_kvmrun_probe: $(BUILD)/vmsh/tests/kvmrun_probe.o $(BUILD)/vmsh/src/kvmrun.o \
 	$(BUILD)/vmsh/src/hv.o $(BUILD)/vmsh/src/tracee.o $(BUILD)/vmsh/src/memslots.o \
+	$(BUILD)/vmsh/src/guest_mem.o \
 	$(BUILD)/vmsh/src/util.o
 LDLIBS_vmsh_kvmrun_probe = $(LDLIBS_vmsh)

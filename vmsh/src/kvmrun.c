@@ -23,11 +23,11 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "guest.h"
 #include "kvmrun.h"
 #include "util.h"
 
@@ -70,17 +70,6 @@ int kvmrun__find_runs(pid_t pid, struct kvmrun_vcpu *vcpus, size_t n)
 	return 0;
 }
 
-static int kvmrun__xfer(const struct kvmrun *k, uint64_t addr, void *buf, size_t len, bool write)
-{
-	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
-	ssize_t n = write ? process_vm_writev(k->pid, &local, 1, &remote, 1, 0)
-			  : process_vm_readv(k->pid, &local, 1, &remote, 1, 0);
-
-	if (n == (ssize_t)len)
-		return 0;
-	return n < 0 ? -errno : -EFAULT;
-}
-
 /*
  * A syscall stop of v's thread: serve and rewind a claimed MMIO exit of
  * KVM_RUN. Errors reading the hypervisor are reported and leave the exit to
@@ -99,7 +88,7 @@ static void kvmrun__syscall_stop(struct kvmrun *k, struct kvmrun_vcpu *v)
 	if ((long)regs.orig_rax != SYS_ioctl || regs.rsi != KVM_RUN ||
 	    regs.rdi != (unsigned long long)v->fd || regs.rax != 0)
 		return;
-	err = kvmrun__xfer(k, v->run_hva, &run, head, false);
+	err = guest__read_hva_process(&k->pid, v->run_hva, &run, head);
 	if (err) {
 		pr_err("unable to read vCPU %d's kvm_run: %s", v->index, strerror(-err));
 		return;
@@ -110,8 +99,8 @@ static void kvmrun__syscall_stop(struct kvmrun *k, struct kvmrun_vcpu *v)
 	memcpy(data, run.mmio.data, sizeof(data));
 	k->serve(k->ctx, run.mmio.phys_addr, data, run.mmio.len, run.mmio.is_write);
 	if (!run.mmio.is_write) {
-		err = kvmrun__xfer(k, v->run_hva + offsetof(struct kvm_run, mmio.data), data,
-				   sizeof(data), true);
+		err = guest__write_hva_process(
+		    &k->pid, v->run_hva + offsetof(struct kvm_run, mmio.data), data, sizeof(data));
 		if (err) {
 			pr_err("unable to write vCPU %d's MMIO data: %s", v->index, strerror(-err));
 			return;
