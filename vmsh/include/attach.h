@@ -3,7 +3,9 @@
  * vmsh attach, shared by its two files: attach.c sets up and tears down
  * (hypervisor, guest RAM, stage1, devices, vCPU entry) and attach_loop.c
  * runs the session (the KVM_RUN trap, devices, terminal, stage1 and stage2
- * status) until the command exits or vmsh is told to detach.
+ * status) until the command exits or vmsh is told to detach; once the
+ * devices are probed, attach_steady.c takes the trap away (exit-less
+ * registers) until detach.
  */
 #ifndef VMSH_ATTACH_H
 #define VMSH_ATTACH_H
@@ -34,6 +36,7 @@ struct attach_opts {
 	const char *image; /* NULL: the default busybox image */
 	const char *pts;   /* NULL: stdin/stdout */
 	bool caps_none;	   /* CMD without capabilities (default: PID 1's) */
+	bool always_trap;  /* no steady state: trap the vCPUs until detach */
 	char **cmd;	   /* NULL-terminated; default /bin/sh */
 };
 
@@ -64,6 +67,7 @@ struct attach {
 	bool irq_assigned;
 	struct guestram_eventfd ioev[ATTACH_NQUEUES];
 	bool ioev_assigned[ATTACH_NQUEUES];
+	uint64_t regs_gpa; /* in our RAM: the devices' register pages */
 	int vcpu; /* the vCPU that took the entry, -1 before */
 	bool entered;
 
@@ -74,6 +78,19 @@ struct attach {
 	struct virtio_dev *dev[ATTACH_NDEV];
 	struct kvmrun trap;
 	bool trapping;
+	/* the steady state (attach_steady.c) */
+	bool steady, steady_tried;
+	struct memslot regs_slot; /* read-only, over both MMIO windows */
+	bool regs_added;
+	struct guestram_eventfd ack; /* InterruptACK writes of both devices */
+	bool ack_assigned[ATTACH_NDEV];
+	struct {
+		uint32_t status, generation;
+		bool config; /* InterruptStatus shows a config change, for good */
+	} sync[ATTACH_NDEV];	  /* what the register pages show */
+	uint64_t steady_since_ns, steady_ns;
+	unsigned long steady_ptrace; /* at entry; then: requests while steady */
+	unsigned long irqs, steady_irqs;
 	int sigfd;    /* SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGWINCH */
 	int in_fd;    /* keystrokes or piped input */
 	int out_fd;   /* the command's output */
@@ -107,7 +124,29 @@ int attach__run(struct attach *a);
 int attach__stop_guest(struct attach *a);
 void attach__loop_fini(struct attach *a);
 
+/* Raise the devices' interrupt (irqfd), the register pages updated first. */
+void attach__notify_irq(struct attach *a);
+/* Trace the vCPU threads (the KVM_RUN trap); 0 or a negative errno. */
+int attach__start_trap(struct attach *a);
+
+/* attach_steady.c */
+/*
+ * Leave the trap for exit-less registers if both devices are live (and
+ * steady state is possible and wanted). 0 when steady, or still trapping
+ * after a failure it reported; a negative errno if neither.
+ */
+int attach__steady_enter(struct attach *a);
+/* Back to the trap, before the guest removes the devices. 0 or -errno. */
+int attach__steady_leave(struct attach *a);
+/* Bring the register pages up to date with the devices (steady only). */
+void attach__steady_sync(struct attach *a);
+/* Remove the read-only slot and the InterruptACK ioeventfds (held). */
+int attach__steady_remove(struct attach *a);
+
 /* attach.c */
+/* Stop every thread of the hypervisor (for injection), and let it go. */
+int attach__hold(struct attach *a);
+int attach__release(struct attach *a);
 int attach__read_abi(struct attach *a, size_t off, void *buf, size_t len);
 int attach__write_abi(struct attach *a, size_t off, const void *buf, size_t len);
 /* A signal that asks vmsh to detach arrived (read without blocking). */

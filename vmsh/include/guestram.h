@@ -13,6 +13,7 @@
  *   guestram__eventfd_open   <-> guestram__eventfd_close
  *   guestram__irqfd_assign   <-> guestram__irqfd_deassign
  *   guestram__ioeventfd_assign <-> guestram__ioeventfd_deassign
+ *   guestram__readonly_add   <-> guestram__readonly_remove
  * A function that fails has undone whatever it did itself. Inverses run in
  * the reverse order: deassign before closing the eventfd.
  * Errors are negative errnos, reported with pr_err().
@@ -31,15 +32,18 @@
 #define GUESTRAM_MMIO_SIZE 0x1000ULL
 #define GUESTRAM_NR_MMIO 2
 
+#define GUESTRAM_NO_SLOT UINT32_MAX
+
 struct guestram_plan {
 	uint32_t slot;	   /* a free slot id of address space 0 */
+	uint32_t regs_slot; /* a second one for the register pages, or GUESTRAM_NO_SLOT */
 	uint64_t ram_gpa;  /* GUESTRAM_ALIGN-aligned */
 	uint64_t ram_size; /* the request rounded up to GUESTRAM_ALIGN */
 	uint64_t mmio_gpa[GUESTRAM_NR_MMIO];
 };
 
 /*
- * Choose a slot id below nr_memslots (KVM_CAP_NR_MEMSLOTS) unused in address
+ * Choose two slot ids (the second may be GUESTRAM_NO_SLOT) below nr_memslots (KVM_CAP_NR_MEMSLOTS) unused in address
  * space 0, and guest-physical ranges for ram_size bytes of RAM and
  * GUESTRAM_NR_MMIO windows: below 2^guest_phys_bits (the vCPU's MAXPHYADDR,
  * CPUID 0x80000008 EAX[7:0]), above every slot of every address space, far
@@ -71,6 +75,17 @@ int guestram__remove(struct hv *hv, struct guestram *ram);
  */
 struct memslot guestram__memslot(const struct guestram *ram);
 
+/*
+ * A read-only memslot (KVM_MEM_READONLY) of size bytes at gpa over memory
+ * the hypervisor already maps at hva (vmsh's own RAM): the guest reads it
+ * without an exit; its writes exit to the hypervisor as MMIO unless an
+ * ioeventfd takes them in the kernel. *out describes the slot for removal.
+ */
+int guestram__readonly_add(struct hv *hv, uint32_t slot, uint64_t gpa, uint64_t size,
+			   uint64_t hva, struct memslot *out);
+/* Delete it (memory_size 0); the memory stays, it belongs to vmsh's RAM. */
+int guestram__readonly_remove(struct hv *hv, const struct memslot *slot);
+
 /* An eventfd that lives in the hypervisor, and vmsh's copy of it. */
 struct guestram_eventfd {
 	int hv_fd; /* in the hypervisor, -1 if none */
@@ -88,12 +103,14 @@ int guestram__irqfd_deassign(struct hv *hv, const struct guestram_eventfd *efd, 
 
 /*
  * KVM_IOEVENTFD: a 4-byte guest write of datamatch to the MMIO address addr
- * signals efd in the kernel (virtio-mmio QueueNotify, datamatch = queue).
+ * signals efd in the kernel (virtio-mmio QueueNotify, datamatch = queue);
+ * GUESTRAM_ANY_DATA: a write of any value (InterruptACK).
  */
+#define GUESTRAM_ANY_DATA (1ULL << 32)
 int guestram__ioeventfd_assign(struct hv *hv, const struct guestram_eventfd *efd, uint64_t addr,
-			       uint32_t datamatch);
+			       uint64_t datamatch);
 int guestram__ioeventfd_deassign(struct hv *hv, const struct guestram_eventfd *efd, uint64_t addr,
-				 uint32_t datamatch);
+				 uint64_t datamatch);
 
 /*
  * Interrupt line (irqline.c). The GSI chosen is an ISA IRQ (1, 3-15) whose

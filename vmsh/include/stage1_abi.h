@@ -97,7 +97,7 @@ enum stage1_step {
 	STAGE1_STEP_OPEN = 8,	    /* filp_open of stage2_path */
 	STAGE1_STEP_WRITE = 9,	    /* kernel_write */
 	STAGE1_STEP_EXEC = 10,	    /* call_usermodehelper */
-	STAGE1_STEP_KILL = 11,	    /* not fatal: stage2_pid not found */
+	STAGE1_STEP_KILL = 11,	    /* not fatal: SIGTERM to stage2 failed */
 	STAGE1_STEP_WAIT_GONE = 12, /* stage2 did not exit in time (-ETIMEDOUT) */
 	STAGE1_STEP_DEV_IRQ = 13    /* acpi_register_gsi: no irq for the GSI */
 };

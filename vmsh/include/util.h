@@ -13,6 +13,11 @@
 #include <stdio.h>
 
 extern int vmsh_verbose; /* 0: errors and results; 1: -v progress; 2: -vv debug */
+/*
+ * Every ptrace request vmsh makes (tracee.c, kvmrun.c), counted so that
+ * attach can show that its steady state makes none.
+ */
+extern unsigned long vmsh_ptrace_requests;
 
 #define pr_err(fmt, ...) fprintf(stderr, "vmsh: " fmt "\n", ##__VA_ARGS__)
 #define pr_info(fmt, ...)                                                                          \

@@ -36,6 +36,7 @@
 
 #define CR4_LA57 (1ULL << 12)
 #define PT_POOL_PAGES 16	    /* page tables for the mapping */
+#define REG_PAGES ATTACH_NDEV	    /* the devices' registers in steady state */
 #define STRINGS_SIZE 4096	    /* stage2's argv and envp */
 #define ENTER_TRIES 200		    /* times a vCPU is looked for, 10 ms apart */
 #define LEAVE_TRIES 50		    /* times vmsh waits for no vCPU in stage1 */
@@ -47,8 +48,8 @@ static const char *const guest_modules[] = { "virtio_mmio", "virtio_blk", "virti
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vmsh attach PID [-f IMAGE] [--pts PATH] [--caps keep|none] [-v]\n"
-		   "                   [-- CMD [ARG...]]\n"
+	fprintf(f, "usage: vmsh attach PID [-f IMAGE] [--pts PATH] [--caps keep|none]\n"
+		   "                   [--always-trap] [-v] [-- CMD [ARG...]]\n"
 		   "Runs CMD (default: an interactive /bin/sh) from a filesystem image inside\n"
 		   "the running KVM VM of hypervisor PID, in a container that sees the VM's\n"
 		   "processes and network, with the VM's root at /var/lib/vmsh. Needs no\n"
@@ -59,6 +60,9 @@ static void usage(FILE *f)
 		   "      --pts PATH     use this terminal (e.g. /dev/pts/3) for CMD's stdio\n"
 		   "      --caps keep|none  keep PID 1's capabilities (default), or run CMD as\n"
 		   "                     root without any\n"
+		   "      --always-trap  trace the hypervisor's vCPU threads for the whole session\n"
+		   "                     (default: only until the guest has probed the devices;\n"
+		   "                     then the VM runs untraced, its devices exit-less)\n"
 		   "  -v                 progress on stderr (-vv: debug)\n"
 		   "Exit status: CMD's; 128+N after signal N; 125 if vmsh failed (the VM keeps\n"
 		   "running either way).\n");
@@ -77,6 +81,7 @@ static int parse_args(struct attach_opts *o, int argc, char **argv)
 	static const struct option opts[] = { { "image", required_argument, NULL, 'f' },
 					      { "pts", required_argument, NULL, 'p' },
 					      { "caps", required_argument, NULL, 'c' },
+					      { "always-trap", no_argument, NULL, 't' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	static char *default_cmd[] = { "/bin/sh", NULL };
@@ -98,6 +103,9 @@ static int parse_args(struct attach_opts *o, int argc, char **argv)
 				return -EINVAL;
 			}
 			o->caps_none = !strcmp(optarg, "none");
+			break;
+		case 't':
+			o->always_trap = true;
 			break;
 		case 'v':
 			vmsh_verbose++;
@@ -182,7 +190,7 @@ int attach__write_abi(struct attach *a, size_t off, const void *buf, size_t len)
 	return guest__write_phys(&a->mem, a->abi_gpa + off, buf, len);
 }
 
-static int hold(struct attach *a)
+int attach__hold(struct attach *a)
 {
 	int err = tracee__attach(&a->hv.t, a->o.pid);
 
@@ -193,7 +201,7 @@ static int hold(struct attach *a)
 	return err;
 }
 
-static int release(struct attach *a)
+int attach__release(struct attach *a)
 {
 	int err = tracee__detach(&a->hv.t);
 
@@ -232,7 +240,7 @@ static int discover(struct attach *a)
 	}
 	if (err)
 		return err;
-	err = release(a);
+	err = attach__release(a);
 	if (err)
 		return err;
 	if (v < 0) {
@@ -385,12 +393,12 @@ static int prepare(struct attach *a)
 	if (err)
 		return err;
 	len = loader__segments_size(l) + page_align(stage2_size) + page_align(STRINGS_SIZE);
-	err = hold(a);
+	err = attach__hold(a);
 	if (!err)
 		err = guest_limits(a, &phys_bits, &nr_slots);
 	if (!err)
 		err = guestram__choose(a->slots, a->nslots, nr_slots, phys_bits,
-				       len + PT_POOL_PAGES * LOADER_PAGE_SIZE, &a->plan);
+				       len + (PT_POOL_PAGES + REG_PAGES) * LOADER_PAGE_SIZE, &a->plan);
 	if (!err)
 		err = guestram__irq_find(&a->hv, &a->gsi);
 	if (!err)
@@ -426,6 +434,7 @@ static int prepare(struct attach *a)
 	prot.nranges = a->img.nareas;
 	pool =
 	    (struct pagemap_pool){ .gpa = a->plan.ram_gpa + a->img.size, .npages = PT_POOL_PAGES };
+	a->regs_gpa = pool.gpa + PT_POOL_PAGES * LOADER_PAGE_SIZE;
 	/* the image first: the guest sees the mapping only once it is complete */
 	err = guest__write_phys(&a->mem, a->plan.ram_gpa, a->img.buf, a->img.size);
 	if (!err)
@@ -484,13 +493,13 @@ static int enter(struct attach *a)
 		if (v != -EAGAIN)
 			break;
 		/* every vCPU busy in user mode or with interrupts off: let it run */
-		err = release(a);
+		err = attach__release(a);
 		if (err)
 			return err;
 		if (attach__interrupted(a))
 			return -EINTR;
 		usleep(10000);
-		err = hold(a);
+		err = attach__hold(a);
 		if (err)
 			return err;
 	}
@@ -511,7 +520,7 @@ static int enter(struct attach *a)
 	pr_info("vCPU %d enters stage1 from 0x%llx%s", a->hv.vcpus[v].index,
 		(unsigned long long)s.regs.rip,
 		s.mp.mp_state == KVM_MP_STATE_HALTED ? " (it was halted)" : "");
-	return release(a);
+	return attach__release(a);
 }
 
 /* Whether some vCPU is executing stage1's pages (the hypervisor is held). */
@@ -542,16 +551,18 @@ static int teardown(struct attach *a, bool guest_done)
 	a->trap.vcpus = NULL;
 	if (!a->held && !a->hv.scratch)
 		return err; /* nothing was added to the hypervisor */
-	if (!a->held && a->hv.scratch && hold(a))
+	if (!a->held && a->hv.scratch && attach__hold(a))
 		return -EIO;
 	for (int tries = 0; guest_done && a->entered && a->held && vcpu_in_stage1(a); tries++) {
-		if (tries == LEAVE_TRIES || release(a) || (usleep(20000), hold(a))) {
+		if (tries == LEAVE_TRIES || attach__release(a) || (usleep(20000), attach__hold(a))) {
 			guest_done = false;
 			break;
 		}
 	}
 	if (!a->held)
 		return -EIO;
+	if (attach__steady_remove(a))
+		err = -EIO;
 	if (a->mapped && guest_done) {
 		if (pagemap__unmap(&a->mem, &a->undo))
 			err = -EIO;
@@ -603,6 +614,7 @@ int cmd_attach(int argc, char **argv)
 		return ATTACH_EXIT_ERROR;
 	a->image_fd = a->in_fd = a->out_fd = a->sigfd = -1;
 	a->irq.hv_fd = a->irq.fd = -1;
+	a->ack.hv_fd = a->ack.fd = -1;
 	for (int q = 0; q < ATTACH_NQUEUES; q++)
 		a->ioev[q].hv_fd = a->ioev[q].fd = -1;
 	a->vcpu = -1;

@@ -38,13 +38,19 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void notify_irq(void *ctx)
+void attach__notify_irq(struct attach *a)
 {
-	struct attach *a = ctx;
 	uint64_t one = 1;
 
+	attach__steady_sync(a); /* what the guest will read, before it is told to */
+	a->irqs++;
 	if (a->irq.fd >= 0 && write(a->irq.fd, &one, sizeof(one)) < 0)
 		pr_debug("irqfd write: %s", strerror(errno));
+}
+
+static void notify_irq(void *ctx)
+{
+	attach__notify_irq(ctx);
 }
 
 static ssize_t console_output(void *ctx, const void *buf, size_t len)
@@ -299,8 +305,9 @@ static void report_stage1_error(struct attach *a)
 			       abi.modules[i], abi.module_err[i]);
 }
 
-static int start_trap(struct attach *a)
+int attach__start_trap(struct attach *a)
 {
+	free(a->trap.vcpus);
 	a->trap = (struct kvmrun){ .pid = a->o.pid,
 				   .nvcpus = a->hv.nvcpus,
 				   .claims = trap_claims,
@@ -337,7 +344,7 @@ int attach__run(struct attach *a)
 		if (!tcsetattr(a->in_fd, TCSANOW, &raw))
 			a->raw_tty = true;
 	}
-	err = start_trap(a);
+	err = attach__start_trap(a);
 	if (!err)
 		err = attach__write_abi(a, offsetof(struct stage1_abi, request), &go, sizeof(go));
 	if (err)
@@ -361,6 +368,12 @@ int attach__run(struct attach *a)
 			pr_err("attach: in the guest, %s failed: %s%s%s", a->st2.step, a->st2.msg,
 			       a->st2.err ? ": " : "", a->st2.err ? strerror(a->st2.err) : "");
 			return ATTACH_EXIT_ERROR;
+		}
+		/* CMD runs: the drivers are done probing */
+		if (running && !a->steady_tried && !a->o.always_trap) {
+			a->steady_tried = true;
+			if (attach__steady_enter(a))
+				return ATTACH_EXIT_ERROR;
 		}
 		if (now_ms() < next_tick)
 			continue;
@@ -409,6 +422,9 @@ int attach__stop_guest(struct attach *a)
 
 	if (!a->entered)
 		return 0;
+	/* the driver's remove writes registers the steady state does not serve */
+	if (attach__steady_leave(a))
+		return -EIO;
 	if (a->have_st2) {
 		int32_t pid = (int32_t)a->st2.pid;
 		attach__write_abi(a, offsetof(struct stage1_abi, stage2_pid), &pid, sizeof(pid));

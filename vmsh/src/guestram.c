@@ -46,8 +46,9 @@ static uint64_t guestram__round_up(uint64_t v, uint64_t align, bool *overflow)
 	return r;
 }
 
+/* The highest free id that is not skip; -ENOSPC if none. */
 static int guestram__choose_slot(const struct memslot *slots, size_t n, unsigned nr_memslots,
-				 uint32_t *slot)
+				 uint32_t skip, uint32_t *slot)
 {
 	uint64_t used[GUESTRAM_MAX_SLOTS / 64] = { 0 };
 
@@ -59,11 +60,10 @@ static int guestram__choose_slot(const struct memslot *slots, size_t n, unsigned
 			used[id / 64] |= 1ULL << (id % 64);
 	}
 	for (unsigned id = nr_memslots; id-- > 0;)
-		if (!(used[id / 64] & (1ULL << (id % 64)))) {
+		if (!(used[id / 64] & (1ULL << (id % 64))) && id != skip) {
 			*slot = id;
 			return 0;
 		}
-	pr_err("all %u memslots of the VM are in use: no slot left for vmsh's RAM", nr_memslots);
 	return -ENOSPC;
 }
 
@@ -129,9 +129,15 @@ int guestram__choose(const struct memslot *slots, size_t n, unsigned nr_memslots
 		return -ENOSPC;
 	}
 
-	err = guestram__choose_slot(slots, n, nr_memslots, &out->slot);
-	if (err)
+	err = guestram__choose_slot(slots, n, nr_memslots, GUESTRAM_NO_SLOT, &out->slot);
+	if (err) {
+		pr_err("all %u memslots of the VM are in use: no slot left for vmsh's RAM",
+		       nr_memslots);
 		return err;
+	}
+	/* without it the devices stay trapped for the whole session */
+	if (guestram__choose_slot(slots, n, nr_memslots, out->slot, &out->regs_slot))
+		out->regs_slot = GUESTRAM_NO_SLOT;
 	out->ram_gpa = base;
 	out->ram_size = size;
 	for (int i = 0; i < GUESTRAM_NR_MMIO; i++)
@@ -228,6 +234,41 @@ int guestram__remove(struct hv *hv, struct guestram *ram)
 	return guestram__munmap(hv, ram->map_addr, ram->map_size);
 }
 
+int guestram__readonly_add(struct hv *hv, uint32_t slot, uint64_t gpa, uint64_t size,
+			   uint64_t hva, struct memslot *out)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = slot,
+		.flags = KVM_MEM_READONLY,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = hva,
+	};
+	int err;
+
+	if (slot == GUESTRAM_NO_SLOT || !size || size % 4096 || gpa % 4096 || hva % 4096)
+		return -EINVAL;
+	err = hv_vm_ioctl(hv, KVM_SET_USER_MEMORY_REGION, &region);
+	if (!err)
+		*out = (struct memslot){
+			.id = slot, .flags = KVM_MEM_READONLY, .gpa = gpa, .size = size, .hva = hva
+		};
+	return err;
+}
+
+int guestram__readonly_remove(struct hv *hv, const struct memslot *slot)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = slot->id,
+		.flags = slot->flags,
+		.guest_phys_addr = slot->gpa,
+		.memory_size = 0,
+		.userspace_addr = slot->hva,
+	};
+
+	return hv_vm_ioctl(hv, KVM_SET_USER_MEMORY_REGION, &region);
+}
+
 struct memslot guestram__memslot(const struct guestram *ram)
 {
 	return ram->slot;
@@ -313,14 +354,14 @@ int guestram__irqfd_deassign(struct hv *hv, const struct guestram_eventfd *efd, 
 
 /* KVM finds the ioeventfd to remove by every field but DEASSIGN: same values. */
 static int guestram__ioeventfd(struct hv *hv, const struct guestram_eventfd *efd, uint64_t addr,
-			       uint32_t datamatch, uint32_t flags)
+			       uint64_t datamatch, uint32_t flags)
 {
 	struct kvm_ioeventfd io = {
-		.datamatch = datamatch,
+		.datamatch = datamatch == GUESTRAM_ANY_DATA ? 0 : datamatch,
 		.addr = addr,
 		.len = 4,
 		.fd = efd->hv_fd,
-		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | flags,
+		.flags = (datamatch == GUESTRAM_ANY_DATA ? 0 : KVM_IOEVENTFD_FLAG_DATAMATCH) | flags,
 	};
 
 	if (efd->hv_fd < 0)
@@ -329,13 +370,13 @@ static int guestram__ioeventfd(struct hv *hv, const struct guestram_eventfd *efd
 }
 
 int guestram__ioeventfd_assign(struct hv *hv, const struct guestram_eventfd *efd, uint64_t addr,
-			       uint32_t datamatch)
+			       uint64_t datamatch)
 {
 	return guestram__ioeventfd(hv, efd, addr, datamatch, 0);
 }
 
 int guestram__ioeventfd_deassign(struct hv *hv, const struct guestram_eventfd *efd, uint64_t addr,
-				 uint32_t datamatch)
+				 uint64_t datamatch)
 {
 	return guestram__ioeventfd(hv, efd, addr, datamatch, KVM_IOEVENTFD_FLAG_DEASSIGN);
 }

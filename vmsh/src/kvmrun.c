@@ -33,6 +33,13 @@
 
 #define SYSCALL_INSN_LEN 2 /* `syscall` (0f 05), like `int $0x80` (cd 80) */
 
+/* Every request goes through here, so that vmsh_ptrace_requests counts it. */
+static long kvmrun__ptrace(enum __ptrace_request req, pid_t tid, void *addr, void *data)
+{
+	vmsh_ptrace_requests++;
+	return ptrace(req, tid, addr, data);
+}
+
 int kvmrun__find_runs(pid_t pid, struct kvmrun_vcpu *vcpus, size_t n)
 {
 	char path[64], line[512];
@@ -83,7 +90,7 @@ static void kvmrun__syscall_stop(struct kvmrun *k, struct kvmrun_vcpu *v)
 	uint8_t data[8];
 	int err;
 
-	if (ptrace(PTRACE_GETREGS, v->tid, NULL, &regs) < 0)
+	if (kvmrun__ptrace(PTRACE_GETREGS, v->tid, NULL, &regs) < 0)
 		return;
 	if ((long)regs.orig_rax != SYS_ioctl || regs.rsi != KVM_RUN ||
 	    regs.rdi != (unsigned long long)v->fd || regs.rax != 0)
@@ -109,7 +116,7 @@ static void kvmrun__syscall_stop(struct kvmrun *k, struct kvmrun_vcpu *v)
 	/* into KVM_RUN again: the kernel completes the access on entry */
 	regs.rax = regs.orig_rax;
 	regs.rip -= SYSCALL_INSN_LEN;
-	if (ptrace(PTRACE_SETREGS, v->tid, NULL, &regs) < 0) {
+	if (kvmrun__ptrace(PTRACE_SETREGS, v->tid, NULL, &regs) < 0) {
 		pr_err("unable to rewind vCPU %d's thread %d: %s", v->index, v->tid,
 		       strerror(errno));
 		return;
@@ -154,7 +161,7 @@ static void kvmrun__handle(struct kvmrun *k, struct kvmrun_vcpu *v, int status, 
 	}
 	if (detaching)
 		req = PTRACE_DETACH;
-	if (ptrace(req, v->tid, NULL, (void *)(uintptr_t)sig) < 0) {
+	if (kvmrun__ptrace(req, v->tid, NULL, (void *)(uintptr_t)sig) < 0) {
 		if (errno != ESRCH)
 			pr_err("unable to resume vCPU %d's thread %d: %s", v->index, v->tid,
 			       strerror(errno));
@@ -195,13 +202,13 @@ int kvmrun__start(struct kvmrun *k)
 		v->traced = v->stopped = false;
 		if (!v->tid)
 			continue;
-		if (ptrace(PTRACE_SEIZE, v->tid, NULL, (void *)PTRACE_O_TRACESYSGOOD) < 0 ||
-		    ptrace(PTRACE_INTERRUPT, v->tid, NULL, NULL) < 0) {
+		if (kvmrun__ptrace(PTRACE_SEIZE, v->tid, NULL, (void *)PTRACE_O_TRACESYSGOOD) < 0 ||
+		    kvmrun__ptrace(PTRACE_INTERRUPT, v->tid, NULL, NULL) < 0) {
 			err = -errno;
 			pr_err("unable to trace vCPU %d's thread %d: %s", v->index, v->tid,
 			       strerror(errno));
 			if (err != -ESRCH) /* seized but not interrupted */
-				ptrace(PTRACE_DETACH, v->tid, NULL, NULL);
+				kvmrun__ptrace(PTRACE_DETACH, v->tid, NULL, NULL);
 			goto undo;
 		}
 		v->traced = true;
@@ -244,7 +251,7 @@ int kvmrun__stop(struct kvmrun *k)
 	for (size_t i = 0; i < k->nvcpus; i++) {
 		struct kvmrun_vcpu *v = &k->vcpus[i];
 
-		if (v->traced && ptrace(PTRACE_INTERRUPT, v->tid, NULL, NULL) < 0 && errno == ESRCH)
+		if (v->traced && kvmrun__ptrace(PTRACE_INTERRUPT, v->tid, NULL, NULL) < 0 && errno == ESRCH)
 			v->traced = v->stopped = false;
 	}
 	for (size_t i = 0; i < k->nvcpus; i++) {

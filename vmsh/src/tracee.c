@@ -62,6 +62,7 @@ static long tracee__ptrace(struct tracee *t, enum __ptrace_request req, pid_t ti
 			   void *data)
 {
 	t->nr_ptrace++;
+	vmsh_ptrace_requests++;
 	errno = 0;
 	return ptrace(req, tid, addr, data);
 }

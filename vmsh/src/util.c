@@ -2,3 +2,4 @@
 #include "util.h"
 
 int vmsh_verbose;
+unsigned long vmsh_ptrace_requests;

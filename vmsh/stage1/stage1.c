@@ -412,6 +412,7 @@ static void stop_stage2(void)
 {
 	int nr = wait_pid(timeout_ms(stage1_abi.stop_timeout_ms));
 
+	/* a stage2 that is gone already (its command exited) is no error */
 	if (nr > 0) {
 		struct pid *pid = find_get_pid(nr);
 
@@ -419,10 +420,8 @@ static void stop_stage2(void)
 			int ret = kill_pid(pid, SIGTERM, 1);
 
 			put_pid(pid);
-			if (ret)
+			if (ret && ret != -ESRCH)
 				record(STAGE1_STEP_KILL, ret, false);
-		} else {
-			record(STAGE1_STEP_KILL, -ESRCH, false);
 		}
 	}
 	/* The devices go away under stage2's feet only if it does not exit. */

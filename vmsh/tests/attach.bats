@@ -64,7 +64,7 @@ written-by-vmsh" ]
 	dir=$BATS_TEST_TMPDIR
 	mkfifo "$dir/in"
 	exec 7<>"$dir/in"
-	script -q -f -e -c "$VMSH attach $PID" "$dir/typescript" <"$dir/in" >/dev/null 2>&1 &
+	script -q -f -e -c "$VMSH attach -v $PID" "$dir/typescript" <"$dir/in" >/dev/null 2>&1 &
 	helper=$!
 	wait_for() { # PATTERN: in the session's output within 120 s
 		for i in $(seq 1200); do grep -q "$1" "$dir/typescript" 2>/dev/null && return 0; sleep 0.1; done
@@ -73,8 +73,10 @@ written-by-vmsh" ]
 	}
 	echo 'echo "hello $((6 * 7))"' >&7
 	wait_for 'hello 42'
-	# resize vmsh's terminal: the guest's terminal follows
-	vmsh=$(pgrep -n -f "vmsh attach $PID")
+	# resize vmsh's terminal after probing, in the steady state (the
+	# config space is read from memory): the guest's terminal follows
+	wait_for 'steady state: registers'
+	vmsh=$(pgrep -n -f "vmsh attach -v $PID")
 	stty -F "$(readlink "/proc/$vmsh/fd/0")" rows 33 cols 111
 	echo 'stty size' >&7
 	wait_for '33 111'
@@ -84,6 +86,49 @@ written-by-vmsh" ]
 	helper=
 	exec 7>&-
 	[ "$rc" -eq 0 ]
+	"$LAB" vm exec "$VM" -- true
+}
+
+@test "steady state: while I/O runs, no thread of the hypervisor is traced and vmsh makes no ptrace request" {
+	start_vm 6.1-cloud q35 2
+	dir=$BATS_TEST_TMPDIR
+	cp "$("$VMSH" image default)" "$dir/tools.img" # writable: I/O on vmsh's disk
+	hv0=$(hv_state "$PID")
+	"$VMSH" attach -v -f "$dir/tools.img" "$PID" -- sh -c '
+		n=0
+		while [ $n -lt 30 ]; do
+			dd if=/dev/urandom of=/io.bin bs=4k count=64 2>/dev/null || exit 1
+			a=$(md5sum < /io.bin); sync
+			echo 3 > /proc/sys/vm/drop_caches
+			[ "$(md5sum < /io.bin)" = "$a" ] || { echo "checksum mismatch"; exit 1; }
+			n=$((n + 1)); sleep 0.2
+		done
+		echo io-ok; sleep 2' </dev/null >"$dir/out" 2>"$dir/err" &
+	helper=$!
+	# look at the hypervisor from outside while CMD runs in the steady state
+	for t in $(seq 600); do grep -q 'steady state: registers' "$dir/err" && break; sleep 0.1; done
+	grep 'steady state: registers' "$dir/err"
+	samples=0
+	# (until CMD says it is done: it then sleeps 2 s before vmsh detaches)
+	while kill -0 "$helper" 2>/dev/null && ! grep -q io-ok "$dir/out"; do
+		traced=$(cat /proc/"$PID"/task/*/status 2>/dev/null | grep -E '^TracerPid:' | grep -vc $'TracerPid:\t0$' || true)
+		[ "$traced" -eq 0 ] || { echo "traced threads: $traced"; cat "$dir/err"; false; }
+		samples=$((samples + 1))
+		sleep 0.2
+	done
+	rc=0
+	wait "$helper" || rc=$?
+	helper=
+	cat "$dir/out" "$dir/err"
+	[ "$rc" -eq 0 ]
+	[ "$(cat "$dir/out")" = io-ok ]
+	[ "$samples" -ge 5 ]
+	# vmsh's own count: not one request between probing and detach, and the
+	# guest's InterruptACK writes were taken by the kernel
+	grep -E 'steady state: [0-9.]+ s, 0 ptrace requests' "$dir/err"
+	acks=$(sed -n 's/.* \([0-9]*\) acknowledged in the kernel.*/\1/p' "$dir/err")
+	[ "$acks" -gt 0 ]
+	diff <(echo "$hv0") <(hv_state "$PID")
 	"$LAB" vm exec "$VM" -- true
 }
 

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmsh attach's steady state: once the guest's drivers have probed both
+ * devices and CMD runs, vmsh stops tracing the hypervisor until detach
+ * (lab-notes.md §3 measured what this relies on):
+ *  - a read-only memslot over the two 0x1000-byte MMIO windows, backed by
+ *    two pages of vmsh's RAM that hold each device's registers as the
+ *    driver would read them: every read is served by KVM from memory, with
+ *    no exit at all;
+ *  - ioeventfds take the only writes a live virtio-mmio driver makes:
+ *    QueueNotify (the queue's eventfd, as before) and InterruptACK (one
+ *    eventfd vmsh only counts); both stay in the kernel;
+ *  - interrupts go out through the irqfd, as before.
+ * Nothing then stops, traces or wakes the hypervisor; vmsh serves the queues
+ * from its eventfds and guest memory (process_vm_readv/writev).
+ *
+ * Why no interrupt can be lost: in the pages, InterruptStatus always has
+ * VIRTIO_MMIO_INT_VRING set, so every interrupt makes Linux's vm_interrupt()
+ * look at every queue (vring_interrupt() returns IRQ_NONE when there is
+ * nothing new, which is harmless). vmsh pushes used buffers before it
+ * pulses the edge-triggered line, so each pulse is followed by a handler
+ * run that starts after those buffers were visible: if the line is already
+ * pending, one run covers both. An acknowledgement never clears anything,
+ * so there is no window between a guest's read of InterruptStatus and its
+ * write to InterruptACK in which a new event could be wiped (the race the
+ * original closed with a 1 ms re-send timer). Configuration changes
+ * (console resize, or a device entering NEEDS_RESET) set
+ * VIRTIO_MMIO_INT_CONFIG for good: the new config space and
+ * ConfigGeneration are in the page before the bit, and the bit before the
+ * pulse; later interrupts make the driver re-read an unchanged config,
+ * which costs it nothing (a resize to the same size is a no-op).
+ *
+ * The driver's other registers (QueueSel, Status, ...) are only written
+ * when it resets or removes a device. vmsh leaves the steady state before
+ * it asks stage1 to remove them (attach__steady_leave), so those writes are
+ * trapped and served again. A guest that resets a device on its own while
+ * steady would reach the hypervisor instead (QEMU ignores writes to
+ * unassigned memory) and find the device unresponsive until detach.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/virtio_mmio.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "util.h"
+
+#define REG_PAGES (ATTACH_NDEV * GUESTRAM_MMIO_SIZE)
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Device d's register window as its driver would read it now. */
+static void steady_page(struct attach *a, int d, uint8_t *page)
+{
+	struct virtio_dev *dev = a->dev[d];
+	uint32_t isr = VIRTIO_MMIO_INT_VRING;
+	size_t off;
+
+	memset(page, 0, GUESTRAM_MMIO_SIZE);
+	for (off = 0; off < VIRTIO_MMIO_CONFIG; off += 4)
+		virtio_mmio__read(dev, off, page + off, 4);
+	for (off = 0; off < dev->config_len && VIRTIO_MMIO_CONFIG + off < GUESTRAM_MMIO_SIZE;
+	     off++)
+		virtio_mmio__read(dev, VIRTIO_MMIO_CONFIG + off, page + VIRTIO_MMIO_CONFIG + off, 1);
+	if (a->sync[d].config)
+		isr |= VIRTIO_MMIO_INT_CONFIG;
+	isr = htole32(isr);
+	memcpy(page + VIRTIO_MMIO_INTERRUPT_STATUS, &isr, sizeof(isr));
+}
+
+/* Write device d's page into the guest; 0 or a negative errno. */
+static int steady_write_page(struct attach *a, int d)
+{
+	uint8_t page[GUESTRAM_MMIO_SIZE];
+	struct virtio_dev *dev = a->dev[d];
+
+	a->sync[d].status = virtio_dev__status(dev);
+	a->sync[d].generation = dev->config_generation;
+	steady_page(a, d, page);
+	return guest__write_phys(&a->mem, a->regs_gpa + (uint64_t)d * GUESTRAM_MMIO_SIZE, page,
+				 sizeof(page));
+}
+
+void attach__steady_sync(struct attach *a)
+{
+	if (!a->steady)
+		return;
+	for (int d = 0; d < ATTACH_NDEV; d++) {
+		struct virtio_dev *dev = a->dev[d];
+		bool config = virtio_dev__interrupt_status(dev) & VIRTIO_MMIO_INT_CONFIG;
+
+		if (a->sync[d].status == virtio_dev__status(dev) &&
+		    a->sync[d].generation == dev->config_generation && (a->sync[d].config || !config))
+			continue;
+		a->sync[d].config = true;
+		if (steady_write_page(a, d))
+			pr_err("attach: cannot update %s's registers in the guest",
+			       virtio_dev__name(dev));
+	}
+}
+
+/* Take the register pages and the InterruptACK ioeventfds away (held). */
+int attach__steady_remove(struct attach *a)
+{
+	int err = 0;
+
+	if (a->regs_added && guestram__readonly_remove(&a->hv, &a->regs_slot))
+		err = -EIO;
+	else
+		a->regs_added = false;
+	for (int d = ATTACH_NDEV - 1; d >= 0; d--) {
+		if (a->ack_assigned[d] &&
+		    guestram__ioeventfd_deassign(&a->hv, &a->ack,
+						 a->plan.mmio_gpa[d] + VIRTIO_MMIO_INTERRUPT_ACK,
+						 GUESTRAM_ANY_DATA))
+			err = -EIO;
+		else
+			a->ack_assigned[d] = false;
+	}
+	if (!err && a->ack.hv_fd >= 0 && guestram__eventfd_close(&a->hv, &a->ack))
+		err = -EIO;
+	return err;
+}
+
+/* The hypervisor is held: pages, ioeventfds, then the slot that shows them. */
+static int steady_add(struct attach *a)
+{
+	int err = 0;
+
+	for (int d = 0; !err && d < ATTACH_NDEV; d++) {
+		a->sync[d].config = virtio_dev__interrupt_status(a->dev[d]) & VIRTIO_MMIO_INT_CONFIG;
+		err = steady_write_page(a, d);
+	}
+	if (!err)
+		err = guestram__eventfd_open(&a->hv, &a->ack);
+	for (int d = 0; !err && d < ATTACH_NDEV; d++) {
+		err = guestram__ioeventfd_assign(&a->hv, &a->ack,
+						 a->plan.mmio_gpa[d] + VIRTIO_MMIO_INTERRUPT_ACK,
+						 GUESTRAM_ANY_DATA);
+		a->ack_assigned[d] = !err;
+	}
+	if (!err)
+		err = guestram__readonly_add(&a->hv, a->plan.regs_slot, a->plan.mmio_gpa[0],
+					     REG_PAGES, a->ram.slot.hva + (a->regs_gpa - a->ram.slot.gpa),
+					     &a->regs_slot);
+	a->regs_added = !err;
+	return err;
+}
+
+int attach__steady_enter(struct attach *a)
+{
+	int err;
+
+	if (a->steady || a->o.always_trap || a->plan.regs_slot == GUESTRAM_NO_SLOT)
+		return 0;
+	for (int d = 0; d < ATTACH_NDEV; d++)
+		if (!virtio_dev__live(a->dev[d]))
+			return 0;
+	if (kvmrun__stop(&a->trap))
+		return -EIO;
+	a->trapping = false;
+	err = attach__hold(a);
+	if (err)
+		return err;
+	err = steady_add(a);
+	if (err) {
+		pr_err("attach: cannot make the devices exit-less; vmsh keeps trapping them");
+		if (attach__steady_remove(a))
+			return -EIO;
+	}
+	if (attach__release(a))
+		return -EIO;
+	if (err)
+		return attach__start_trap(a);
+	a->steady = true;
+	a->steady_since_ns = now_ns();
+	a->steady_ptrace = vmsh_ptrace_requests;
+	a->steady_irqs = a->irqs;
+	pr_info("steady state: registers at gpa 0x%" PRIx64 " (read-only memslot %u), no trap",
+		a->plan.mmio_gpa[0], a->plan.regs_slot);
+	/* an event raised while the trap stopped is looked at again */
+	attach__notify_irq(a);
+	return 0;
+}
+
+int attach__steady_leave(struct attach *a)
+{
+	uint64_t acks = 0;
+	int err;
+
+	if (!a->steady)
+		return 0;
+	a->steady = false;
+	a->steady_ptrace = vmsh_ptrace_requests - a->steady_ptrace;
+	a->steady_ns = now_ns() - a->steady_since_ns;
+	if (a->ack.fd >= 0 && read(a->ack.fd, &acks, sizeof(acks)) != sizeof(acks))
+		acks = 0;
+	pr_info("steady state: %.1f s, %lu ptrace requests; %lu interrupts sent, %" PRIu64
+		" acknowledged in the kernel",
+		a->steady_ns / 1e9, a->steady_ptrace, a->irqs - a->steady_irqs, acks);
+	err = attach__hold(a);
+	if (err)
+		return err;
+	err = attach__steady_remove(a);
+	if (attach__release(a) || err)
+		return -EIO;
+	return attach__start_trap(a);
+}
