@@ -91,6 +91,8 @@ struct attach {
 	uint64_t steady_since_ns, steady_ns;
 	unsigned long steady_ptrace; /* at entry; then: requests while steady */
 	unsigned long irqs, steady_irqs;
+	unsigned long mem_calls, steady_mem_calls; /* process_vm_readv/writev */
+	unsigned long notifies, steady_notifies;    /* queue notifications */
 	int sigfd;    /* SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGWINCH */
 	int in_fd;    /* keystrokes or piped input */
 	int out_fd;   /* the command's output */

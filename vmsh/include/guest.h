@@ -16,6 +16,21 @@
 
 #include "memslot.h"
 
+/* A range of the hypervisor's memory, for the vectored callbacks. */
+struct guest_hva_seg {
+	uint64_t hva;
+	size_t len;
+};
+
+/* A range of guest-physical memory, for guest__readv_phys/writev_phys. */
+struct guest_seg {
+	uint64_t gpa;
+	size_t len;
+};
+
+/* The most segments handed to one vectored callback (IOV_MAX on Linux). */
+#define GUEST_MAX_SEGS 1024
+
 struct guest_mem {
 	const struct memslot *slots;
 	size_t nslots;
@@ -23,11 +38,36 @@ struct guest_mem {
 	int (*read_hva)(void *ctx, uint64_t hva, void *buf, size_t len);
 	int (*write_hva)(void *ctx, uint64_t hva, const void *buf, size_t len); /* may be NULL */
 	void *ctx;
+	/*
+	 * Optional vectored forms: move nsegs (at most GUEST_MAX_SEGS) ranges,
+	 * in order, to or from the contiguous buf (their total length). 0 or
+	 * a negative errno; a short transfer is an error. When NULL, the
+	 * scalar callback is called once per range, except that
+	 * guest__read_hva_process/write_hva_process imply their vectored
+	 * forms (same ctx), so that every live hypervisor gets them.
+	 */
+	int (*readv_hva)(void *ctx, const struct guest_hva_seg *segs, size_t nsegs, void *buf);
+	int (*writev_hva)(void *ctx, const struct guest_hva_seg *segs, size_t nsegs,
+			  const void *buf);
+	/*
+	 * Optional: incremented once per callback call (one system call each
+	 * for a live hypervisor), for tests and statistics. A pointer, so that
+	 * copies of this struct (each virtio device has one) count together.
+	 */
+	unsigned long *calls;
 };
 
 /* read_hva/write_hva for a live hypervisor: ctx is a pid_t * (process_vm_readv/writev). */
 int guest__read_hva_process(void *ctx, uint64_t hva, void *buf, size_t len);
 int guest__write_hva_process(void *ctx, uint64_t hva, const void *buf, size_t len);
+/*
+ * readv_hva/writev_hva for a live hypervisor: one process_vm_readv/writev
+ * with a remote iovec per range (more only after a partial transfer, or
+ * for more than GUEST_MAX_SEGS ranges).
+ */
+int guest__readv_hva_process(void *ctx, const struct guest_hva_seg *segs, size_t nsegs, void *buf);
+int guest__writev_hva_process(void *ctx, const struct guest_hva_seg *segs, size_t nsegs,
+			      const void *buf);
 
 /*
  * Copy guest-physical memory; -EFAULT if any byte is outside every slot (or,
@@ -35,6 +75,26 @@ int guest__write_hva_process(void *ctx, uint64_t hva, const void *buf, size_t le
  */
 int guest__read_phys(const struct guest_mem *m, uint64_t gpa, void *buf, size_t len);
 int guest__write_phys(const struct guest_mem *m, uint64_t gpa, const void *buf, size_t len);
+/*
+ * Whether guest__read_phys (write: guest__write_phys) of this range would
+ * pass the memslot checks, without touching memory: 0, -EFAULT or -EINVAL.
+ */
+int guest__check_phys(const struct guest_mem *m, uint64_t gpa, size_t len, bool write);
+/*
+ * Copy between nsegs guest-physical ranges, in order, and the contiguous
+ * buf (their total length), with as few callback calls as the memslots
+ * allow: one vectored call for up to GUEST_MAX_SEGS pieces (a range that
+ * crosses slots is one piece per slot). Every range is checked as in
+ * guest__read_phys/write_phys before anything moves, so that a bad range
+ * changes nothing: -EFAULT, and *bad (if not NULL) is the index of the
+ * first bad range. A failed transfer returns the callback's error and sets
+ * *bad to SIZE_MAX; a write may then have been partly done. -EINVAL
+ * without callbacks or if the total length overflows.
+ */
+int guest__readv_phys(const struct guest_mem *m, const struct guest_seg *segs, size_t nsegs,
+		      void *buf, size_t *bad);
+int guest__writev_phys(const struct guest_mem *m, const struct guest_seg *segs, size_t nsegs,
+		       const void *buf, size_t *bad);
 
 struct guest_mmu {
 	uint64_t cr3;

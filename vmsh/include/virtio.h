@@ -11,9 +11,13 @@
  * the notify_irq callback into an irqfd write.
  *
  * Everything in guest memory (rings, descriptors, buffers) is untrusted: it
- * is copied in with guest__read_phys(), validated, acted upon, and results
- * are copied out with guest__write_phys(); no pointer into guest memory is
- * ever kept. A driver that breaks the rules (bad descriptor index, loop,
+ * is copied in with guest__read_phys()/readv_phys(), validated, acted upon,
+ * and results are copied out with guest__write_phys()/writev_phys(); no
+ * pointer into guest memory is ever kept. Each copy is a system call for a
+ * live hypervisor, so copies are batched: a notification costs a few calls
+ * for the rings (avail.idx; descriptor table and new avail entries; used
+ * elements; used.idx; avail.flags) and each chain one call per copy, not
+ * one per field or buffer. A driver that breaks the rules (bad descriptor index, loop,
  * buffer outside RAM, misaligned ring, ...) puts the device into
  * DEVICE_NEEDS_RESET: status bit 0x40 is set, a configuration-change
  * interrupt is raised, one message names the device and the reason (pr_err
@@ -169,6 +173,12 @@ const char *virtio_dev__name(const struct virtio_dev *dev);
 int virtio_mmio__read(struct virtio_dev *dev, uint64_t offset, void *data, size_t len);
 int virtio_mmio__write(struct virtio_dev *dev, uint64_t offset, const void *data, size_t len);
 /*
+ * The whole window as the driver would read it now, register by register
+ * (no read has side effects), except InterruptStatus, which reads isr: for
+ * a caller that serves reads from memory instead of trapping them.
+ */
+void virtio_mmio__snapshot(struct virtio_dev *dev, uint8_t page[VIRTIO_MMIO_WINDOW], uint32_t isr);
+/*
  * The driver notified queue (QueueNotify write or ioeventfd): process all
  * buffers it made available. 0 (also when the device is not live and so
  * ignores it: buffers posted before DRIVER_OK are processed when it is
@@ -179,6 +189,13 @@ int virtio_mmio__queue_notify(struct virtio_dev *dev, uint32_t queue);
 
 /* ---- For the device models (virtio_blk.c, virtio_console.c) only ------ */
 
+#define VIRTQ_DESC_SIZE 16
+#define VIRTQ_USED_ELEM_SIZE 8
+
+struct virtq_used_elem {
+	uint32_t id, len; /* little-endian, as in the ring */
+};
+
 struct virtq {
 	uint16_t num; /* QueueNum */
 	bool ready;
@@ -187,6 +204,23 @@ struct virtq {
 	uint16_t avail_cache; /* avail.idx as last read */
 	uint16_t used_idx;    /* our used.idx */
 	bool need_irq;	      /* used entries added since the last interrupt */
+	/*
+	 * Read in one call right after avail.idx, when it shows new entries:
+	 * the descriptor table (snap[0, 16 * num)) and the avail.ring entries
+	 * from snap_base up to avail_cache (2 bytes each after the table).
+	 * Descriptors and entries of available chains belong to the device
+	 * until it uses them, so the copy is what the ring holds, and the
+	 * checks and the use of a descriptor see the same bytes. snap_ok is
+	 * false when that read failed (a ring partly outside RAM): pops then
+	 * read the fields they need one by one, and fail on the first one
+	 * that is bad, exactly as if there were no snapshot.
+	 */
+	bool snap_ok;
+	uint16_t snap_base;
+	uint8_t snap[VIRTIO_QUEUE_MAX_SIZE * (VIRTQ_DESC_SIZE + 2)];
+	/* Pushed, not yet in the used ring: written by virtq__signal. */
+	uint16_t used_pending;
+	struct virtq_used_elem used_batch[VIRTIO_QUEUE_MAX_SIZE];
 };
 
 struct virtq_buf {
@@ -256,18 +290,35 @@ void virtio_dev__config_changed(struct virtio_dev *dev);
 int virtq__pop(struct virtio_dev *dev, unsigned int queue, struct virtq_chain *c);
 /* Whether a chain is available (reads avail.idx); false on error. */
 bool virtq__has_avail(struct virtio_dev *dev, unsigned int queue);
-/* Return a chain with len bytes written to it. 0 or -EIO (NEEDS_RESET set). */
+/*
+ * Return a chain with len bytes written to it. The used element is only
+ * queued (its place in the used ring is checked now): virtq__signal, or a
+ * full batch, writes the batch's elements and then used.idx, two calls for
+ * any number of chains. 0 or -EIO (NEEDS_RESET set).
+ */
 int virtq__push(struct virtio_dev *dev, unsigned int queue, uint16_t head, uint32_t len);
-/* Interrupt for pushed buffers, unless the driver suppressed it. */
+/*
+ * Publish the pushed buffers (also after NEEDS_RESET was set later: they
+ * were done), then interrupt for them, unless the driver suppressed it or
+ * the device needs a reset. The transport calls it after every
+ * notification; a model that pushes outside one (console input) calls it.
+ */
 void virtq__signal(struct virtio_dev *dev, unsigned int queue);
 /*
  * Copy from the readable part of a chain at byte offset off, or into its
- * writable part. 0, -EINVAL if [off, off + len) is outside that part (a
- * model bug), -EIO if guest memory failed (NEEDS_RESET set).
+ * writable part, in one vectored guest memory call. 0, -EINVAL if
+ * [off, off + len) is outside that part (a model bug; nothing is copied),
+ * -EIO if guest memory failed (NEEDS_RESET set).
  */
 int virtq_chain__read(struct virtio_dev *dev, const struct virtq_chain *c, uint64_t off, void *buf,
 		      size_t len);
 int virtq_chain__write(struct virtio_dev *dev, const struct virtq_chain *c, uint64_t off,
 		       const void *buf, size_t len);
+/*
+ * virtq_chain__read for a read the model may do without needing it: a bad
+ * buffer returns -EFAULT and leaves the device as it was.
+ */
+int virtq_chain__try_read(struct virtio_dev *dev, const struct virtq_chain *c, uint64_t off,
+			  void *buf, size_t len);
 
 #endif

@@ -261,7 +261,8 @@ static int discover(struct attach *a)
 				     .nslots = a->nslots,
 				     .read_hva = guest__read_hva_process,
 				     .write_hva = guest__write_hva_process,
-				     .ctx = &a->hv_pid };
+				     .ctx = &a->hv_pid,
+				     .calls = &a->mem_calls };
 	err = guest__find_kernel(&a->mem, &a->mmu, &a->kernel);
 	if (!err)
 		pr_info("guest kernel: %s", a->kernel.banner);

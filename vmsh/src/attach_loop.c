@@ -255,6 +255,7 @@ static int turn(struct attach *a, bool take_input)
 		if (!(pfd[1 + q].revents & POLLIN) ||
 		    read(a->ioev[q].fd, &count, sizeof(count)) != sizeof(count))
 			continue;
+		a->notifies++;
 		virtio_mmio__queue_notify(a->dev[q == 0 ? ATTACH_BLK : ATTACH_CON],
 					  q == 0 ? 0 : (uint32_t)q - 1);
 	}

@@ -37,7 +37,6 @@
  * steady would reach the hypervisor instead (QEMU ignores writes to
  * unassigned memory) and find the device unresponsive until detach.
  */
-#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/virtio_mmio.h>
@@ -59,25 +58,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Device d's register window as its driver would read it now. */
-static void steady_page(struct attach *a, int d, uint8_t *page)
-{
-	struct virtio_dev *dev = a->dev[d];
-	uint32_t isr = VIRTIO_MMIO_INT_VRING;
-	size_t off;
-
-	memset(page, 0, GUESTRAM_MMIO_SIZE);
-	for (off = 0; off < VIRTIO_MMIO_CONFIG; off += 4)
-		virtio_mmio__read(dev, off, page + off, 4);
-	for (off = 0; off < dev->config_len && VIRTIO_MMIO_CONFIG + off < GUESTRAM_MMIO_SIZE;
-	     off++)
-		virtio_mmio__read(dev, VIRTIO_MMIO_CONFIG + off, page + VIRTIO_MMIO_CONFIG + off, 1);
-	if (a->sync[d].config)
-		isr |= VIRTIO_MMIO_INT_CONFIG;
-	isr = htole32(isr);
-	memcpy(page + VIRTIO_MMIO_INTERRUPT_STATUS, &isr, sizeof(isr));
-}
-
 /* Write device d's page into the guest; 0 or a negative errno. */
 static int steady_write_page(struct attach *a, int d)
 {
@@ -86,7 +66,8 @@ static int steady_write_page(struct attach *a, int d)
 
 	a->sync[d].status = virtio_dev__status(dev);
 	a->sync[d].generation = dev->config_generation;
-	steady_page(a, d, page);
+	virtio_mmio__snapshot(dev, page,
+			      VIRTIO_MMIO_INT_VRING | (a->sync[d].config ? VIRTIO_MMIO_INT_CONFIG : 0));
 	return guest__write_phys(&a->mem, a->regs_gpa + (uint64_t)d * GUESTRAM_MMIO_SIZE, page,
 				 sizeof(page));
 }
@@ -186,6 +167,8 @@ int attach__steady_enter(struct attach *a)
 	a->steady_since_ns = now_ns();
 	a->steady_ptrace = vmsh_ptrace_requests;
 	a->steady_irqs = a->irqs;
+	a->steady_mem_calls = a->mem_calls;
+	a->steady_notifies = a->notifies;
 	pr_info("steady state: registers at gpa 0x%" PRIx64 " (read-only memslot %u), no trap",
 		a->plan.mmio_gpa[0], a->plan.regs_slot);
 	/* an event raised while the trap stopped is looked at again */
@@ -205,9 +188,10 @@ int attach__steady_leave(struct attach *a)
 	a->steady_ns = now_ns() - a->steady_since_ns;
 	if (a->ack.fd >= 0 && read(a->ack.fd, &acks, sizeof(acks)) != sizeof(acks))
 		acks = 0;
-	pr_info("steady state: %.1f s, %lu ptrace requests; %lu interrupts sent, %" PRIu64
-		" acknowledged in the kernel",
-		a->steady_ns / 1e9, a->steady_ptrace, a->irqs - a->steady_irqs, acks);
+	pr_info("steady state: %.1f s, %lu ptrace requests; %lu queue notifications, %lu "
+		"interrupts sent, %" PRIu64 " acknowledged in the kernel; %lu guest memory calls",
+		a->steady_ns / 1e9, a->steady_ptrace, a->notifies - a->steady_notifies,
+		a->irqs - a->steady_irqs, acks, a->mem_calls - a->steady_mem_calls);
 	err = attach__hold(a);
 	if (err)
 		return err;

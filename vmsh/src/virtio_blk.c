@@ -6,9 +6,24 @@
  *
  * Requests are served synchronously with pread/pwrite through a bounce
  * buffer of fixed size, so that a request of any length costs a bounded
- * amount of host memory. A request the device cannot serve (range beyond
- * the disk, write to a read-only disk, I/O error) completes with
+ * amount of host memory. The buffer takes the largest request Linux makes
+ * (max_sectors_kb: 1280 KiB by default) in one piece, so that a request
+ * costs two guest memory calls whatever its number of buffers: a read is
+ * the header, then one pread and one vectored write of the data and the
+ * status byte; a write is the header and data in one vectored read, one
+ * pwrite, then the status byte. A request the device cannot serve (range
+ * beyond the disk, write to a read-only disk, I/O error) completes with
  * VIRTIO_BLK_S_IOERR; only a malformed chain is a transport error.
+ *
+ * Synchronous on purpose: vmsh serves the device from the one thread that
+ * also traps MMIO exits, the backing file is usually in the page cache,
+ * and what dominated the cost per request was the number of system calls
+ * into the hypervisor, not waiting for the disk. io_uring would let reads
+ * of several requests overlap and take pread/pwrite off that thread, but
+ * guest memory would still move through process_vm_readv/writev (io_uring
+ * cannot reach another process's memory), so it would save at most one
+ * system call per request, for a second event source and completion
+ * ordering against the used ring.
  */
 #include <endian.h>
 #include <errno.h>
@@ -24,7 +39,7 @@
 #include "virtio.h"
 
 #define SECTOR_SIZE 512
-#define VBLK_CHUNK (64 * 1024)
+#define VBLK_CHUNK (2 * 1024 * 1024)
 #define VBLK_HDR_SIZE 16
 #define VBLK_CONFIG_SIZE 16 /* capacity, size_max, seg_max */
 
@@ -38,7 +53,12 @@ struct vblk {
 	uint8_t *ctl;
 	size_t ctl_bytes;
 	void (*ctl_written)(void *ctx, uint64_t offset, const void *data, size_t len);
-	uint8_t *bounce;
+	/*
+	 * The request header, then VBLK_CHUNK bytes of data, then a byte for
+	 * the status of a read (which follows its data in the chain).
+	 */
+	uint8_t *buf;
+	uint8_t *bounce; /* buf + VBLK_HDR_SIZE */
 	uint8_t config[VBLK_CONFIG_SIZE];
 };
 
@@ -74,45 +94,55 @@ static int vblk__file_io(struct vblk *b, bool write, void *buf, size_t len, uint
 /*
  * Move data between the disk (file, then control area) at byte pos and the
  * chain: the writable part from offset 0 for reads, the readable part from
- * the header's end for writes. Returns a VIRTIO_BLK_S_* status, or -EIO when
- * the transport failed (the device needs a reset).
+ * the header's end for writes. have: bytes of a write's data already in the
+ * bounce buffer. A read that succeeds ends with the status byte, written
+ * with the last data (*status_done). Returns a VIRTIO_BLK_S_* status, or
+ * -EIO when the transport failed (the device needs a reset).
  */
 static int vblk__rw(struct vblk *b, const struct virtq_chain *c, bool write, uint64_t pos,
-		    uint64_t len)
+		    uint64_t len, size_t have, bool *status_done)
 {
 	uint64_t done = 0, ctl_lo = UINT64_MAX, ctl_hi = 0;
 
 	while (done < len) {
 		size_t n = len - done < VBLK_CHUNK ? (size_t)(len - done) : VBLK_CHUNK;
 		uint64_t p = pos + done;
+		/* the chunk's bytes in the file; the rest are in the control area */
+		size_t in_file = p >= b->file_bytes	 ? 0
+				 : b->file_bytes - p < n ? (size_t)(b->file_bytes - p)
+							 : n;
+		uint64_t ctl_off = p + in_file - b->file_bytes;
 		int ret;
 
-		/* Chunks do not straddle the file's end, so each has one home. */
-		if (p < b->file_bytes && b->file_bytes - p < n)
-			n = (size_t)(b->file_bytes - p);
 		if (write) {
-			ret = virtq_chain__read(&b->dev, c, VBLK_HDR_SIZE + done, b->bounce, n);
-			if (ret < 0)
-				return -EIO;
-			if (p < b->file_bytes) {
-				if (vblk__file_io(b, true, b->bounce, n, p) < 0)
-					return VIRTIO_BLK_S_IOERR;
-			} else {
-				memcpy(b->ctl + (p - b->file_bytes), b->bounce, n);
-				if (p - b->file_bytes < ctl_lo)
-					ctl_lo = p - b->file_bytes;
-				ctl_hi = p - b->file_bytes + n;
+			if (!(done == 0 && have >= n)) {
+				ret = virtq_chain__read(&b->dev, c, VBLK_HDR_SIZE + done, b->bounce,
+							n);
+				if (ret < 0)
+					return -EIO;
+			}
+			if (in_file && vblk__file_io(b, true, b->bounce, in_file, p) < 0)
+				return VIRTIO_BLK_S_IOERR;
+			if (n > in_file) {
+				memcpy(b->ctl + ctl_off, b->bounce + in_file, n - in_file);
+				if (ctl_off < ctl_lo)
+					ctl_lo = ctl_off;
+				ctl_hi = ctl_off + (n - in_file);
 			}
 		} else {
-			if (p < b->file_bytes) {
-				if (vblk__file_io(b, false, b->bounce, n, p) < 0)
-					return VIRTIO_BLK_S_IOERR;
-			} else {
-				memcpy(b->bounce, b->ctl + (p - b->file_bytes), n);
-			}
-			ret = virtq_chain__write(&b->dev, c, done, b->bounce, n);
+			bool last = done + n == len;
+
+			if (in_file && vblk__file_io(b, false, b->bounce, in_file, p) < 0)
+				return VIRTIO_BLK_S_IOERR;
+			if (n > in_file)
+				memcpy(b->bounce + in_file, b->ctl + ctl_off, n - in_file);
+			/* the status byte is at the chain's offset len: right after */
+			if (last)
+				b->bounce[n] = VIRTIO_BLK_S_OK;
+			ret = virtq_chain__write(&b->dev, c, done, b->bounce, n + last);
 			if (ret < 0)
 				return -EIO;
+			*status_done = last;
 		}
 		done += n;
 	}
@@ -128,16 +158,35 @@ static bool vblk__range_ok(const struct vblk *b, uint64_t sector, uint64_t len)
 	       len / SECTOR_SIZE <= b->capacity - sector;
 }
 
-/* Serve one request; *written: bytes written into the chain. Status or -EIO. */
-static int vblk__request(struct vblk *b, const struct virtq_chain *c, uint32_t *written)
+/*
+ * Serve one request; *written: bytes written into the chain, *status_done:
+ * whether the status byte was written too. Status or -EIO.
+ */
+static int vblk__request(struct vblk *b, const struct virtq_chain *c, uint32_t *written,
+			 bool *status_done)
 {
 	struct virtio_blk_outhdr hdr;
 	uint64_t sector, data_len;
+	size_t have = 0;
 	uint32_t type;
 	int st;
 
-	if (virtq_chain__read(&b->dev, c, 0, &hdr, sizeof(hdr)) < 0)
+	/*
+	 * The header, and for a write its data (a request's other readable
+	 * bytes), in one read. It is only a guess until the header is read: if
+	 * any of it is bad, the header alone decides, as a refused write
+	 * never touches its data.
+	 */
+	if (c->out_len > VBLK_HDR_SIZE) {
+		have = c->out_len - VBLK_HDR_SIZE < VBLK_CHUNK
+			   ? (size_t)(c->out_len - VBLK_HDR_SIZE)
+			   : VBLK_CHUNK;
+		if (virtq_chain__try_read(&b->dev, c, 0, b->buf, VBLK_HDR_SIZE + have) < 0)
+			have = 0;
+	}
+	if (!have && virtq_chain__read(&b->dev, c, 0, b->buf, VBLK_HDR_SIZE) < 0)
 		return -EIO;
+	memcpy(&hdr, b->buf, sizeof(hdr));
 	type = le32toh(hdr.type);
 	sector = le64toh(hdr.sector);
 	data_len = c->in_len - 1;
@@ -149,7 +198,7 @@ static int vblk__request(struct vblk *b, const struct virtq_chain *c, uint32_t *
 				 (unsigned long long)data_len, (unsigned long long)sector);
 			return VIRTIO_BLK_S_IOERR;
 		}
-		st = vblk__rw(b, c, false, sector * SECTOR_SIZE, data_len);
+		st = vblk__rw(b, c, false, sector * SECTOR_SIZE, data_len, 0, status_done);
 		if (st == VIRTIO_BLK_S_OK)
 			*written = (uint32_t)data_len;
 		return st;
@@ -162,7 +211,7 @@ static int vblk__request(struct vblk *b, const struct virtq_chain *c, uint32_t *
 				 (unsigned long long)data_len, (unsigned long long)sector);
 			return VIRTIO_BLK_S_IOERR;
 		}
-		return vblk__rw(b, c, true, sector * SECTOR_SIZE, data_len);
+		return vblk__rw(b, c, true, sector * SECTOR_SIZE, data_len, have, status_done);
 	case VIRTIO_BLK_T_FLUSH:
 		if (fdatasync(b->fd) < 0) {
 			pr_err("virtio-blk: unable to flush backing file: %s", strerror(errno));
@@ -190,6 +239,7 @@ static void vblk__queue_notify(struct virtio_dev *dev, unsigned int queue)
 	/* At most a ring's worth per call: a racing guest gets another notify. */
 	for (unsigned int i = 0; i < dev->vqs[queue].num; i++) {
 		uint32_t written = 0;
+		bool status_done = false;
 		uint8_t status;
 		int st;
 
@@ -203,11 +253,11 @@ static void vblk__queue_notify(struct virtio_dev *dev, unsigned int queue)
 					 (unsigned long long)c->in_len);
 			return;
 		}
-		st = vblk__request(b, c, &written);
+		st = vblk__request(b, c, &written, &status_done);
 		if (st < 0)
 			return;
 		status = (uint8_t)st;
-		if (virtq_chain__write(dev, c, c->in_len - 1, &status, 1) < 0 ||
+		if ((!status_done && virtq_chain__write(dev, c, c->in_len - 1, &status, 1) < 0) ||
 		    virtq__push(dev, queue, c->head, written + 1) < 0)
 			return;
 	}
@@ -218,7 +268,7 @@ static void vblk__free(struct virtio_dev *dev)
 	struct vblk *b = to_vblk(dev);
 
 	free(b->ctl);
-	free(b->bounce);
+	free(b->buf);
 	free(b);
 }
 
@@ -278,10 +328,12 @@ int virtio_blk__create(struct virtio_dev **out, const struct virtio_blk_opts *op
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		goto nomem;
-	b->bounce = malloc(VBLK_CHUNK);
+	/* pages are only touched as requests need them */
+	b->buf = malloc(VBLK_HDR_SIZE + VBLK_CHUNK + 1);
+	b->bounce = b->buf + VBLK_HDR_SIZE;
 	b->ctl_bytes = (size_t)opts->ctl_sectors * SECTOR_SIZE;
 	b->ctl = calloc(1, b->ctl_bytes ? b->ctl_bytes : 1);
-	if (!b->bounce || !b->ctl)
+	if (!b->buf || !b->ctl)
 		goto nomem;
 	b->fd = opts->fd;
 	b->read_only = opts->read_only;

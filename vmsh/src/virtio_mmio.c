@@ -5,10 +5,16 @@
  * validated descriptor chains.
  *
  * The guest's driver is untrusted: every ring and buffer access goes
- * through guest__read_phys/write_phys (which fail outside RAM), every index
- * is checked against the queue size, and chain walks are bounded by it. The
- * first violation moves the device to NEEDS_RESET, after which no queue is
- * touched until the driver resets it.
+ * through guest__read_phys/write_phys or their vectored forms (which fail
+ * outside RAM), every index is checked against the queue size, and chain
+ * walks are bounded by it. The first violation moves the device to
+ * NEEDS_RESET, after which no queue is touched until the driver resets it.
+ *
+ * Every guest memory access is a system call for a live hypervisor, so they
+ * are batched, without changing what is checked or when a violation is
+ * seen: a ring's new entries and its descriptor table come in one read
+ * after avail.idx, used elements go out together before used.idx, and a
+ * copy to or from a chain is one call whatever its number of buffers.
  */
 #include <endian.h>
 #include <errno.h>
@@ -26,8 +32,6 @@
 #define VIRTIO_MMIO_VERSION_MODERN 2
 #define VIRTIO_VENDOR_ID 0
 
-#define VIRTQ_DESC_SIZE 16
-#define VIRTQ_USED_ELEM_SIZE 8
 #define VIRTIO_DEV_MAX_FAIL_MSGS 8
 
 void virtio_dev__init(struct virtio_dev *dev, const char *name, uint32_t device_id,
@@ -171,11 +175,52 @@ static int virtq__write(struct virtio_dev *dev, uint64_t gpa, const void *buf, s
 	return 0;
 }
 
-/* Refresh avail_cache; -EIO on a bad ring or an index too far ahead. */
+/* virtq__read/write's message for a failed vectored copy of segs. */
+static int virtq__xferv_failed(struct virtio_dev *dev, const struct guest_seg *segs, size_t n,
+			       size_t bad, int ret, bool write, const char *what)
+{
+	size_t total = 0;
+
+	if (bad < n) {
+		virtio_dev__fail(dev, "%s at 0x%llx (%zu bytes) not %s: %s", what,
+				 (unsigned long long)segs[bad].gpa, segs[bad].len,
+				 write ? "writable" : "readable", strerror(-ret));
+		return -EIO;
+	}
+	for (size_t k = 0; k < n; k++)
+		total += segs[k].len;
+	virtio_dev__fail(dev, "%s from 0x%llx (%zu bytes in %zu pieces) not %s: %s", what,
+			 (unsigned long long)segs[0].gpa, total, n, write ? "writable" : "readable",
+			 strerror(-ret));
+	return -EIO;
+}
+
+/*
+ * Take the snapshot described at struct virtq: the descriptor table and
+ * the entries [last_avail, avail_cache), which wrap around the ring at most
+ * once, in one vectored read. A failure is not the driver's yet (it may
+ * never use the bad part): pops fall back to reading field by field.
+ */
+static void virtq__snapshot(struct virtio_dev *dev, struct virtq *vq)
+{
+	uint16_t n = (uint16_t)(vq->avail_cache - vq->last_avail), first = vq->last_avail % vq->num;
+	uint16_t n1 = n < vq->num - first ? n : (uint16_t)(vq->num - first);
+	struct guest_seg segs[] = {
+		{ vq->desc, (size_t)VIRTQ_DESC_SIZE * vq->num },
+		{ vq->avail + 4 + 2ULL * first, 2 * (size_t)n1 },
+		{ vq->avail + 4, 2 * (size_t)(n - n1) },
+	};
+
+	vq->snap_base = vq->last_avail;
+	vq->snap_ok = guest__readv_phys(&dev->mem, segs, ARRAY_SIZE(segs), vq->snap, NULL) == 0;
+}
+
+/* Refresh avail_cache (and the snapshot); -EIO on a bad ring or an index too far ahead. */
 static int virtq__read_avail_idx(struct virtio_dev *dev, struct virtq *vq, unsigned int queue)
 {
 	uint16_t idx;
 
+	vq->snap_ok = false;
 	if (virtq__read(dev, vq->avail + 2, &idx, sizeof(idx), "avail.idx") < 0)
 		return -EIO;
 	idx = le16toh(idx);
@@ -186,6 +231,9 @@ static int virtq__read_avail_idx(struct virtio_dev *dev, struct virtq *vq, unsig
 		return -EIO;
 	}
 	vq->avail_cache = idx;
+	/* After the index: the driver wrote the entries and descriptors before it. */
+	if (idx != vq->last_avail)
+		virtq__snapshot(dev, vq);
 	return 0;
 }
 
@@ -198,6 +246,18 @@ bool virtq__has_avail(struct virtio_dev *dev, unsigned int queue)
 	if (vq->last_avail != vq->avail_cache)
 		return true;
 	return virtq__read_avail_idx(dev, vq, queue) == 0 && vq->last_avail != vq->avail_cache;
+}
+
+/* Descriptor i of a ready queue, from the snapshot or else from the ring. */
+static int virtq__desc(struct virtio_dev *dev, const struct virtq *vq, uint16_t i,
+		       struct vring_desc *d)
+{
+	if (vq->snap_ok) {
+		memcpy(d, vq->snap + (size_t)VIRTQ_DESC_SIZE * i, sizeof(*d));
+		return 0;
+	}
+	return virtq__read(dev, vq->desc + (uint64_t)i * VIRTQ_DESC_SIZE, d, sizeof(*d),
+			   "descriptor");
 }
 
 int virtq__pop(struct virtio_dev *dev, unsigned int queue, struct virtq_chain *c)
@@ -215,8 +275,13 @@ int virtq__pop(struct virtio_dev *dev, unsigned int queue, struct virtq_chain *c
 		if (vq->last_avail == vq->avail_cache)
 			return 0;
 	}
-	if (virtq__read(dev, vq->avail + 4 + 2ULL * (vq->last_avail % vq->num), &head, sizeof(head),
-			"avail.ring entry") < 0)
+	if (vq->snap_ok)
+		memcpy(&head,
+		       vq->snap + (size_t)VIRTQ_DESC_SIZE * vq->num +
+			   2 * (size_t)(uint16_t)(vq->last_avail - vq->snap_base),
+		       sizeof(head));
+	else if (virtq__read(dev, vq->avail + 4 + 2ULL * (vq->last_avail % vq->num), &head,
+			     sizeof(head), "avail.ring entry") < 0)
 		return -EIO;
 	head = le16toh(head);
 	if (head >= vq->num) {
@@ -240,8 +305,7 @@ int virtq__pop(struct virtio_dev *dev, unsigned int queue, struct virtq_chain *c
 					 queue, head, vq->num);
 			return -EIO;
 		}
-		if (virtq__read(dev, vq->desc + (uint64_t)i * VIRTQ_DESC_SIZE, &d, sizeof(d),
-				"descriptor") < 0)
+		if (virtq__desc(dev, vq, i, &d) < 0)
 			return -EIO;
 		addr = le64toh(d.addr);
 		len = le32toh(d.len);
@@ -292,22 +356,72 @@ int virtq__pop(struct virtio_dev *dev, unsigned int queue, struct virtq_chain *c
 	return 1;
 }
 
+/* A guest__check_phys that fails like virtq__write. */
+static int virtq__check_write(struct virtio_dev *dev, uint64_t gpa, size_t len, const char *what)
+{
+	int ret = guest__check_phys(&dev->mem, gpa, len, true);
+
+	if (ret < 0) {
+		virtio_dev__fail(dev, "%s at 0x%llx (%zu bytes) not writable: %s", what,
+				 (unsigned long long)gpa, len, strerror(-ret));
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Write the pending used elements (at most two pieces: they wrap around
+ * the ring at most once), then used.idx. The index is written by a second
+ * call, after the first returned: the driver cannot see it before the
+ * elements it publishes.
+ */
+static int virtq__flush(struct virtio_dev *dev, unsigned int queue)
+{
+	struct virtq *vq = &dev->vqs[queue];
+	uint16_t n = vq->used_pending, first, n1, idx;
+	struct guest_seg segs[2];
+	size_t bad;
+	int ret;
+
+	if (!n)
+		return 0;
+	vq->used_pending = 0;
+	first = vq->used_idx % vq->num;
+	n1 = n < vq->num - first ? n : (uint16_t)(vq->num - first);
+	segs[0] = (struct guest_seg){ vq->used + 4 + (uint64_t)VIRTQ_USED_ELEM_SIZE * first,
+				      (size_t)VIRTQ_USED_ELEM_SIZE * n1 };
+	segs[1] = (struct guest_seg){ vq->used + 4, (size_t)VIRTQ_USED_ELEM_SIZE * (n - n1) };
+	ret = guest__writev_phys(&dev->mem, segs, 2, vq->used_batch, &bad);
+	if (ret < 0)
+		return virtq__xferv_failed(dev, segs, 2, bad, ret, true, "used.ring entry");
+	idx = htole16((uint16_t)(vq->used_idx + n));
+	if (virtq__write(dev, vq->used + 2, &idx, sizeof(idx), "used.idx") < 0)
+		return -EIO;
+	vq->used_idx = (uint16_t)(vq->used_idx + n);
+	vq->need_irq = true;
+	return 0;
+}
+
 int virtq__push(struct virtio_dev *dev, unsigned int queue, uint16_t head, uint32_t len)
 {
 	struct virtq *vq = &dev->vqs[queue];
-	struct vring_used_elem e = { .id = htole32(head), .len = htole32(len) };
-	uint16_t idx = htole16((uint16_t)(vq->used_idx + 1));
+	uint16_t slot = (uint16_t)(vq->used_idx + vq->used_pending) % vq->num;
 
 	if (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
 		return -EIO;
-	/* The entry must be in place before the index that publishes it. */
-	if (virtq__write(dev,
-			 vq->used + 4 + (uint64_t)VIRTQ_USED_ELEM_SIZE * (vq->used_idx % vq->num),
-			 &e, sizeof(e), "used.ring entry") < 0 ||
-	    virtq__write(dev, vq->used + 2, &idx, sizeof(idx), "used.idx") < 0)
+	/*
+	 * Check now where the element and the index go, so that a bad used
+	 * ring stops the device at the first chain, as a write would.
+	 */
+	if (virtq__check_write(dev, vq->used + 4 + (uint64_t)VIRTQ_USED_ELEM_SIZE * slot,
+			       VIRTQ_USED_ELEM_SIZE, "used.ring entry") < 0 ||
+	    virtq__check_write(dev, vq->used + 2, 2, "used.idx") < 0)
 		return -EIO;
-	vq->used_idx++;
-	vq->need_irq = true;
+	vq->used_batch[vq->used_pending++] =
+	    (struct virtq_used_elem){ .id = htole32(head), .len = htole32(len) };
+	/* The ring holds num elements: a full batch must go out first. */
+	if (vq->used_pending == vq->num)
+		return virtq__flush(dev, queue);
 	return 0;
 }
 
@@ -316,6 +430,7 @@ void virtq__signal(struct virtio_dev *dev, unsigned int queue)
 	struct virtq *vq = &dev->vqs[queue];
 	uint16_t flags;
 
+	virtq__flush(dev, queue);
 	if (!vq->need_irq || (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET))
 		return;
 	vq->need_irq = false;
@@ -325,44 +440,60 @@ void virtq__signal(struct virtio_dev *dev, unsigned int queue)
 		virtio_dev__raise(dev, VIRTIO_MMIO_INT_VRING);
 }
 
-/* Copy between buf and bytes [off, off + len) of bufs[first, last). */
+/*
+ * Copy between buf and bytes [off, off + len) of bufs[first, last): one
+ * guest range per buffer touched, one vectored call for them all. quiet:
+ * a guest memory error is -EFAULT and no reason for NEEDS_RESET.
+ */
 static int virtq_chain__xfer(struct virtio_dev *dev, const struct virtq_chain *c,
 			     unsigned int first, unsigned int last, uint64_t off, void *buf,
-			     size_t len, bool write)
+			     size_t len, bool write, bool quiet)
 {
-	char *p = buf;
+	struct guest_seg segs[VIRTIO_QUEUE_MAX_SIZE];
+	size_t n = 0, left = len, bad;
+	int ret;
 
-	for (unsigned int i = first; i < last && len; i++) {
+	for (unsigned int i = first; i < last && left; i++) {
 		const struct virtq_buf *b = &c->bufs[i];
-		size_t n;
-		int ret;
+		size_t k;
 
 		if (off >= b->len) {
 			off -= b->len;
 			continue;
 		}
-		n = b->len - off < len ? (size_t)(b->len - off) : len;
-		ret = write ? virtq__write(dev, b->addr + off, p, n, "buffer")
-			    : virtq__read(dev, b->addr + off, p, n, "buffer");
-		if (ret < 0)
-			return ret;
-		p += n;
-		len -= n;
+		k = b->len - off < left ? (size_t)(b->len - off) : left;
+		segs[n++] = (struct guest_seg){ b->addr + off, k };
+		left -= k;
 		off = 0;
 	}
-	return len ? -EINVAL : 0;
+	if (left)
+		return -EINVAL;
+	if (!n)
+		return 0;
+	ret = write ? guest__writev_phys(&dev->mem, segs, n, buf, &bad)
+		    : guest__readv_phys(&dev->mem, segs, n, buf, &bad);
+	if (ret < 0)
+		return quiet ? -EFAULT
+			     : virtq__xferv_failed(dev, segs, n, bad, ret, write, "buffer");
+	return 0;
 }
 
 int virtq_chain__read(struct virtio_dev *dev, const struct virtq_chain *c, uint64_t off, void *buf,
 		      size_t len)
 {
-	return virtq_chain__xfer(dev, c, 0, c->nout, off, buf, len, false);
+	return virtq_chain__xfer(dev, c, 0, c->nout, off, buf, len, false, false);
+}
+
+int virtq_chain__try_read(struct virtio_dev *dev, const struct virtq_chain *c, uint64_t off,
+			  void *buf, size_t len)
+{
+	return virtq_chain__xfer(dev, c, 0, c->nout, off, buf, len, false, true);
 }
 
 int virtq_chain__write(struct virtio_dev *dev, const struct virtq_chain *c, uint64_t off,
 		       const void *buf, size_t len)
 {
-	return virtq_chain__xfer(dev, c, c->nout, c->nbufs, off, (void *)buf, len, true);
+	return virtq_chain__xfer(dev, c, c->nout, c->nbufs, off, (void *)buf, len, true, false);
 }
 
 int virtio_mmio__queue_notify(struct virtio_dev *dev, uint32_t queue)
@@ -413,8 +544,8 @@ static void virtq__enable(struct virtio_dev *dev, unsigned int queue)
 		return;
 	}
 	vq->ready = true;
-	vq->last_avail = vq->avail_cache = vq->used_idx = 0;
-	vq->need_irq = false;
+	vq->last_avail = vq->avail_cache = vq->used_idx = vq->used_pending = 0;
+	vq->need_irq = vq->snap_ok = false;
 }
 
 static void virtio_dev__set_status(struct virtio_dev *dev, uint32_t val)
@@ -600,6 +731,22 @@ int virtio_mmio__read(struct virtio_dev *dev, uint64_t offset, void *data, size_
 	val = htole32(virtio_mmio__read_reg(dev, offset));
 	memcpy(data, &val, sizeof(val));
 	return 0;
+}
+
+void virtio_mmio__snapshot(struct virtio_dev *dev, uint8_t page[VIRTIO_MMIO_WINDOW], uint32_t isr)
+{
+	uint32_t val;
+
+	memset(page, 0, VIRTIO_MMIO_WINDOW);
+	for (uint64_t off = 0; off < VIRTIO_MMIO_CONFIG; off += 4) {
+		val = htole32(off == VIRTIO_MMIO_INTERRUPT_STATUS ? isr
+								  : virtio_mmio__read_reg(dev, off));
+		memcpy(page + off, &val, sizeof(val));
+	}
+	memcpy(page + VIRTIO_MMIO_CONFIG, dev->config,
+	       dev->config_len < VIRTIO_MMIO_WINDOW - VIRTIO_MMIO_CONFIG
+		   ? dev->config_len
+		   : VIRTIO_MMIO_WINDOW - VIRTIO_MMIO_CONFIG);
 }
 
 int virtio_mmio__write(struct virtio_dev *dev, uint64_t offset, const void *data, size_t len)

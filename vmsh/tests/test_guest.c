@@ -37,6 +37,8 @@ struct fake_hv {
 	uint8_t *mem;
 	int fail; /* return this from read_hva when non-zero */
 	unsigned long reads;
+	unsigned long vcalls; /* readv_hva/writev_hva calls */
+	size_t max_segs;      /* the most segments in one of them */
 };
 
 static struct fake_hv hv;
@@ -82,12 +84,49 @@ static int fake_write_hva(void *ctx, uint64_t hva, const void *buf, size_t len)
 	return 0;
 }
 
+/* Vectored callbacks: every segment checked, then copied. */
+static int fake_xferv_hva(struct fake_hv *h, const struct guest_hva_seg *segs, size_t nsegs,
+			  uint8_t *buf, bool write)
+{
+	h->vcalls++;
+	if (nsegs > h->max_segs)
+		h->max_segs = nsegs;
+	assert_true(nsegs <= GUEST_MAX_SEGS);
+	if (h->fail)
+		return h->fail;
+	for (size_t k = 0; k < nsegs; k++)
+		if (segs[k].hva < HV_BASE || segs[k].hva - HV_BASE > HV_SIZE ||
+		    segs[k].len > HV_SIZE - (segs[k].hva - HV_BASE))
+			return -EFAULT;
+	for (size_t k = 0; k < nsegs; buf += segs[k].len, k++) {
+		uint8_t *p = h->mem + (segs[k].hva - HV_BASE);
+
+		if (write)
+			memcpy(p, buf, segs[k].len);
+		else
+			memcpy(buf, p, segs[k].len);
+	}
+	return 0;
+}
+
+static int fake_readv_hva(void *ctx, const struct guest_hva_seg *segs, size_t nsegs, void *buf)
+{
+	return fake_xferv_hva(ctx, segs, nsegs, buf, false);
+}
+
+static int fake_writev_hva(void *ctx, const struct guest_hva_seg *segs, size_t nsegs,
+			   const void *buf)
+{
+	return fake_xferv_hva(ctx, segs, nsegs, (uint8_t *)buf, true);
+}
+
 static int setup(void **state)
 {
 	(void)state;
 	hv.mem = calloc(1, HV_SIZE);
 	hv.fail = 0;
-	hv.reads = 0;
+	hv.reads = hv.vcalls = hv.max_segs = 0;
+	gm = (struct guest_mem){ 0 };
 	gm.slots = slots;
 	gm.nslots = ARRAY_SIZE(slots);
 	gm.read_hva = fake_read_hva;
@@ -268,6 +307,247 @@ static void test_write_hva_process(void **state)
 	assert_int_equal(ret, 0);
 	assert_string_equal(target, msg);
 	assert_true(guest__write_hva_process(&pid, 0x10, msg, 8) < 0);
+}
+
+/* --- vectored guest-physical access --------------------------------------- */
+
+/*
+ * Segments: inside slot 0; across the seam of slots 0 and 1 (apart in the
+ * hypervisor); empty; across slot 1's end would be the hole, so up to it;
+ * in slot 2.
+ */
+static const struct guest_seg vsegs[] = {
+	{ 0x1234, 100 },	   { 0x100000 - 0x800, 0x1000 }, { 0x5000, 0 },
+	{ 0x200000 - 0x10, 0x10 }, { 0x400000 + 7, 0x2000 },
+};
+
+static size_t vsegs_total(void)
+{
+	size_t t = 0;
+
+	for (size_t k = 0; k < ARRAY_SIZE(vsegs); k++)
+		t += vsegs[k].len;
+	return t;
+}
+
+static void expect_vsegs(const uint8_t *buf)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(vsegs); buf += vsegs[k].len, k++)
+		expect_pattern(buf, vsegs[k].gpa, vsegs[k].len);
+}
+
+static void test_readv_phys(void **state)
+{
+	static uint8_t buf[0x4000];
+	unsigned long calls = 0;
+	size_t bad = 42;
+
+	(void)state;
+	gm.calls = &calls;
+	/* Without vectored callbacks: one read_hva per piece (the seam makes two). */
+	assert_int_equal(guest__readv_phys(&gm, vsegs, ARRAY_SIZE(vsegs), buf, &bad), 0);
+	expect_vsegs(buf);
+	assert_int_equal(hv.reads, 5);
+	assert_int_equal(calls, 5);
+	/* With them: one call for all five pieces. */
+	memset(buf, 0, sizeof(buf));
+	gm.readv_hva = fake_readv_hva;
+	assert_int_equal(guest__readv_phys(&gm, vsegs, ARRAY_SIZE(vsegs), buf, NULL), 0);
+	expect_vsegs(buf);
+	assert_int_equal(hv.vcalls, 1);
+	assert_int_equal(hv.max_segs, 5);
+	assert_int_equal(hv.reads, 5);
+	assert_int_equal(calls, 6);
+	assert_int_equal(guest__readv_phys(&gm, vsegs, 0, buf, NULL), 0);
+	assert_int_equal(calls, 6);
+	/* Scalar reads still count. */
+	assert_int_equal(guest__read_phys(&gm, 0x1000, buf, 8), 0);
+	assert_int_equal(calls, 7);
+	/* The callback's error comes back; no segment is to blame. */
+	hv.fail = -EIO;
+	assert_int_equal(guest__readv_phys(&gm, vsegs, ARRAY_SIZE(vsegs), buf, &bad), -EIO);
+	assert_int_equal(bad, SIZE_MAX);
+	hv.fail = 0;
+	assert_int_equal(vsegs_total(), 100 + 0x1000 + 0x10 + 0x2000);
+}
+
+static void test_readv_phys_faults(void **state)
+{
+	struct guest_seg segs[] = { { 0x1000, 16 }, { 0x200000 - 8, 16 }, { 0x3000, 8 } };
+	uint8_t buf[64];
+	size_t bad = 0;
+
+	(void)state;
+	gm.readv_hva = fake_readv_hva;
+	/* Into the hole: -EFAULT, the segment named, nothing read. */
+	assert_int_equal(guest__readv_phys(&gm, segs, 3, buf, &bad), -EFAULT);
+	assert_int_equal(bad, 1);
+	assert_int_equal(hv.vcalls + hv.reads, 0);
+	segs[1] = (struct guest_seg){ UINT64_MAX - 3, 8 }; /* wraps */
+	assert_int_equal(guest__readv_phys(&gm, segs, 3, buf, &bad), -EFAULT);
+	assert_int_equal(bad, 1);
+	segs[1] = (struct guest_seg){ 0x8000000, 1 }; /* past the end */
+	assert_int_equal(guest__readv_phys(&gm, segs, 3, buf, &bad), -EFAULT);
+	assert_int_equal(bad, 1);
+	segs[1] = (struct guest_seg){ 0x2000, SIZE_MAX }; /* total overflows */
+	assert_int_equal(guest__readv_phys(&gm, segs, 3, buf, &bad), -EINVAL);
+	assert_int_equal(hv.vcalls + hv.reads, 0);
+	/* No callback at all. */
+	gm.read_hva = NULL;
+	gm.readv_hva = NULL;
+	assert_int_equal(guest__readv_phys(&gm, segs, 1, buf, &bad), -EINVAL);
+	/* A vectored callback alone is enough. */
+	gm.readv_hva = fake_readv_hva;
+	assert_int_equal(guest__readv_phys(&gm, segs, 1, buf, NULL), 0);
+	expect_pattern(buf, 0x1000, 16);
+}
+
+/* More pieces than one call takes: GUEST_MAX_SEGS per call. */
+static void test_readv_phys_many(void **state)
+{
+	enum { N = 2 * GUEST_MAX_SEGS + 10 };
+	struct guest_seg *segs = calloc(N, sizeof(*segs));
+	uint8_t *buf = malloc(3 * N);
+
+	(void)state;
+	assert_non_null(segs);
+	assert_non_null(buf);
+	gm.readv_hva = fake_readv_hva;
+	for (size_t k = 0; k < N; k++)
+		segs[k] = (struct guest_seg){ 0x400000 + 100 * k, 3 };
+	assert_int_equal(guest__readv_phys(&gm, segs, N, buf, NULL), 0);
+	for (size_t k = 0; k < N; k++)
+		expect_pattern(buf + 3 * k, 0x400000 + 100 * k, 3);
+	assert_int_equal(hv.vcalls, 3);
+	assert_int_equal(hv.max_segs, GUEST_MAX_SEGS);
+	free(segs);
+	free(buf);
+}
+
+static void test_writev_phys(void **state)
+{
+	static uint8_t buf[0x4000], back[0x4000];
+	struct memslot ro[ARRAY_SIZE(slots)];
+	struct guest_seg segs[] = { { 0x3000, 8 }, { 0x400000, 8 } };
+	size_t bad = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i ^ 0x5a);
+	/* Scalar fallback, then vectored: the same bytes land. */
+	assert_int_equal(guest__writev_phys(&gm, vsegs, ARRAY_SIZE(vsegs), buf, NULL), 0);
+	assert_int_equal(guest__readv_phys(&gm, vsegs, ARRAY_SIZE(vsegs), back, NULL), 0);
+	assert_memory_equal(buf, back, vsegs_total());
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i ^ 0xa5);
+	gm.writev_hva = fake_writev_hva;
+	assert_int_equal(guest__writev_phys(&gm, vsegs, ARRAY_SIZE(vsegs), buf, NULL), 0);
+	assert_int_equal(hv.vcalls, 1);
+	assert_int_equal(guest__readv_phys(&gm, vsegs, ARRAY_SIZE(vsegs), back, NULL), 0);
+	assert_memory_equal(buf, back, vsegs_total());
+	/* A read-only slot: -EFAULT, and the good segment before it is not written either. */
+	memcpy(ro, slots, sizeof(ro));
+	ro[2].flags = KVM_MEM_READONLY;
+	gm.slots = ro;
+	assert_int_equal(guest__writev_phys(&gm, segs, 2, buf, &bad), -EFAULT);
+	assert_int_equal(bad, 1);
+	expect_pattern(gpa_ptr(0x3000), 0x3000, 8);
+	expect_pattern(gpa_ptr(0x400000), 0x400000, 7); /* vsegs[4] starts at + 7 */
+	assert_int_equal(hv.vcalls, 1);
+	/* ...but it reads */
+	assert_int_equal(guest__readv_phys(&gm, segs, 2, back, NULL), 0);
+	/* Into the hole. */
+	gm.slots = slots;
+	segs[1].gpa = 0x300000;
+	assert_int_equal(guest__writev_phys(&gm, segs, 2, buf, &bad), -EFAULT);
+	assert_int_equal(bad, 1);
+	expect_pattern(gpa_ptr(0x3000), 0x3000, 8);
+	/* No write callback. */
+	gm.write_hva = NULL;
+	gm.writev_hva = NULL;
+	assert_int_equal(guest__writev_phys(&gm, segs, 1, buf, &bad), -EINVAL);
+}
+
+/* process_vm_readv/writev on ourselves: one call for many ranges, more past IOV_MAX. */
+static void test_readv_hva_process(void **state)
+{
+	enum { N = GUEST_MAX_SEGS + 300 };
+	struct guest_hva_seg *segs = calloc(N, sizeof(*segs));
+	uint8_t *src = malloc(8 * N), *dst = malloc(4 * N);
+	pid_t pid = getpid();
+	int ret;
+
+	(void)state;
+	assert_non_null(segs);
+	assert_non_null(src);
+	assert_non_null(dst);
+	for (size_t i = 0; i < 8 * N; i++)
+		src[i] = (uint8_t)(i * 31 + 7);
+	/* every other 4 bytes of src, and some empty segments */
+	for (size_t k = 0; k < N; k++)
+		segs[k] = (struct guest_hva_seg){ (uint64_t)(uintptr_t)(src + 8 * k),
+						  k % 97 == 5 ? 0 : 4 };
+	ret = guest__readv_hva_process(&pid, segs, N, dst);
+	if (ret == -EPERM || ret == -ENOSYS) {
+		free(segs);
+		free(src);
+		free(dst);
+		skip(); /* process_vm_readv forbidden here */
+	}
+	assert_int_equal(ret, 0);
+	for (size_t k = 0, o = 0; k < N; o += segs[k].len, k++)
+		assert_memory_equal(dst + o, src + 8 * k, segs[k].len);
+	/* Write back shifted by one: the odd words of src take the data. */
+	for (size_t k = 0; k < N; k++)
+		segs[k].hva += 4;
+	assert_int_equal(guest__writev_hva_process(&pid, segs, N, dst), 0);
+	for (size_t k = 0; k < N; k++)
+		assert_memory_equal(src + 8 * k + 4, src + 8 * k, segs[k].len);
+	/* An unmapped range fails the call; a wrapping one is refused. */
+	segs[7].hva = 0x10;
+	assert_true(guest__readv_hva_process(&pid, segs, N, dst) < 0);
+	segs[7] = (struct guest_hva_seg){ UINT64_MAX - 3, 8 };
+	assert_int_equal(guest__readv_hva_process(&pid, segs, N, dst), -EFAULT);
+	assert_int_equal(guest__readv_hva_process(&pid, segs, 0, dst), 0);
+	free(segs);
+	free(src);
+	free(dst);
+}
+
+/* A struct guest_mem with only the process callbacks gets the vectored ones. */
+static void test_readv_phys_process(void **state)
+{
+	static uint8_t ram[0x3000];
+	const struct memslot ps[] = {
+		{ .id = 0, .gpa = 0x0, .size = 0x1000, .hva = (uint64_t)(uintptr_t)(ram + 0x2000) },
+		{ .id = 1, .gpa = 0x1000, .size = 0x2000, .hva = (uint64_t)(uintptr_t)ram },
+	};
+	const struct guest_seg segs[] = { { 0x800, 0x1000 }, { 0x2ff0, 0x10 } };
+	pid_t pid = getpid();
+	unsigned long calls = 0;
+	struct guest_mem pm = { .slots = ps,
+				.nslots = ARRAY_SIZE(ps),
+				.read_hva = guest__read_hva_process,
+				.write_hva = guest__write_hva_process,
+				.ctx = &pid,
+				.calls = &calls };
+	uint8_t buf[0x1010], back[0x1010];
+	int ret;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 13);
+	ret = guest__writev_phys(&pm, segs, 2, buf, NULL);
+	if (ret == -EPERM || ret == -ENOSYS)
+		skip();
+	assert_int_equal(ret, 0);
+	assert_int_equal(calls, 1);
+	assert_memory_equal(ram + 0x2800, buf, 0x800);
+	assert_memory_equal(ram, buf + 0x800, 0x800);
+	assert_memory_equal(ram + 0x1ff0, buf + 0x1000, 0x10);
+	assert_int_equal(guest__readv_phys(&pm, segs, 2, back, NULL), 0);
+	assert_int_equal(calls, 2);
+	assert_memory_equal(buf, back, sizeof(buf));
 }
 
 /* --- page tables ---------------------------------------------------------- */
@@ -702,6 +982,12 @@ int main(void)
 		cmocka_unit_test(test_read_hva_process),
 		cmocka_unit_test_setup_teardown(test_write_phys, setup, teardown),
 		cmocka_unit_test(test_write_hva_process),
+		cmocka_unit_test_setup_teardown(test_readv_phys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readv_phys_faults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readv_phys_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writev_phys, setup, teardown),
+		cmocka_unit_test(test_readv_hva_process),
+		cmocka_unit_test(test_readv_phys_process),
 		cmocka_unit_test_setup_teardown(test_translate_4level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_translate_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_translate_5level, setup, teardown),

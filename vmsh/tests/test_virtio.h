@@ -26,6 +26,8 @@
 struct fake_hv {
 	uint8_t *mem;
 	unsigned long bad; /* accesses outside the buffer: must stay 0 */
+	/* callback calls (a system call each for a live hypervisor) */
+	unsigned long reads, writes;
 };
 
 struct tqueue {
@@ -47,6 +49,7 @@ struct tbuf {
 
 extern struct fake_hv hv;
 extern struct guest_mem gm;
+extern unsigned long mem_calls; /* gm.calls */
 extern struct tdrv drv;
 extern unsigned int irqs, rx_ready_calls, ctl_calls;
 extern uint64_t ctl_off;
@@ -62,6 +65,12 @@ void put16(uint64_t gpa, uint16_t v);
 uint16_t get16(uint64_t gpa);
 uint32_t get32(uint64_t gpa);
 void fill(uint64_t gpa, size_t len, uint8_t seed);
+
+/*
+ * Whether gm has the vectored callbacks (the default) or only the scalar
+ * ones; for devices created after the call.
+ */
+void mem_vectored(bool on);
 
 /* Devices with the test's callbacks, memory set; cmocka setup/teardown. */
 int temp_file(off_t size, int flags);

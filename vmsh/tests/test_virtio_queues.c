@@ -134,6 +134,49 @@ static void test_console_resize(void **state)
 }
 
 /* Console calls on a blk device are refused. */
+/* The window in memory (vmsh's steady state): what every read would give. */
+static void test_snapshot(void **state)
+{
+	struct virtio_dev *dev = *state = cons_new();
+	uint8_t page[VIRTIO_MMIO_WINDOW], before[VIRTIO_MMIO_WINDOW];
+	uint32_t v, gen;
+	uint16_t cols;
+
+	drv_start(dev, 2);
+	virtio_mmio__snapshot(dev, page, VIRTIO_MMIO_INT_VRING);
+	for (uint64_t off = 0; off < 0x100; off += 4) {
+		memcpy(&v, page + off, 4);
+		if (off == VIRTIO_MMIO_INTERRUPT_STATUS)
+			assert_int_equal(le32toh(v), VIRTIO_MMIO_INT_VRING);
+		else
+			assert_int_equal(le32toh(v), rd(off));
+	}
+	memcpy(&v, page + VIRTIO_MMIO_MAGIC_VALUE, 4);
+	assert_int_equal(le32toh(v), 0x74726976);
+	memcpy(&v, page + VIRTIO_MMIO_STATUS, 4);
+	assert_true(le32toh(v) & VIRTIO_CONFIG_S_DRIVER_OK);
+	for (size_t i = 0; i < 12; i++) {
+		uint8_t b;
+
+		assert_int_equal(virtio_mmio__read(dev, 0x100 + i, &b, 1), 0);
+		assert_int_equal(page[0x100 + i], b);
+	}
+	for (size_t i = 0x100 + 12; i < sizeof(page); i++)
+		assert_int_equal(page[i], 0);
+	/* a resize shows in the next snapshot: new size, new generation */
+	memcpy(before, page, sizeof(page));
+	memcpy(&gen, page + VIRTIO_MMIO_CONFIG_GENERATION, 4);
+	assert_int_equal(virtio_console__resize(dev, 111, 33), 0);
+	virtio_mmio__snapshot(dev, page, VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
+	memcpy(&cols, page + 0x100, 2);
+	assert_int_equal(le16toh(cols), 111);
+	memcpy(&v, page + VIRTIO_MMIO_CONFIG_GENERATION, 4);
+	assert_int_not_equal(v, gen);
+	memcpy(&v, page + VIRTIO_MMIO_INTERRUPT_STATUS, 4);
+	assert_int_equal(le32toh(v), VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
+	assert_memory_not_equal(before, page, sizeof(page));
+}
+
 static void test_console_wrong_device(void **state)
 {
 	struct virtio_dev *dev = *state = blk_new(false);
@@ -515,13 +558,19 @@ static void fuzz_queue_chains(bool blk, unsigned int q, uint16_t num)
 	}
 }
 
-static void test_fuzz(void **state)
+struct fuzz_result {
+	unsigned long resets, used, calls;
+	size_t out_len;
+	uint64_t ram_hash; /* FNV-1a of the whole fake RAM at the end */
+};
+
+static struct fuzz_result fuzz(void)
 {
 	struct virtio_dev *devs[2] = { blk_new(false), cons_new() };
 	unsigned long fuzz_resets = 0, fuzz_used = 0;
+	struct fuzz_result res;
 	uint8_t in[64];
 
-	(void)state;
 	rnd_state = 0x9e3779b97f4a7c15ULL;
 	fuzz_headers();
 	for (unsigned int it = 0; it < 3000; it++) {
@@ -569,6 +618,37 @@ static void test_fuzz(void **state)
 	assert_int_equal(hv.bad, 0);
 	virtio_dev__free(devs[0]);
 	virtio_dev__free(devs[1]);
+	res = (struct fuzz_result){ .resets = fuzz_resets,
+				    .used = fuzz_used,
+				    .calls = mem_calls,
+				    .out_len = out_len,
+				    .ram_hash = 0xcbf29ce484222325ULL };
+	for (size_t i = 0; i < HV_SIZE; i++)
+		res.ram_hash = (res.ram_hash ^ hv.mem[i]) * 0x100000001b3ULL;
+	return res;
+}
+
+/*
+ * The fuzz with vectored guest memory, then with one call per piece from a
+ * fresh start: how many calls are made is all that may differ.
+ */
+static void test_fuzz(void **state)
+{
+	struct fuzz_result v, s;
+
+	v = fuzz();
+	teardown(state);
+	setup(state);
+	mem_vectored(false);
+	s = fuzz();
+	print_message("fuzz: %lu resets, %lu used, %lu guest memory calls (%lu without "
+		      "vectored calls)\n",
+		      v.resets, v.used, v.calls, s.calls);
+	assert_int_equal(v.resets, s.resets);
+	assert_int_equal(v.used, s.used);
+	assert_int_equal(v.out_len, s.out_len);
+	assert_int_equal(v.ram_hash, s.ram_hash);
+	assert_true(v.calls < s.calls);
 }
 
 /* The state of a strict test is its case, not a device to free. */
@@ -590,6 +670,7 @@ const struct CMUnitTest virtio_queue_tests[] = {
 	TEST(test_console_output),
 	TEST(test_console_input),
 	TEST(test_console_resize),
+	TEST(test_snapshot),
 	TEST(test_console_wrong_device),
 	STRICT(bad_head, "head descriptor 16 >= queue size 16"),
 	STRICT(bad_next, "descriptor 0: next 16 >= queue size"),
