@@ -7,6 +7,7 @@ VMSH_OBJS += $(VMSH_VIRTIO_OBJS)
 # file in $TMPDIR (default /tmp), unlinked as soon as it is open.
 UNIT_TESTS += $(BUILD)/tests/vmsh_virtio
 $(BUILD)/tests/vmsh_virtio: $(BUILD)/vmsh/tests/test_virtio.o \
-	$(BUILD)/vmsh/tests/test_virtio_queues.o $(VMSH_VIRTIO_OBJS) \
+	$(BUILD)/vmsh/tests/test_virtio_queues.o $(BUILD)/vmsh/tests/test_virtio_calls.o \
+	$(VMSH_VIRTIO_OBJS) \
 	$(BUILD)/vmsh/src/guest_mem.o $(BUILD)/vmsh/src/util.o
 LDLIBS_vmsh_virtio := -lcmocka

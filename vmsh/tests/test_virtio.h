@@ -100,5 +100,8 @@ uint8_t blk_req(uint32_t type, uint64_t sector, const struct tbuf *data, unsigne
 /* test_virtio_queues.c */
 extern const struct CMUnitTest virtio_queue_tests[];
 extern const size_t virtio_queue_ntests;
+/* test_virtio_calls.c */
+extern const struct CMUnitTest virtio_calls_tests[];
+extern const size_t virtio_calls_ntests;
 
 #endif

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * How many guest memory calls (a process_vm_readv/writev each for a live
+ * hypervisor) the virtqueues and virtio-blk make: rings, descriptor tables
+ * and a chain's buffers are each moved in one vectored call.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_console.h>
+#include <linux/virtio_mmio.h>
+#include <linux/virtio_ring.h>
+
+#include "guest.h"
+#include "util.h"
+#include "virtio.h"
+#include "test_virtio.h"
+
+/* ---- Guest memory calls: a system call each for a live hypervisor ---- */
+
+struct calls {
+	unsigned long reads, writes;
+};
+
+static struct calls calls_since(struct calls c)
+{
+	/* The device's copy of gm counts into the same counter as the fakes. */
+	assert_int_equal(mem_calls, hv.reads + hv.writes);
+	return (struct calls){ hv.reads - c.reads, hv.writes - c.writes };
+}
+
+static struct calls calls_now(void)
+{
+	return (struct calls){ hv.reads, hv.writes };
+}
+
+/* Request r's status byte, for post_blk. */
+static uint64_t status_gpa(unsigned int r)
+{
+	return HDR + 0x1000 + r;
+}
+
+/*
+ * Post a blk request with its data in nbufs buffers of len / nbufs bytes,
+ * 8 KiB apart from gpa on (request r's header at HDR + 32 * r); no
+ * notification.
+ */
+static uint16_t post_blk(unsigned int r, uint32_t type, uint64_t sector, uint64_t gpa, uint32_t len,
+			 unsigned int nbufs)
+{
+	struct virtio_blk_outhdr h = { .type = htole32(type), .sector = htole64(sector) };
+	struct tbuf b[VIRTIO_QUEUE_MAX_SIZE];
+
+	assert_true(nbufs + 2 <= ARRAY_SIZE(b));
+	memcpy(gpa_ptr(HDR + 32 * r), &h, sizeof(h));
+	*gpa_ptr(status_gpa(r)) = 0xee;
+	b[0] = (struct tbuf){ HDR + 32 * r, 16, false };
+	for (unsigned int i = 0; i < nbufs; i++)
+		b[i + 1] =
+		    (struct tbuf){ gpa + 0x2000ULL * i, len / nbufs, type == VIRTIO_BLK_T_IN };
+	b[nbufs + 1] = (struct tbuf){ status_gpa(r), 1, true };
+	return drv_post(0, b, nbufs + 2);
+}
+
+/* What the driver sees after a notification of n requests: all used, in order, OK. */
+static void expect_used(unsigned int n, uint16_t first_head, unsigned int ndesc, uint32_t len)
+{
+	for (unsigned int r = 0; r < n; r++) {
+		uint16_t id;
+		uint32_t used_len;
+
+		assert_true(drv_used(0, &id, &used_len));
+		assert_int_equal(id, (first_head + r * ndesc) % drv.q[0].num);
+		assert_int_equal(used_len, len);
+	}
+	assert_false(drv_used(0, &(uint16_t){ 0 }, &(uint32_t){ 0 }));
+}
+
+/*
+ * One notification costs, for the rings: avail.idx; the descriptor table
+ * with the new avail entries; avail.idx again (nothing more?); the used
+ * elements; used.idx; avail.flags. 4 reads and 2 writes.
+ */
+#define RING_READS 4
+#define RING_WRITES 2
+
+/* A 256 KiB read into 64 buffers: 2 calls for the request, whatever its buffers. */
+static void test_calls_big_read(void **state)
+{
+	struct virtio_dev *dev = *state = blk_new(false);
+	uint8_t *file = malloc(FILE_SECTORS * 512);
+	struct calls c;
+	uint16_t head;
+
+	assert_non_null(file);
+	assert_true(drv_start_custom(dev, ~0ULL, false, 1, 128));
+	head = post_blk(0, VIRTIO_BLK_T_IN, 0, DATA, FILE_SECTORS * 512, 64);
+	c = calls_now();
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	c = calls_since(c);
+	/* the header; the data and the status byte */
+	assert_int_equal(c.reads, RING_READS + 1);
+	assert_int_equal(c.writes, RING_WRITES + 1);
+	print_message("256 KiB read in 64 buffers: %lu guest memory calls\n", c.reads + c.writes);
+	expect_used(1, head, 66, FILE_SECTORS * 512 + 1);
+	assert_int_equal(*gpa_ptr(status_gpa(0)), VIRTIO_BLK_S_OK);
+	assert_int_equal(pread(blk_fd, file, FILE_SECTORS * 512, 0), FILE_SECTORS * 512);
+	for (unsigned int i = 0; i < 64; i++)
+		assert_memory_equal(gpa_ptr(DATA + 0x2000ULL * i), file + 4096 * i, 4096);
+	free(file);
+}
+
+/* A 256 KiB write from 64 buffers: header and data in one call, then the status. */
+static void test_calls_big_write(void **state)
+{
+	struct virtio_dev *dev = *state = blk_new(false);
+	uint8_t *file = malloc(FILE_SECTORS * 512);
+	struct calls c;
+	uint16_t head;
+
+	assert_non_null(file);
+	assert_true(drv_start_custom(dev, ~0ULL, false, 1, 128));
+	fill(DATA, 64 * 0x2000, 3);
+	head = post_blk(0, VIRTIO_BLK_T_OUT, 0, DATA, FILE_SECTORS * 512, 64);
+	c = calls_now();
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	c = calls_since(c);
+	assert_int_equal(c.reads, RING_READS + 1);
+	assert_int_equal(c.writes, RING_WRITES + 1);
+	print_message("256 KiB write from 64 buffers: %lu guest memory calls\n",
+		      c.reads + c.writes);
+	expect_used(1, head, 66, 1);
+	assert_int_equal(*gpa_ptr(status_gpa(0)), VIRTIO_BLK_S_OK);
+	assert_int_equal(pread(blk_fd, file, FILE_SECTORS * 512, 0), FILE_SECTORS * 512);
+	for (unsigned int i = 0; i < 64; i++)
+		assert_memory_equal(gpa_ptr(DATA + 0x2000ULL * i), file + 4096 * i, 4096);
+	free(file);
+}
+
+/*
+ * n 4 KiB requests posted together: the rings cost the same as for one,
+ * each request 2 calls. Five times on a ring just big enough, so that the
+ * avail and used rings wrap around, inside a batch for most n.
+ */
+static void calls_batch(uint32_t type, unsigned int n)
+{
+	struct virtio_dev *dev = blk_new(false);
+	uint16_t num = 1;
+
+	while (num < 3 * n)
+		num *= 2;
+	drv.dev = dev;
+	assert_true(drv_start_custom(dev, ~0ULL, false, 1, num));
+	for (unsigned int round = 0; round < 5; round++) {
+		uint16_t first = drv.q[0].next_desc;
+		struct calls c;
+
+		for (unsigned int r = 0; r < n; r++)
+			post_blk(r, type, 8 * r, DATA + 0x10000ULL * r, 4096, 1);
+		c = calls_now();
+		wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+		c = calls_since(c);
+		assert_int_equal(c.reads, RING_READS + n);
+		assert_int_equal(c.writes, RING_WRITES + n);
+		if (round == 4)
+			print_message("%u 4 KiB %s posted together: %lu guest memory calls\n", n,
+				      type == VIRTIO_BLK_T_IN ? "reads" : "writes",
+				      c.reads + c.writes);
+		expect_used(n, first, 3, type == VIRTIO_BLK_T_IN ? 4097 : 1);
+		for (unsigned int r = 0; r < n; r++)
+			assert_int_equal(*gpa_ptr(status_gpa(r)), VIRTIO_BLK_S_OK);
+	}
+	assert_true(virtio_dev__live(dev));
+	assert_int_equal(hv.bad, 0);
+	virtio_dev__free(dev);
+}
+
+static void test_calls_batch(void **state)
+{
+	(void)state;
+	calls_batch(VIRTIO_BLK_T_IN, 1);
+	calls_batch(VIRTIO_BLK_T_IN, 10);
+	calls_batch(VIRTIO_BLK_T_OUT, 16);
+	calls_batch(VIRTIO_BLK_T_IN, 21);
+}
+
+/* A full ring: the used batch goes out when it holds num elements. */
+static void test_calls_full_ring(void **state)
+{
+	struct virtio_dev *dev = *state = blk_new(false);
+	struct tbuf b[] = { { HDR, 16, false }, { STATUS_GPA, 1, true } };
+	struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_FLUSH) };
+
+	assert_true(drv_start_custom(dev, ~0ULL, false, 1, 8));
+	memcpy(gpa_ptr(HDR), &h, sizeof(h));
+	for (unsigned int round = 0; round < 3; round++) {
+		uint16_t first = drv.q[0].next_desc;
+
+		for (unsigned int r = 0; r < 4; r++)
+			drv_post(0, b, 2);
+		wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+		expect_used(4, first, 2, 1);
+	}
+	assert_int_equal(get16(drv.q[0].used + 2), 12);
+	assert_true(virtio_dev__live(dev));
+}
+
+/*
+ * A descriptor table partly outside RAM is fine while no chain uses the
+ * bad part (the snapshot fails, pops read descriptor by descriptor).
+ */
+static void test_desc_table_partly_outside_ram(void **state)
+{
+	struct virtio_dev *dev = *state = blk_new(false);
+	struct tbuf d = { DATA, 512, true };
+	uint8_t file[512];
+
+	assert_true(drv_negotiate(dev, ~0ULL, false));
+	drv_queue(0, 256, HOLE - 16 * 16, ring_base(0) + 0x1000, ring_base(0) + 0x2000);
+	drv_ok();
+	assert_int_equal(blk_req(VIRTIO_BLK_T_IN, 1, &d, 1, NULL), VIRTIO_BLK_S_OK);
+	assert_int_equal(pread(blk_fd, file, 512, 512), 512);
+	assert_memory_equal(gpa_ptr(DATA), file, 512);
+	assert_true(virtio_dev__live(dev));
+	/* a chain that reaches the hole still fails, at that descriptor */
+	drv_desc(0, 3, HDR, 16, VRING_DESC_F_NEXT, 16);
+	drv_avail(0, 3);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_non_null(virtio_dev__error(dev));
+	assert_non_null(strstr(virtio_dev__error(dev), "descriptor at 0x100000 (16 bytes)"));
+}
+
+/* Without vectored callbacks, everything works with one call per piece. */
+static void test_scalar_mem(void **state)
+{
+	struct virtio_dev *dev;
+	struct calls c;
+
+	mem_vectored(false);
+	dev = *state = blk_new(false);
+	assert_true(drv_start_custom(dev, ~0ULL, false, 1, 128));
+	post_blk(0, VIRTIO_BLK_T_IN, 0, DATA, FILE_SECTORS * 512, 64);
+	c = calls_now();
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	c = calls_since(c);
+	/* the snapshot is two pieces (table, avail entry); 64 buffers + status */
+	assert_int_equal(c.reads, RING_READS + 1 + 1);
+	assert_int_equal(c.writes, RING_WRITES + 65);
+	expect_used(1, 0, 66, FILE_SECTORS * 512 + 1);
+	assert_int_equal(*gpa_ptr(status_gpa(0)), VIRTIO_BLK_S_OK);
+}
+
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+const struct CMUnitTest virtio_calls_tests[] = {
+	TEST(test_calls_big_read),
+	TEST(test_calls_big_write),
+	TEST(test_calls_batch),
+	TEST(test_calls_full_ring),
+	TEST(test_desc_table_partly_outside_ram),
+	TEST(test_scalar_mem),
+};
+const size_t virtio_calls_ntests = ARRAY_SIZE(virtio_calls_tests);
