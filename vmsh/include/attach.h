@@ -68,7 +68,7 @@ struct attach {
 	struct guestram_eventfd ioev[ATTACH_NQUEUES];
 	bool ioev_assigned[ATTACH_NQUEUES];
 	uint64_t regs_gpa; /* in our RAM: the devices' register pages */
-	int vcpu; /* the vCPU that took the entry, -1 before */
+	int vcpu;	   /* the vCPU that took the entry, -1 before */
 	bool entered;
 
 	/* devices and the session */
@@ -87,15 +87,15 @@ struct attach {
 	struct {
 		uint32_t status, generation;
 		bool config; /* InterruptStatus shows a config change, for good */
-	} sync[ATTACH_NDEV];	  /* what the register pages show */
+	} sync[ATTACH_NDEV]; /* what the register pages show */
 	uint64_t steady_since_ns, steady_ns;
 	unsigned long steady_ptrace; /* at entry; then: requests while steady */
 	unsigned long irqs, steady_irqs;
 	unsigned long mem_calls, steady_mem_calls; /* process_vm_readv/writev */
-	unsigned long notifies, steady_notifies;    /* queue notifications */
-	int sigfd;    /* SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGWINCH */
-	int in_fd;    /* keystrokes or piped input */
-	int out_fd;   /* the command's output */
+	unsigned long notifies, steady_notifies;   /* queue notifications */
+	int sigfd;				   /* SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGWINCH */
+	int in_fd;				   /* keystrokes or piped input */
+	int out_fd;				   /* the command's output */
 	bool raw_tty; /* in_fd's terminal set raw; restored at the end */
 	struct termios saved_tty;
 	bool in_eof, eot_queued;

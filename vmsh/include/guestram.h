@@ -35,16 +35,16 @@
 #define GUESTRAM_NO_SLOT UINT32_MAX
 
 struct guestram_plan {
-	uint32_t slot;	   /* a free slot id of address space 0 */
+	uint32_t slot;	    /* a free slot id of address space 0 */
 	uint32_t regs_slot; /* a second one for the register pages, or GUESTRAM_NO_SLOT */
-	uint64_t ram_gpa;  /* GUESTRAM_ALIGN-aligned */
-	uint64_t ram_size; /* the request rounded up to GUESTRAM_ALIGN */
+	uint64_t ram_gpa;   /* GUESTRAM_ALIGN-aligned */
+	uint64_t ram_size;  /* the request rounded up to GUESTRAM_ALIGN */
 	uint64_t mmio_gpa[GUESTRAM_NR_MMIO];
 };
 
 /*
- * Choose two slot ids (the second may be GUESTRAM_NO_SLOT) below nr_memslots (KVM_CAP_NR_MEMSLOTS) unused in address
- * space 0, and guest-physical ranges for ram_size bytes of RAM and
+ * Choose two slot ids (the second may be GUESTRAM_NO_SLOT) below nr_memslots (KVM_CAP_NR_MEMSLOTS)
+ * unused in address space 0, and guest-physical ranges for ram_size bytes of RAM and
  * GUESTRAM_NR_MMIO windows: below 2^guest_phys_bits (the vCPU's MAXPHYADDR,
  * CPUID 0x80000008 EAX[7:0]), above every slot of every address space, far
  * from the hypervisor's PCI windows (see guestram.c). slots need not be
@@ -81,8 +81,8 @@ struct memslot guestram__memslot(const struct guestram *ram);
  * without an exit; its writes exit to the hypervisor as MMIO unless an
  * ioeventfd takes them in the kernel. *out describes the slot for removal.
  */
-int guestram__readonly_add(struct hv *hv, uint32_t slot, uint64_t gpa, uint64_t size,
-			   uint64_t hva, struct memslot *out);
+int guestram__readonly_add(struct hv *hv, uint32_t slot, uint64_t gpa, uint64_t size, uint64_t hva,
+			   struct memslot *out);
 /* Delete it (memory_size 0); the memory stays, it belongs to vmsh's RAM. */
 int guestram__readonly_remove(struct hv *hv, const struct memslot *slot);
 

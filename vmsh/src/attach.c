@@ -48,24 +48,25 @@ static const char *const guest_modules[] = { "virtio_mmio", "virtio_blk", "virti
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vmsh attach PID [-f IMAGE] [--pts PATH] [--caps keep|none]\n"
-		   "                   [--always-trap] [-v] [-- CMD [ARG...]]\n"
-		   "Runs CMD (default: an interactive /bin/sh) from a filesystem image inside\n"
-		   "the running KVM VM of hypervisor PID, in a container that sees the VM's\n"
-		   "processes and network, with the VM's root at /var/lib/vmsh. Needs no\n"
-		   "agent in the guest and no support in the hypervisor; leaves nothing\n"
-		   "behind when CMD exits or vmsh gets SIGINT/SIGTERM/SIGHUP.\n"
-		   "  -f, --image IMAGE  an ext2/3/4 image (default: busybox, built and cached\n"
-		   "                     by `vmsh image default`)\n"
-		   "      --pts PATH     use this terminal (e.g. /dev/pts/3) for CMD's stdio\n"
-		   "      --caps keep|none  keep PID 1's capabilities (default), or run CMD as\n"
-		   "                     root without any\n"
-		   "      --always-trap  trace the hypervisor's vCPU threads for the whole session\n"
-		   "                     (default: only until the guest has probed the devices;\n"
-		   "                     then the VM runs untraced, its devices exit-less)\n"
-		   "  -v                 progress on stderr (-vv: debug)\n"
-		   "Exit status: CMD's; 128+N after signal N; 125 if vmsh failed (the VM keeps\n"
-		   "running either way).\n");
+	fprintf(f,
+		"usage: vmsh attach PID [-f IMAGE] [--pts PATH] [--caps keep|none]\n"
+		"                   [--always-trap] [-v] [-- CMD [ARG...]]\n"
+		"Runs CMD (default: an interactive /bin/sh) from a filesystem image inside\n"
+		"the running KVM VM of hypervisor PID, in a container that sees the VM's\n"
+		"processes and network, with the VM's root at /var/lib/vmsh. Needs no\n"
+		"agent in the guest and no support in the hypervisor; leaves nothing\n"
+		"behind when CMD exits or vmsh gets SIGINT/SIGTERM/SIGHUP.\n"
+		"  -f, --image IMAGE  an ext2/3/4 image (default: busybox, built and cached\n"
+		"                     by `vmsh image default`)\n"
+		"      --pts PATH     use this terminal (e.g. /dev/pts/3) for CMD's stdio\n"
+		"      --caps keep|none  keep PID 1's capabilities (default), or run CMD as\n"
+		"                     root without any\n"
+		"      --always-trap  trace the hypervisor's vCPU threads for the whole session\n"
+		"                     (default: only until the guest has probed the devices;\n"
+		"                     then the VM runs untraced, its devices exit-less)\n"
+		"  -v                 progress on stderr (-vv: debug)\n"
+		"Exit status: CMD's; 128+N after signal N; 125 if vmsh failed (the VM keeps\n"
+		"running either way).\n");
 }
 
 static uint64_t now_ns(void)
@@ -399,7 +400,8 @@ static int prepare(struct attach *a)
 		err = guest_limits(a, &phys_bits, &nr_slots);
 	if (!err)
 		err = guestram__choose(a->slots, a->nslots, nr_slots, phys_bits,
-				       len + (PT_POOL_PAGES + REG_PAGES) * LOADER_PAGE_SIZE, &a->plan);
+				       len + (PT_POOL_PAGES + REG_PAGES) * LOADER_PAGE_SIZE,
+				       &a->plan);
 	if (!err)
 		err = guestram__irq_find(&a->hv, &a->gsi);
 	if (!err)
@@ -555,7 +557,8 @@ static int teardown(struct attach *a, bool guest_done)
 	if (!a->held && a->hv.scratch && attach__hold(a))
 		return -EIO;
 	for (int tries = 0; guest_done && a->entered && a->held && vcpu_in_stage1(a); tries++) {
-		if (tries == LEAVE_TRIES || attach__release(a) || (usleep(20000), attach__hold(a))) {
+		if (tries == LEAVE_TRIES || attach__release(a) ||
+		    (usleep(20000), attach__hold(a))) {
 			guest_done = false;
 			break;
 		}

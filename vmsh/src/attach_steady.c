@@ -66,8 +66,8 @@ static int steady_write_page(struct attach *a, int d)
 
 	a->sync[d].status = virtio_dev__status(dev);
 	a->sync[d].generation = dev->config_generation;
-	virtio_mmio__snapshot(dev, page,
-			      VIRTIO_MMIO_INT_VRING | (a->sync[d].config ? VIRTIO_MMIO_INT_CONFIG : 0));
+	virtio_mmio__snapshot(
+	    dev, page, VIRTIO_MMIO_INT_VRING | (a->sync[d].config ? VIRTIO_MMIO_INT_CONFIG : 0));
 	return guest__write_phys(&a->mem, a->regs_gpa + (uint64_t)d * GUESTRAM_MMIO_SIZE, page,
 				 sizeof(page));
 }
@@ -81,7 +81,8 @@ void attach__steady_sync(struct attach *a)
 		bool config = virtio_dev__interrupt_status(dev) & VIRTIO_MMIO_INT_CONFIG;
 
 		if (a->sync[d].status == virtio_dev__status(dev) &&
-		    a->sync[d].generation == dev->config_generation && (a->sync[d].config || !config))
+		    a->sync[d].generation == dev->config_generation &&
+		    (a->sync[d].config || !config))
 			continue;
 		a->sync[d].config = true;
 		if (steady_write_page(a, d))
@@ -119,7 +120,8 @@ static int steady_add(struct attach *a)
 	int err = 0;
 
 	for (int d = 0; !err && d < ATTACH_NDEV; d++) {
-		a->sync[d].config = virtio_dev__interrupt_status(a->dev[d]) & VIRTIO_MMIO_INT_CONFIG;
+		a->sync[d].config =
+		    virtio_dev__interrupt_status(a->dev[d]) & VIRTIO_MMIO_INT_CONFIG;
 		err = steady_write_page(a, d);
 	}
 	if (!err)
@@ -131,9 +133,9 @@ static int steady_add(struct attach *a)
 		a->ack_assigned[d] = !err;
 	}
 	if (!err)
-		err = guestram__readonly_add(&a->hv, a->plan.regs_slot, a->plan.mmio_gpa[0],
-					     REG_PAGES, a->ram.slot.hva + (a->regs_gpa - a->ram.slot.gpa),
-					     &a->regs_slot);
+		err = guestram__readonly_add(
+		    &a->hv, a->plan.regs_slot, a->plan.mmio_gpa[0], REG_PAGES,
+		    a->ram.slot.hva + (a->regs_gpa - a->ram.slot.gpa), &a->regs_slot);
 	a->regs_added = !err;
 	return err;
 }

@@ -234,8 +234,8 @@ int guestram__remove(struct hv *hv, struct guestram *ram)
 	return guestram__munmap(hv, ram->map_addr, ram->map_size);
 }
 
-int guestram__readonly_add(struct hv *hv, uint32_t slot, uint64_t gpa, uint64_t size,
-			   uint64_t hva, struct memslot *out)
+int guestram__readonly_add(struct hv *hv, uint32_t slot, uint64_t gpa, uint64_t size, uint64_t hva,
+			   struct memslot *out)
 {
 	struct kvm_userspace_memory_region region = {
 		.slot = slot,
@@ -361,7 +361,8 @@ static int guestram__ioeventfd(struct hv *hv, const struct guestram_eventfd *efd
 		.addr = addr,
 		.len = 4,
 		.fd = efd->hv_fd,
-		.flags = (datamatch == GUESTRAM_ANY_DATA ? 0 : KVM_IOEVENTFD_FLAG_DATAMATCH) | flags,
+		.flags =
+		    (datamatch == GUESTRAM_ANY_DATA ? 0 : KVM_IOEVENTFD_FLAG_DATAMATCH) | flags,
 	};
 
 	if (efd->hv_fd < 0)

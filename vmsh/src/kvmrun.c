@@ -251,7 +251,8 @@ int kvmrun__stop(struct kvmrun *k)
 	for (size_t i = 0; i < k->nvcpus; i++) {
 		struct kvmrun_vcpu *v = &k->vcpus[i];
 
-		if (v->traced && kvmrun__ptrace(PTRACE_INTERRUPT, v->tid, NULL, NULL) < 0 && errno == ESRCH)
+		if (v->traced && kvmrun__ptrace(PTRACE_INTERRUPT, v->tid, NULL, NULL) < 0 &&
+		    errno == ESRCH)
 			v->traced = v->stopped = false;
 	}
 	for (size_t i = 0; i < k->nvcpus; i++) {

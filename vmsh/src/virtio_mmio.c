@@ -739,8 +739,8 @@ void virtio_mmio__snapshot(struct virtio_dev *dev, uint8_t page[VIRTIO_MMIO_WIND
 
 	memset(page, 0, VIRTIO_MMIO_WINDOW);
 	for (uint64_t off = 0; off < VIRTIO_MMIO_CONFIG; off += 4) {
-		val = htole32(off == VIRTIO_MMIO_INTERRUPT_STATUS ? isr
-								  : virtio_mmio__read_reg(dev, off));
+		val = htole32(
+		    off == VIRTIO_MMIO_INTERRUPT_STATUS ? isr : virtio_mmio__read_reg(dev, off));
 		memcpy(page + off, &val, sizeof(val));
 	}
 	memcpy(page + VIRTIO_MMIO_CONFIG, dev->config,

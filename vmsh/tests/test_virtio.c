@@ -788,16 +788,11 @@ static void test_blk_big_transfer(void **state)
 int main(void)
 {
 	static const struct CMUnitTest tests[] = {
-		TEST(test_registers),
-		TEST(test_features_refused),
-		TEST(test_reset),
-		TEST(test_deferred_until_driver_ok),
-		TEST(test_blk_roundtrip),
-		TEST(test_blk_errors),
-		TEST(test_blk_read_only),
-		TEST(test_blk_create_errors),
-		TEST(test_blk_ctl_area),
-		TEST(test_blk_big_transfer),
+		TEST(test_registers),	  TEST(test_features_refused),
+		TEST(test_reset),	  TEST(test_deferred_until_driver_ok),
+		TEST(test_blk_roundtrip), TEST(test_blk_errors),
+		TEST(test_blk_read_only), TEST(test_blk_create_errors),
+		TEST(test_blk_ctl_area),  TEST(test_blk_big_transfer),
 	};
 	int failed = cmocka_run_group_tests_name("virtio transport and blk", tests, NULL, NULL);
 
