@@ -77,7 +77,8 @@ struct attach {
 	bool image_read_only;
 	struct virtio_dev *dev[ATTACH_NDEV];
 	struct kvmrun trap;
-	bool trapping;
+	bool trapping;	  /* the vCPU threads are traced (maybe paused) */
+	pid_t *trap_tids; /* nvcpus: what attach__hold leaves to the trap */
 	/* the steady state (attach_steady.c) */
 	bool steady, steady_tried;
 	struct memslot regs_slot; /* read-only, over both MMIO windows */
@@ -128,8 +129,11 @@ void attach__loop_fini(struct attach *a);
 
 /* Raise the devices' interrupt (irqfd), the register pages updated first. */
 void attach__notify_irq(struct attach *a);
-/* Trace the vCPU threads (the KVM_RUN trap); 0 or a negative errno. */
-int attach__start_trap(struct attach *a);
+/*
+ * Trace the vCPU threads (the KVM_RUN trap), paused or running; 0 or a
+ * negative errno.
+ */
+int attach__start_trap(struct attach *a, bool paused);
 
 /* attach_steady.c */
 /*
@@ -146,7 +150,10 @@ void attach__steady_sync(struct attach *a);
 int attach__steady_remove(struct attach *a);
 
 /* attach.c */
-/* Stop every thread of the hypervisor (for injection), and let it go. */
+/*
+ * Stop every thread of the hypervisor (for injection), and let it go. With
+ * the trap on, it must be paused: its vCPU threads stay its own.
+ */
 int attach__hold(struct attach *a);
 int attach__release(struct attach *a);
 int attach__read_abi(struct attach *a, size_t off, void *buf, size_t len);

@@ -33,6 +33,8 @@ struct kvmrun_vcpu {
 	uint64_t run_hva; /* its struct kvm_run, mapped in the hypervisor */
 	/* Private to kvmrun.c. */
 	bool traced, stopped;
+	bool paused;	/* kept stopped by kvmrun__pause or kvmrun__start_paused */
+	int resume_req; /* how to resume it from there (PTRACE_SYSCALL or _LISTEN) */
 };
 
 struct kvmrun {
@@ -63,6 +65,21 @@ int kvmrun__find_runs(pid_t pid, struct kvmrun_vcpu *vcpus, size_t n);
  * traced.
  */
 int kvmrun__start(struct kvmrun *k);
+
+/*
+ * Pause: every traced vCPU thread stopped and kept stopped (an MMIO exit it
+ * stops at is served first; a signal that comes first is delivered). The
+ * vCPUs then run no guest code, so no access can reach the hypervisor,
+ * until kvmrun__resume() (traced again) or kvmrun__stop() (detached): for
+ * changes to the VM that must never leave an untrapped moment. The paused
+ * threads are the caller's to keep: tracee__attach_except() the others.
+ */
+int kvmrun__pause(struct kvmrun *k);
+int kvmrun__resume(struct kvmrun *k);
+/* kvmrun__start, but the threads stay paused. */
+int kvmrun__start_paused(struct kvmrun *k);
+/* The tids of the traced threads (at most max): for tracee__attach_except. */
+size_t kvmrun__tids(const struct kvmrun *k, pid_t *tids, size_t max);
 
 /*
  * Handle every stop that is waiting, without blocking. 0, or -ESRCH when

@@ -53,10 +53,19 @@ struct tracee {
 	uint64_t syscall_insn; /* address of an existing `syscall` instruction */
 	unsigned long nr_ptrace;
 	uint64_t held_since_ns, held_ns; /* CLOCK_MONOTONIC */
+	const pid_t *skip; /* threads the caller holds already (tracee__attach_except) */
+	size_t nskip;
 };
 
 /* Seize and stop every thread of pid. On failure nothing stays attached. */
 int tracee__attach(struct tracee *t, pid_t pid);
+/*
+ * The same, except for the nskip threads in skip[], which the caller
+ * traces and keeps stopped itself (vmsh's paused KVM_RUN trap): they are
+ * neither seized, nor used, nor detached. skip must stay valid until
+ * tracee__detach.
+ */
+int tracee__attach_except(struct tracee *t, pid_t pid, const pid_t *skip, size_t nskip);
 
 /*
  * Run syscall nr(a[0..5]) inside the process. Returns 0 and the syscall's

@@ -193,7 +193,13 @@ int attach__write_abi(struct attach *a, size_t off, const void *buf, size_t len)
 
 int attach__hold(struct attach *a)
 {
-	int err = tracee__attach(&a->hv.t, a->o.pid);
+	size_t nskip = 0;
+	int err;
+
+	/* the vCPU threads a paused trap keeps stopped are held already */
+	if (a->trapping)
+		nskip = kvmrun__tids(&a->trap, a->trap_tids, a->trap.nvcpus);
+	err = tracee__attach_except(&a->hv.t, a->o.pid, a->trap_tids, nskip);
 
 	if (!err) {
 		a->held = true;
@@ -552,6 +558,8 @@ static int teardown(struct attach *a, bool guest_done)
 	a->trapping = false;
 	free(a->trap.vcpus);
 	a->trap.vcpus = NULL;
+	free(a->trap_tids);
+	a->trap_tids = NULL;
 	if (!a->held && !a->hv.scratch)
 		return err; /* nothing was added to the hypervisor */
 	if (!a->held && a->hv.scratch && attach__hold(a))

@@ -306,7 +306,7 @@ static void report_stage1_error(struct attach *a)
 			       abi.modules[i], abi.module_err[i]);
 }
 
-int attach__start_trap(struct attach *a)
+int attach__start_trap(struct attach *a, bool paused)
 {
 	free(a->trap.vcpus);
 	a->trap = (struct kvmrun){ .pid = a->o.pid,
@@ -315,7 +315,9 @@ int attach__start_trap(struct attach *a)
 				   .serve = trap_serve,
 				   .ctx = a };
 	a->trap.vcpus = calloc(a->hv.nvcpus, sizeof(*a->trap.vcpus));
-	if (!a->trap.vcpus)
+	free(a->trap_tids);
+	a->trap_tids = calloc(a->hv.nvcpus, sizeof(*a->trap_tids));
+	if (!a->trap.vcpus || !a->trap_tids)
 		return -ENOMEM;
 	for (size_t i = 0; i < a->hv.nvcpus; i++)
 		a->trap.vcpus[i] = (struct kvmrun_vcpu){ .index = a->hv.vcpus[i].index,
@@ -323,7 +325,7 @@ int attach__start_trap(struct attach *a)
 							 .tid = a->hv.vcpus[i].tid };
 	int err = kvmrun__find_runs(a->o.pid, a->trap.vcpus, a->trap.nvcpus);
 	if (!err)
-		err = kvmrun__start(&a->trap);
+		err = paused ? kvmrun__start_paused(&a->trap) : kvmrun__start(&a->trap);
 	if (!err)
 		a->trapping = true;
 	return err;
@@ -345,7 +347,7 @@ int attach__run(struct attach *a)
 		if (!tcsetattr(a->in_fd, TCSANOW, &raw))
 			a->raw_tty = true;
 	}
-	err = attach__start_trap(a);
+	err = attach__start_trap(a, false);
 	if (!err)
 		err = attach__write_abi(a, offsetof(struct stage1_abi, request), &go, sizeof(go));
 	if (err)

@@ -140,6 +140,12 @@ static int steady_add(struct attach *a)
 	return err;
 }
 
+/*
+ * Both transitions keep the vCPUs stopped under the trap (paused) while the
+ * rest of the hypervisor is held and changed: there is no moment in which a
+ * vCPU could run with neither the trap nor the register pages in place, so
+ * no guest access to the windows can reach the hypervisor.
+ */
 int attach__steady_enter(struct attach *a)
 {
 	int err;
@@ -149,10 +155,9 @@ int attach__steady_enter(struct attach *a)
 	for (int d = 0; d < ATTACH_NDEV; d++)
 		if (!virtio_dev__live(a->dev[d]))
 			return 0;
-	if (kvmrun__stop(&a->trap))
-		return -EIO;
-	a->trapping = false;
-	err = attach__hold(a);
+	err = kvmrun__pause(&a->trap);
+	if (!err)
+		err = attach__hold(a);
 	if (err)
 		return err;
 	err = steady_add(a);
@@ -164,13 +169,17 @@ int attach__steady_enter(struct attach *a)
 	if (attach__release(a))
 		return -EIO;
 	if (err)
-		return attach__start_trap(a);
+		return kvmrun__resume(&a->trap);
+	/* the pages are in place: the vCPUs may run untraced */
 	a->steady = true;
 	a->steady_since_ns = now_ns();
-	a->steady_ptrace = vmsh_ptrace_requests;
 	a->steady_irqs = a->irqs;
 	a->steady_mem_calls = a->mem_calls;
 	a->steady_notifies = a->notifies;
+	a->trapping = false;
+	if (kvmrun__stop(&a->trap))
+		return -EIO;
+	a->steady_ptrace = vmsh_ptrace_requests;
 	pr_info("steady state: registers at gpa 0x%" PRIx64 " (read-only memslot %u), no trap",
 		a->plan.mmio_gpa[0], a->plan.regs_slot);
 	/* an event raised while the trap stopped is looked at again */
@@ -194,11 +203,14 @@ int attach__steady_leave(struct attach *a)
 		"interrupts sent, %" PRIu64 " acknowledged in the kernel; %lu guest memory calls",
 		a->steady_ns / 1e9, a->steady_ptrace, a->notifies - a->steady_notifies,
 		a->irqs - a->steady_irqs, acks, a->mem_calls - a->steady_mem_calls);
-	err = attach__hold(a);
+	/* the trap first, paused: the pages go while no vCPU runs */
+	err = attach__start_trap(a, true);
+	if (!err)
+		err = attach__hold(a);
 	if (err)
 		return err;
 	err = attach__steady_remove(a);
 	if (attach__release(a) || err)
 		return -EIO;
-	return attach__start_trap(a);
+	return kvmrun__resume(&a->trap);
 }

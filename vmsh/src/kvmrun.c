@@ -129,19 +129,27 @@ static bool group_stop_signal(int sig)
 	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
+enum kvmrun_mode {
+	KVMRUN_RESUME, /* go on tracing */
+	KVMRUN_DETACH, /* stop tracing */
+	KVMRUN_PAUSE,  /* keep it stopped, unless the stop is a signal's (delivered) */
+};
+
 /*
- * Handle one wait status of v's thread, then resume it (or detach it when
- * detaching). The MMIO exit of a syscall stop is served in both cases.
+ * Handle one wait status of v's thread, then resume, detach or pause it.
+ * The MMIO exit of a syscall stop is served in every mode.
  */
-static void kvmrun__handle(struct kvmrun *k, struct kvmrun_vcpu *v, int status, bool detaching)
+static void kvmrun__handle(struct kvmrun *k, struct kvmrun_vcpu *v, int status,
+			   enum kvmrun_mode mode)
 {
 	int sig = 0, event;
 	enum __ptrace_request req;
+	bool keepable = true; /* a stop the thread may be kept in (not a signal's) */
 
 	k->stops++;
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
 		pr_debug("vCPU %d's thread %d exited", v->index, v->tid);
-		v->traced = v->stopped = false;
+		v->traced = v->stopped = v->paused = false;
 		return;
 	}
 	if (!WIFSTOPPED(status))
@@ -155,11 +163,18 @@ static void kvmrun__handle(struct kvmrun *k, struct kvmrun_vcpu *v, int status, 
 		req = group_stop_signal(WSTOPSIG(status)) ? PTRACE_LISTEN : PTRACE_SYSCALL;
 	} else if (event) {
 		req = PTRACE_SYSCALL;
+		keepable = false;
 	} else {
 		sig = WSTOPSIG(status); /* a signal for the thread: deliver it */
 		req = PTRACE_SYSCALL;
+		keepable = false;
 	}
-	if (detaching)
+	if (mode == KVMRUN_PAUSE && keepable) {
+		v->paused = true;
+		v->resume_req = req;
+		return;
+	}
+	if (mode == KVMRUN_DETACH)
 		req = PTRACE_DETACH;
 	if (kvmrun__ptrace(req, v->tid, NULL, (void *)(uintptr_t)sig) < 0) {
 		if (errno != ESRCH)
@@ -175,7 +190,7 @@ static void kvmrun__handle(struct kvmrun *k, struct kvmrun_vcpu *v, int status, 
 }
 
 /* Wait for the next stop of v's thread and handle it; -ESRCH if it is gone. */
-static int kvmrun__wait_one(struct kvmrun *k, struct kvmrun_vcpu *v, bool detaching)
+static int kvmrun__wait_one(struct kvmrun *k, struct kvmrun_vcpu *v, enum kvmrun_mode mode)
 {
 	int status;
 	pid_t r;
@@ -184,14 +199,26 @@ static int kvmrun__wait_one(struct kvmrun *k, struct kvmrun_vcpu *v, bool detach
 		r = waitpid(v->tid, &status, __WALL);
 	while (r < 0 && errno == EINTR);
 	if (r < 0) {
-		v->traced = v->stopped = false;
+		v->traced = v->stopped = v->paused = false;
 		return -errno;
 	}
-	kvmrun__handle(k, v, status, detaching);
+	kvmrun__handle(k, v, status, mode);
 	return 0;
 }
 
-int kvmrun__start(struct kvmrun *k)
+/* After a PTRACE_INTERRUPT: wait until v's thread is paused; -ESRCH if gone. */
+static int kvmrun__wait_paused(struct kvmrun *k, struct kvmrun_vcpu *v)
+{
+	while (v->traced && !v->paused) {
+		int err = kvmrun__wait_one(k, v, KVMRUN_PAUSE);
+
+		if (err)
+			return err;
+	}
+	return v->traced ? 0 : -ESRCH;
+}
+
+int kvmrun__start_paused(struct kvmrun *k)
 {
 	int err = 0;
 
@@ -199,7 +226,7 @@ int kvmrun__start(struct kvmrun *k)
 	for (size_t i = 0; i < k->nvcpus; i++) {
 		struct kvmrun_vcpu *v = &k->vcpus[i];
 
-		v->traced = v->stopped = false;
+		v->traced = v->stopped = v->paused = false;
 		if (!v->tid)
 			continue;
 		if (kvmrun__ptrace(PTRACE_SEIZE, v->tid, NULL, (void *)PTRACE_O_TRACESYSGOOD) < 0 ||
@@ -212,8 +239,7 @@ int kvmrun__start(struct kvmrun *k)
 			goto undo;
 		}
 		v->traced = true;
-		/* its first stop (the interrupt, or a signal before it) starts PTRACE_SYSCALL */
-		err = kvmrun__wait_one(k, v, false);
+		err = kvmrun__wait_paused(k, v);
 		if (err) {
 			pr_err("vCPU %d's thread %d is gone: %s", v->index, v->tid, strerror(-err));
 			goto undo;
@@ -223,6 +249,72 @@ int kvmrun__start(struct kvmrun *k)
 undo:
 	kvmrun__stop(k);
 	return err;
+}
+
+int kvmrun__pause(struct kvmrun *k)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < k->nvcpus; i++) {
+		struct kvmrun_vcpu *v = &k->vcpus[i];
+
+		if (v->traced && !v->paused &&
+		    kvmrun__ptrace(PTRACE_INTERRUPT, v->tid, NULL, NULL) < 0 && errno == ESRCH)
+			v->traced = v->stopped = false;
+	}
+	for (size_t i = 0; i < k->nvcpus; i++) {
+		struct kvmrun_vcpu *v = &k->vcpus[i];
+
+		if (v->traced && !v->paused && kvmrun__wait_paused(k, v) && !err) {
+			pr_err("vCPU %d's thread %d is gone", v->index, v->tid);
+			err = -ESRCH;
+		}
+	}
+	return err;
+}
+
+int kvmrun__resume(struct kvmrun *k)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < k->nvcpus; i++) {
+		struct kvmrun_vcpu *v = &k->vcpus[i];
+
+		if (!v->traced || !v->paused)
+			continue;
+		v->paused = false;
+		if (kvmrun__ptrace(v->resume_req, v->tid, NULL, NULL) < 0) {
+			if (errno != ESRCH) {
+				pr_err("unable to resume vCPU %d's thread %d: %s", v->index, v->tid,
+				       strerror(errno));
+				err = err ? err : -errno;
+			}
+			v->traced = false;
+		}
+		v->stopped = v->resume_req == PTRACE_LISTEN;
+	}
+	return err;
+}
+
+int kvmrun__start(struct kvmrun *k)
+{
+	int err = kvmrun__start_paused(k);
+
+	if (!err)
+		err = kvmrun__resume(k);
+	if (err)
+		kvmrun__stop(k);
+	return err;
+}
+
+size_t kvmrun__tids(const struct kvmrun *k, pid_t *tids, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < k->nvcpus && n < max; i++)
+		if (k->vcpus[i].traced)
+			tids[n++] = k->vcpus[i].tid;
+	return n;
 }
 
 int kvmrun__dispatch(struct kvmrun *k)
@@ -235,8 +327,9 @@ int kvmrun__dispatch(struct kvmrun *k)
 		pid_t r = 0;
 
 		/* one thread at a time: a waitpid(-1) would reap vmsh's own children */
-		while (v->traced && (r = waitpid(v->tid, &status, __WALL | WNOHANG)) > 0)
-			kvmrun__handle(k, v, status, false);
+		while (v->traced && !v->paused &&
+		       (r = waitpid(v->tid, &status, __WALL | WNOHANG)) > 0)
+			kvmrun__handle(k, v, status, KVMRUN_RESUME);
 		if (v->traced && r < 0 && errno == ECHILD)
 			v->traced = v->stopped = false;
 		live += v->traced;
@@ -251,16 +344,21 @@ int kvmrun__stop(struct kvmrun *k)
 	for (size_t i = 0; i < k->nvcpus; i++) {
 		struct kvmrun_vcpu *v = &k->vcpus[i];
 
-		if (v->traced && kvmrun__ptrace(PTRACE_INTERRUPT, v->tid, NULL, NULL) < 0 &&
-		    errno == ESRCH)
+		if (v->traced && !v->paused &&
+		    kvmrun__ptrace(PTRACE_INTERRUPT, v->tid, NULL, NULL) < 0 && errno == ESRCH)
 			v->traced = v->stopped = false;
 	}
 	for (size_t i = 0; i < k->nvcpus; i++) {
 		struct kvmrun_vcpu *v = &k->vcpus[i];
 
+		if (v->traced && v->paused) { /* stopped already, its exit served */
+			if (kvmrun__ptrace(PTRACE_DETACH, v->tid, NULL, NULL) < 0 && errno != ESRCH)
+				err = err ? err : -errno;
+			v->traced = v->stopped = v->paused = false;
+		}
 		/* the first stop may be an MMIO exit: served, then detached */
 		while (v->traced) {
-			int r = kvmrun__wait_one(k, v, true);
+			int r = kvmrun__wait_one(k, v, KVMRUN_DETACH);
 
 			if (r && r != -ECHILD && r != -ESRCH) {
 				pr_err("unable to stop tracing vCPU %d's thread %d: %s", v->index,

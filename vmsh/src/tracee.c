@@ -243,6 +243,14 @@ static pid_t tracer_of(pid_t pid, pid_t tid)
 	return state == 'Z' || state == 'X' ? -1 : tracer;
 }
 
+static bool tracee__skipped(const struct tracee *t, pid_t tid)
+{
+	for (size_t i = 0; i < t->nskip; i++)
+		if (t->skip[i] == tid)
+			return true;
+	return false;
+}
+
 /*
  * One pass over /proc/PID/task: seize and interrupt every thread we do not
  * hold yet. Returns the number of new threads, or a negative errno.
@@ -268,7 +276,7 @@ static int tracee__scan(struct tracee *t, pid_t *busy)
 		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10);
 		long idx;
 
-		if (tid <= 0 || tracee__find(t, tid))
+		if (tid <= 0 || tracee__find(t, tid) || tracee__skipped(t, tid))
 			continue;
 		if (tracee__ptrace(t, PTRACE_SEIZE, tid, NULL,
 				   (void *)(PTRACE_O_TRACECLONE | PTRACE_O_TRACESYSGOOD)) < 0) {
@@ -421,10 +429,17 @@ static int tracee__find_syscall(struct tracee *t)
 
 int tracee__attach(struct tracee *t, pid_t pid)
 {
+	return tracee__attach_except(t, pid, NULL, 0);
+}
+
+int tracee__attach_except(struct tracee *t, pid_t pid, const pid_t *skip, size_t nskip)
+{
 	pid_t busy = 0;
 	int r, added;
 
 	memset(t, 0, sizeof(*t));
+	t->skip = skip;
+	t->nskip = nskip;
 	t->pid = pid;
 	t->pidfd = -1;
 	t->held_since_ns = now_ns();

@@ -5,8 +5,10 @@
  * accesses in [GPA, GPA + SIZE): reads get VALUE (little-endian), writes are
  * counted, and those that do not carry VALUE back are counted as bad (the
  * vmsh_testhv guest writes back what it read). Then it gives the hypervisor
- * back and prints "served R reads W writes B bad". Exit status 0 only if it
- * served at least one read and one write and saw no bad write.
+ * back and prints "served R reads W writes B bad". Halfway it pauses the
+ * vCPUs for 0.3 s (kvmrun__pause/resume) and prints "paused: N accesses"
+ * (what was served meanwhile: must be 0). Exit status 0 only if it served
+ * at least one read and one write, saw no bad write and nothing while paused.
  */
 #include <errno.h>
 #include <poll.h>
@@ -91,7 +93,9 @@ int main(int argc, char **argv)
 	struct hv_vcpu *vcpus = NULL;
 	size_t n = 0;
 	int vm_fd, sfd, rc = 1, err;
-	double end;
+	double end, half;
+	unsigned long during_pause = 0;
+	bool paused = false;
 	sigset_t mask;
 
 	if (argc != 6) {
@@ -103,6 +107,7 @@ int main(int argc, char **argv)
 	p.size = strtoull(argv[3], NULL, 0);
 	p.value = strtoull(argv[4], NULL, 0);
 	end = now_s() + atof(argv[5]);
+	half = end - atof(argv[5]) / 2;
 	if (getenv("VMSH_DEBUG"))
 		vmsh_verbose = 2;
 
@@ -141,11 +146,25 @@ int main(int argc, char **argv)
 			pr_err("the hypervisor is gone");
 			break;
 		}
+		if (!paused && now_s() >= half) {
+			unsigned long before;
+
+			paused = true;
+			if (kvmrun__pause(&k))
+				break;
+			before = p.reads + p.writes;
+			usleep(300000);
+			kvmrun__dispatch(&k); /* nothing to see: the threads are kept stopped */
+			during_pause = p.reads + p.writes - before;
+			if (kvmrun__resume(&k))
+				break;
+		}
 	}
 	err = kvmrun__stop(&k);
 	printf("served %lu reads %lu writes %lu bad (%lu ptrace stops)\n", p.reads, p.writes, p.bad,
 	       k.stops);
-	rc = !err && p.reads && p.writes && !p.bad ? 0 : 1;
+	printf("paused: %lu accesses\n", during_pause);
+	rc = !err && p.reads && p.writes && !p.bad && paused && !during_pause ? 0 : 1;
 out:
 	free(k.vcpus);
 	free(vcpus);

@@ -117,6 +117,8 @@ teardown() {
 	cat "$BATS_TEST_TMPDIR/probe.out"
 	[ "$rc" -eq 0 ]
 	grep -q '^served [1-9][0-9]* reads [1-9][0-9]* writes 0 bad' "$BATS_TEST_TMPDIR/probe.out"
+	# paused halfway (as attach does while it changes the VM): nothing ran
+	grep -q '^paused: 0 accesses' "$BATS_TEST_TMPDIR/probe.out"
 
 	p0=$(progress)
 	progressed "$p0"
