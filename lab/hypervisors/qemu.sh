@@ -11,6 +11,8 @@
 # VM_EXTRA_DISK VM_EXTRA_SERIAL (empty: none; a raw file attached writable,
 # without snapshot, as virtio-blk-pci with that serial) VM_VIRTCONSOLE (0|1: a
 # virtio-serial-pci with one virtconsole, its output in $VM_DIR/virtconsole.log)
+# VM_SERIAL2 (0|1: a second serial port, the guest's ttyS1, on the unix socket
+# $VM_DIR/serial2.sock)
 
 hv_start() {
 	local args=(-name "lab-$VM_NAME" -nodefaults -no-user-config -display none -no-reboot)
@@ -25,6 +27,10 @@ hv_start() {
 	args+=(-kernel "$VM_KERNEL" -initrd "$VM_INITRD" -append "$VM_APPEND")
 	args+=(-chardev "socket,id=ser0,path=$VM_DIR/serial.sock,server=on,wait=off,logfile=$VM_DIR/console.log")
 	args+=(-serial chardev:ser0)
+	if [ "${VM_SERIAL2:-0}" = 1 ]; then
+		args+=(-chardev "socket,id=ser1,path=$VM_DIR/serial2.sock,server=on,wait=off")
+		args+=(-serial chardev:ser1)
+	fi
 	args+=(-qmp "unix:$VM_DIR/qmp.sock,server=on,wait=off")
 	if [ -n "$VM_DISK" ]; then
 		args+=(-drive "file=$VM_DISK,if=none,id=root,format=raw,snapshot=on")

@@ -69,6 +69,9 @@ start options:
   --extra-disk PATH,SERIAL
                     also attach raw file PATH as a writable virtio-blk disk with
                     that serial (no snapshot: the guest's writes reach PATH)
+  --serial2         add a second serial port (the guest's ttyS1) on the unix
+                    socket \$VM_DIR/serial2.sock, free for the test's own use
+                    (ttyS0 carries 'lab vm exec')
   --virtconsole     add a virtio console (virtio-serial + virtconsole) whose
                     output goes to \$VM_DIR/virtconsole.log (the guest needs
                     --modules virtio_console)
@@ -91,7 +94,7 @@ vm_start() {
 	[ -n "$name" ] || { vm_usage >&2; exit 2; }
 	shift
 	VM_NAME=$name VM_MACHINE=pc VM_SMP=1 VM_MEM=256 VM_SANDBOX=0 VM_DISK=''
-	VM_EXTRA_DISK='' VM_EXTRA_SERIAL='' VM_VIRTCONSOLE=0
+	VM_EXTRA_DISK='' VM_EXTRA_SERIAL='' VM_VIRTCONSOLE=0 VM_SERIAL2=0
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--kernel) kernel=$2; shift ;;
@@ -112,6 +115,7 @@ vm_start() {
 			shift
 			;;
 		--virtconsole) VM_VIRTCONSOLE=1 ;;
+		--serial2) VM_SERIAL2=1 ;;
 		*) vm_usage >&2; die "unknown option '$1'" ;;
 		esac
 		shift
