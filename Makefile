@@ -70,4 +70,5 @@ clean:
 	rm -rf build build-san
 
 .PHONY: all deps check demo format clean
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+# header dependencies of this build (build/, build-san/ or BUILD=DIR)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -28,6 +28,7 @@
 #define STOP_TIMEOUT_MS 30000	/* stage1 stopped stage2 and unregistered */
 #define GRACE_MS 100		/* stage1 returns from its last function */
 #define PROBE_TIMEOUT_MS 3000	/* a driver probes a device as it is added */
+#define STEADY_AFTER_MS 200	/* CMD ran this long: leave the trap */
 #define EOT 0x04		/* ^D: end of input for the guest's terminal */
 
 static uint64_t now_ms(void)
@@ -334,7 +335,7 @@ int attach__start_trap(struct attach *a, bool paused)
 int attach__run(struct attach *a)
 {
 	uint32_t go = STAGE1_REQ_GO;
-	uint64_t start = now_ms(), next_tick = 0, devices_since = 0;
+	uint64_t start = now_ms(), next_tick = 0, devices_since = 0, running_since = 0;
 	int err;
 
 	for (int d = 0; d < ATTACH_NDEV; d++)
@@ -372,8 +373,14 @@ int attach__run(struct attach *a)
 			       a->st2.err ? ": " : "", a->st2.err ? strerror(a->st2.err) : "");
 			return ATTACH_EXIT_ERROR;
 		}
-		/* CMD runs: the drivers are done probing */
-		if (running && !a->steady_tried && !a->o.always_trap) {
+		/*
+		 * CMD runs: the drivers are done probing. A command that ends at
+		 * once is not worth the two holds the steady state costs.
+		 */
+		if (running && !running_since)
+			running_since = now_ms();
+		if (running && !a->steady_tried && !a->o.always_trap &&
+		    now_ms() - running_since >= STEADY_AFTER_MS) {
 			a->steady_tried = true;
 			if (attach__steady_enter(a))
 				return ATTACH_EXIT_ERROR;

@@ -185,7 +185,7 @@ written-by-vmsh" ]
 	run "$VMSH" attach "$PID" -f "$BATS_TEST_TMPDIR/swap.img" -- true
 	[ "$status" -eq 125 ]
 	[[ $output == *"is not an ext2/3/4 filesystem"* ]]
-	run "$VMSH" attach "$PID" -- no-such-tool </dev/null
+	run -127 "$VMSH" attach "$PID" -- no-such-tool </dev/null
 	echo "$output"
 	[ "$status" -eq 127 ]
 	[[ $output == *"no-such-tool: not found in the image"* ]]
