@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vmsh-load: the load generator of vmsh's benchmark (vmsh/bench/run-bench)
- * and I/O stress test (vmsh/tests/attach_stress.bats). A static musl binary:
- * it runs in the guest (from vmsh's tool image or the hypervisor's disk) and
- * on the host (as the console round-trip driver). Each mode prints one
- * machine-readable line, "MODE key=value ...", on stdout.
+ * vmsh-load's entry point and its simple modes (see load.h): the usage text,
+ * the option parser, the helpers the stress mode shares, and the
+ * randread/seqread/seqwrite, cpu, echo/rtt and fill modes.
  *
  * I/O modes use O_DIRECT with aligned buffers, so that they measure the
  * disk and not the guest's page cache. Queue depth N is N threads, each with
@@ -19,7 +17,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,64 +32,60 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "load.h"
+
 #define ALIGN 4096
 #define MAX_THREADS 256
-#define STRESS_BLOCK 4096
-#define STRESS_MAX_RUN 16   /* blocks per request in the stress test */
-#define STRESS_HANG_NS (10 * NSEC)
-#define NSEC 1000000000LL
-#define MAGIC 0x766d73682d6c6f64ull /* "vmsh-lod" */
 
-static const char *prog = "vmsh-load";
+const char *prog = "vmsh-load";
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: vmsh-load MODE [ARGS] [OPTIONS]\n"
-		"\n"
-		"Load for vmsh's benchmark and stress test. Every mode prints one line\n"
-		"'MODE key=value ...' on stdout; errors go to stderr with exit status 1.\n"
-		"\n"
-		"  randread FILE [--qd N] [--bs B] [--secs S]\n"
-		"        random O_DIRECT reads of B bytes (default 4096) at queue depth N\n"
-		"        (default 16: N threads, each with one pread in flight), for S\n"
-		"        seconds (default 5); prints iops= mbps= ios= secs=\n"
-		"  seqread FILE [--bs B] [--secs S]\n"
-		"  seqwrite FILE [--bs B] [--secs S]\n"
-		"        sequential O_DIRECT reads or writes (overwriting FILE in place,\n"
-		"        never growing it) of B bytes (default 262144), wrapping at the end\n"
-		"        of FILE; seqwrite ends with fdatasync, inside the timed part\n"
-		"  cpu [--secs S] [--threads N]\n"
-		"        a fixed CPU-bound kernel (integer mixing in a 16 KiB table, no\n"
-		"        system calls); prints ops_per_s= (1 op = 65536 table updates)\n"
-		"  echo [--tty DEV]\n"
-		"        read lines on stdin (or on terminal DEV, put in raw mode with no\n"
-		"        echo) and write each back at once, unbuffered, until end of input\n"
-		"  rtt [--count N] [--warmup N] [--timeout S] (--unix PATH | -- CMD [ARG...])\n"
-		"        the other end of 'echo': write a line, wait for its echo, N times\n"
-		"        (default 100, after 10 unmeasured); to a unix socket or to CMD's\n"
-		"        stdin/stdout pipes (CMD's exit status must be 0). Lines that are not\n"
-		"        the awaited echo are skipped. Waits up to S seconds (default 300)\n"
-		"        for the first echo; prints n= median_us= p10_us= p90_us= min_us=\n"
-		"        max_us=\n"
-		"  stress DIR [--secs S] [--writers N] [--readers N] [--file-mib M]\n"
-		"        writers (default 4) each own a file of M MiB (default 8) in DIR and\n"
-		"        overwrite runs of 1-16 4 KiB blocks with O_DIRECT; every block\n"
-		"        carries its file, index, generation and a checksum. Readers\n"
-		"        (default 4) re-read random runs with O_DIRECT and check each block\n"
-		"        that no writer touched meanwhile. After S seconds (default 60) every\n"
-		"        block is read back and checked against its last generation. A\n"
-		"        mismatch, an I/O error, a short transfer or a request that takes\n"
-		"        more than 10 s (a lost completion) fails at once with a message;\n"
-		"        prints 'stress ok' and totals\n"
-		"  fill FILE --size SIZE\n"
-		"        write SIZE bytes (K, M, G suffixes) of pseudo-random data to FILE:\n"
-		"        no holes, no zero blocks\n"
-		"\n"
-		"Options may also be written --opt=value.\n");
+	fprintf(f, "usage: vmsh-load MODE [ARGS] [OPTIONS]\n"
+		   "\n"
+		   "Load for vmsh's benchmark and stress test. Every mode prints one line\n"
+		   "'MODE key=value ...' on stdout; errors go to stderr with exit status 1.\n"
+		   "\n"
+		   "  randread FILE [--qd N] [--bs B] [--secs S]\n"
+		   "        random O_DIRECT reads of B bytes (default 4096) at queue depth N\n"
+		   "        (default 16: N threads, each with one pread in flight), for S\n"
+		   "        seconds (default 5); prints iops= mbps= ios= secs=\n"
+		   "  seqread FILE [--bs B] [--secs S]\n"
+		   "  seqwrite FILE [--bs B] [--secs S]\n"
+		   "        sequential O_DIRECT reads or writes (overwriting FILE in place,\n"
+		   "        never growing it) of B bytes (default 262144), wrapping at the end\n"
+		   "        of FILE; seqwrite ends with fdatasync, inside the timed part\n"
+		   "  cpu [--secs S] [--threads N]\n"
+		   "        a fixed CPU-bound kernel (integer mixing in a 16 KiB table, no\n"
+		   "        system calls); prints ops_per_s= (1 op = 65536 table updates)\n"
+		   "  echo [--tty DEV]\n"
+		   "        read lines on stdin (or on terminal DEV, put in raw mode with no\n"
+		   "        echo) and write each back at once, unbuffered, until end of input\n"
+		   "  rtt [--count N] [--warmup N] [--timeout S] (--unix PATH | -- CMD [ARG...])\n"
+		   "        the other end of 'echo': write a line, wait for its echo, N times\n"
+		   "        (default 100, after 10 unmeasured); to a unix socket or to CMD's\n"
+		   "        stdin/stdout pipes (CMD's exit status must be 0). Lines that are not\n"
+		   "        the awaited echo are skipped. Waits up to S seconds (default 300)\n"
+		   "        for the first echo; prints n= median_us= p10_us= p90_us= min_us=\n"
+		   "        max_us=\n"
+		   "  stress DIR [--secs S] [--writers N] [--readers N] [--file-mib M]\n"
+		   "        writers (default 4) each own a file of M MiB (default 8) in DIR and\n"
+		   "        overwrite runs of 1-16 4 KiB blocks with O_DIRECT; every block\n"
+		   "        carries its file, index, generation and a checksum. Readers\n"
+		   "        (default 4) re-read random runs with O_DIRECT and check each block\n"
+		   "        that no writer touched meanwhile. After S seconds (default 60) every\n"
+		   "        block is read back and checked against its last generation. A\n"
+		   "        mismatch, an I/O error, a short transfer or a request that takes\n"
+		   "        more than 10 s (a lost completion) fails at once with a message;\n"
+		   "        prints 'stress ok' and totals\n"
+		   "  fill FILE --size SIZE\n"
+		   "        write SIZE bytes (K, M, G suffixes) of pseudo-random data to FILE:\n"
+		   "        no holes, no zero blocks\n"
+		   "\n"
+		   "Options may also be written --opt=value.\n");
 }
 
-static void die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
 	va_list ap;
 	fprintf(stderr, "%s: ", prog);
@@ -103,14 +96,14 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static int64_t now_ns(void)
+int64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
 }
 
-static uint64_t splitmix(uint64_t *s)
+uint64_t splitmix(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -118,7 +111,7 @@ static uint64_t splitmix(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-static uint64_t parse_size(const char *s, const char *what)
+uint64_t parse_size(const char *s, const char *what)
 {
 	char *end;
 	errno = 0;
@@ -126,16 +119,28 @@ static uint64_t parse_size(const char *s, const char *what)
 	if (errno || end == s)
 		die("bad %s '%s'", what, s);
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
+	case 'k':
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v <<= 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		v <<= 30;
+		end++;
+		break;
 	}
 	if (*end)
 		die("bad %s '%s'", what, s);
 	return v;
 }
 
-static double parse_secs(const char *s)
+double parse_secs(const char *s)
 {
 	char *end;
 	double v = strtod(s, &end);
@@ -144,7 +149,7 @@ static double parse_secs(const char *s)
 	return v;
 }
 
-static void *xalloc_aligned(size_t size)
+void *xalloc_aligned(size_t size)
 {
 	void *p;
 	if (posix_memalign(&p, ALIGN, size))
@@ -152,7 +157,7 @@ static void *xalloc_aligned(size_t size)
 	return p;
 }
 
-static void fill_random(void *buf, size_t len, uint64_t seed)
+void fill_random(void *buf, size_t len, uint64_t seed)
 {
 	uint64_t *w = buf;
 	for (size_t i = 0; i < len / 8; i++)
@@ -160,7 +165,7 @@ static void fill_random(void *buf, size_t len, uint64_t seed)
 }
 
 /* The usable size of FILE (a regular file or a block device). */
-static uint64_t fd_size(int fd, const char *path)
+uint64_t fd_size(int fd, const char *path)
 {
 	struct stat st;
 	uint64_t size;
@@ -174,7 +179,7 @@ static uint64_t fd_size(int fd, const char *path)
 	return (uint64_t)st.st_size;
 }
 
-static int open_direct(const char *path, int flags)
+int open_direct(const char *path, int flags)
 {
 	int fd = open(path, flags | O_DIRECT | O_CLOEXEC);
 	if (fd < 0)
@@ -184,48 +189,75 @@ static int open_direct(const char *path, int flags)
 
 /* ---- options ---- */
 
-struct opts {
-	const char *path;
-	const char *tty;
-	const char *unix_path;
-	char **cmd;
-	unsigned qd, threads, writers, readers, count, warmup, file_mib;
-	uint64_t bs, size;
-	double secs, timeout;
-};
-
-static void parse_opts(int argc, char **argv, struct opts *o, bool want_path)
+void parse_opts(int argc, char **argv, struct opts *o, bool want_path)
 {
 	static const struct option lopts[] = {
-		{"qd", required_argument, 0, 'q'},	 {"bs", required_argument, 0, 'b'},
-		{"secs", required_argument, 0, 's'},	 {"threads", required_argument, 0, 't'},
-		{"tty", required_argument, 0, 'T'},	 {"count", required_argument, 0, 'c'},
-		{"warmup", required_argument, 0, 'w'},	 {"timeout", required_argument, 0, 'o'},
-		{"unix", required_argument, 0, 'u'},	 {"writers", required_argument, 0, 'W'},
-		{"readers", required_argument, 0, 'R'},	 {"file-mib", required_argument, 0, 'F'},
-		{"size", required_argument, 0, 'S'},	 {"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
+		{ "qd", required_argument, 0, 'q' },
+		{ "bs", required_argument, 0, 'b' },
+		{ "secs", required_argument, 0, 's' },
+		{ "threads", required_argument, 0, 't' },
+		{ "tty", required_argument, 0, 'T' },
+		{ "count", required_argument, 0, 'c' },
+		{ "warmup", required_argument, 0, 'w' },
+		{ "timeout", required_argument, 0, 'o' },
+		{ "unix", required_argument, 0, 'u' },
+		{ "writers", required_argument, 0, 'W' },
+		{ "readers", required_argument, 0, 'R' },
+		{ "file-mib", required_argument, 0, 'F' },
+		{ "size", required_argument, 0, 'S' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
 	int c;
 	optind = 1;
 	/* Options and the path in any order; rtt's CMD comes after "--". */
 	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		switch (c) {
-		case 'q': o->qd = (unsigned)parse_size(optarg, "--qd"); break;
-		case 'b': o->bs = parse_size(optarg, "--bs"); break;
-		case 's': o->secs = parse_secs(optarg); break;
-		case 't': o->threads = (unsigned)parse_size(optarg, "--threads"); break;
-		case 'T': o->tty = optarg; break;
-		case 'c': o->count = (unsigned)parse_size(optarg, "--count"); break;
-		case 'w': o->warmup = (unsigned)parse_size(optarg, "--warmup"); break;
-		case 'o': o->timeout = parse_secs(optarg); break;
-		case 'u': o->unix_path = optarg; break;
-		case 'W': o->writers = (unsigned)parse_size(optarg, "--writers"); break;
-		case 'R': o->readers = (unsigned)parse_size(optarg, "--readers"); break;
-		case 'F': o->file_mib = (unsigned)parse_size(optarg, "--file-mib"); break;
-		case 'S': o->size = parse_size(optarg, "--size"); break;
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); exit(2);
+		case 'q':
+			o->qd = (unsigned)parse_size(optarg, "--qd");
+			break;
+		case 'b':
+			o->bs = parse_size(optarg, "--bs");
+			break;
+		case 's':
+			o->secs = parse_secs(optarg);
+			break;
+		case 't':
+			o->threads = (unsigned)parse_size(optarg, "--threads");
+			break;
+		case 'T':
+			o->tty = optarg;
+			break;
+		case 'c':
+			o->count = (unsigned)parse_size(optarg, "--count");
+			break;
+		case 'w':
+			o->warmup = (unsigned)parse_size(optarg, "--warmup");
+			break;
+		case 'o':
+			o->timeout = parse_secs(optarg);
+			break;
+		case 'u':
+			o->unix_path = optarg;
+			break;
+		case 'W':
+			o->writers = (unsigned)parse_size(optarg, "--writers");
+			break;
+		case 'R':
+			o->readers = (unsigned)parse_size(optarg, "--readers");
+			break;
+		case 'F':
+			o->file_mib = (unsigned)parse_size(optarg, "--file-mib");
+			break;
+		case 'S':
+			o->size = parse_size(optarg, "--size");
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
 		}
 	}
 	if (want_path) {
@@ -282,7 +314,7 @@ static void report_io(const char *mode, uint64_t ops, uint64_t bs, int64_t ns, u
 	       (double)ops / s, (double)ops * (double)bs / s / 1e6, ops, s, qd, bs);
 }
 
-static int cmd_randread(struct opts *o)
+int cmd_randread(struct opts *o)
 {
 	int fd = open_direct(o->path, O_RDONLY);
 	uint64_t size = fd_size(fd, o->path);
@@ -295,7 +327,8 @@ static int cmd_randread(struct opts *o)
 	uint64_t ops = 0;
 	pthread_barrier_init(&go, NULL, o->qd + 1);
 	for (unsigned i = 0; i < o->qd; i++) {
-		jobs[i] = (struct io_job){.fd = fd, .size = size, .bs = o->bs, .id = i, .go = &go};
+		jobs[i] =
+		    (struct io_job){ .fd = fd, .size = size, .bs = o->bs, .id = i, .go = &go };
 		if (pthread_create(&th[i], NULL, randread_thread, &jobs[i]))
 			die("pthread_create failed");
 	}
@@ -314,7 +347,7 @@ static int cmd_randread(struct opts *o)
 	return 0;
 }
 
-static int cmd_seq(struct opts *o, bool write)
+int cmd_seq(struct opts *o, bool write)
 {
 	int fd = open_direct(o->path, write ? O_WRONLY : O_RDONLY);
 	uint64_t size = fd_size(fd, o->path) / o->bs * o->bs, off = 0, ops = 0;
@@ -326,7 +359,8 @@ static int cmd_seq(struct opts *o, bool write)
 	t0 = now_ns();
 	deadline = t0 + (int64_t)(o->secs * NSEC);
 	while (now_ns() < deadline) {
-		ssize_t n = write ? pwrite(fd, buf, o->bs, (off_t)off) : pread(fd, buf, o->bs, (off_t)off);
+		ssize_t n =
+		    write ? pwrite(fd, buf, o->bs, (off_t)off) : pread(fd, buf, o->bs, (off_t)off);
 		if (n != (ssize_t)o->bs)
 			die("%s at %" PRIu64 ": %s", write ? "pwrite" : "pread", off,
 			    n < 0 ? strerror(errno) : "short transfer");
@@ -373,7 +407,7 @@ static void *cpu_thread(void *arg)
 	return NULL;
 }
 
-static int cmd_cpu(struct opts *o)
+int cmd_cpu(struct opts *o)
 {
 	static struct cpu_job jobs[MAX_THREADS];
 	pthread_t th[MAX_THREADS];
@@ -399,7 +433,7 @@ static int cmd_cpu(struct opts *o)
 
 /* ---- echo, rtt, fill ---- */
 
-static void write_all(int fd, const void *buf, size_t len)
+void write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 	while (len) {
@@ -413,7 +447,7 @@ static void write_all(int fd, const void *buf, size_t len)
 	}
 }
 
-static int cmd_echo(struct opts *o)
+int cmd_echo(struct opts *o)
 {
 	int in = 0, out = 1;
 	char buf[4096];
@@ -488,7 +522,7 @@ static int read_line(struct line_reader *r, char *line, size_t max, int64_t dead
 		int64_t left = deadline - now_ns();
 		if (left <= 0)
 			return -1;
-		struct pollfd p = {.fd = r->fd, .events = POLLIN};
+		struct pollfd p = { .fd = r->fd, .events = POLLIN };
 		int rc = poll(&p, 1, (int)(left / 1000000 + 1));
 		if (rc < 0 && errno == EINTR)
 			continue;
@@ -513,9 +547,9 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int cmd_rtt(struct opts *o)
+int cmd_rtt(struct opts *o)
 {
-	struct line_reader r = {0};
+	struct line_reader r = { 0 };
 	int wfd;
 	pid_t child = -1;
 	char msg[128], line[512];
@@ -525,7 +559,7 @@ static int cmd_rtt(struct opts *o)
 	if (!o->count)
 		die("--count must be at least 1");
 	if (o->unix_path) {
-		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		if (strlen(o->unix_path) >= sizeof(sa.sun_path))
 			die("socket path too long: %s", o->unix_path);
 		strcpy(sa.sun_path, o->unix_path);
@@ -563,7 +597,8 @@ static int cmd_rtt(struct opts *o)
 		snprintf(msg, sizeof(msg), "vmsh-rtt-ready-%u\n", k);
 		write_all(wfd, msg, strlen(msg));
 		int rc = 0;
-		while ((rc = read_line(&r, line, sizeof(line), next < give_up ? next : give_up)) == 1)
+		while ((rc = read_line(&r, line, sizeof(line), next < give_up ? next : give_up)) ==
+		       1)
 			if (!strncmp(line, "vmsh-rtt-ready-", 15))
 				break;
 		if (rc == 1)
@@ -585,7 +620,8 @@ static int cmd_rtt(struct opts *o)
 	rtt = calloc(total, sizeof(*rtt));
 	for (unsigned i = 0; i < total; i++) {
 		/* 64 bytes a line: a short command line */
-		snprintf(msg, sizeof(msg), "vmsh-rtt %06u abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ\n", i);
+		snprintf(msg, sizeof(msg),
+			 "vmsh-rtt %06u abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ\n", i);
 		int64_t t0 = now_ns();
 		write_all(wfd, msg, strlen(msg));
 		msg[strlen(msg) - 1] = 0;
@@ -623,7 +659,7 @@ static int cmd_rtt(struct opts *o)
 	return 0;
 }
 
-static int cmd_fill(struct opts *o)
+int cmd_fill(struct opts *o)
 {
 	size_t chunk = 1 << 20;
 	char *buf = xalloc_aligned(chunk);
@@ -646,323 +682,17 @@ static int cmd_fill(struct opts *o)
 	return 0;
 }
 
-/* ---- stress ---- */
-
-/* The head of every 4 KiB block; the rest is pseudo-random from the head. */
-struct block_head {
-	uint64_t magic;
-	uint32_t file, index;
-	uint64_t gen;
-	uint64_t sum; /* over the whole block with sum = 0 */
-};
-
-struct stress_file {
-	int fd;
-	char path[4096];
-	uint32_t nblocks;
-	/* per block: seqcount (odd while a write is in flight) and generation */
-	atomic_uint_fast64_t *seq;
-	uint64_t *gen; /* written by the file's writer only */
-};
-
-struct worker {
-	unsigned id;
-	bool writer;
-	pthread_t th;
-	/* the request in flight: its start (0: none) and what it is */
-	atomic_int_fast64_t busy_since;
-	atomic_uint_fast32_t busy_file, busy_block, busy_count;
-	uint64_t ops, blocks, skipped;
-};
-
-static struct {
-	struct stress_file *files;
-	unsigned nfiles;
-	atomic_uint finished; /* workers that returned */
-	int64_t deadline;
-} S;
-
-static uint64_t block_sum(const void *blk)
-{
-	const uint64_t *w = blk;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < STRESS_BLOCK / 8; i++) {
-		uint64_t v = i == offsetof(struct block_head, sum) / 8 ? 0 : w[i];
-		h = (h ^ v) * 0x100000001b3ull;
-		h ^= h >> 32;
-	}
-	return h;
-}
-
-static void make_block(void *blk, uint32_t file, uint32_t index, uint64_t gen)
-{
-	struct block_head *h = blk;
-	uint64_t seed = ((uint64_t)file << 48) ^ ((uint64_t)index << 24) ^ gen ^ 0x5eed;
-	fill_random(blk, STRESS_BLOCK, seed);
-	h->magic = MAGIC;
-	h->file = file;
-	h->index = index;
-	h->gen = gen;
-	h->sum = 0;
-	h->sum = block_sum(blk);
-}
-
-/* Check one block against what it must be; describe a mismatch in why. */
-static bool check_block(const void *blk, uint32_t file, uint32_t index, uint64_t gen, char *why,
-			size_t whylen)
-{
-	const struct block_head *h = blk;
-	if (h->magic != MAGIC)
-		snprintf(why, whylen, "bad magic %#" PRIx64, h->magic);
-	else if (h->sum != block_sum(blk))
-		snprintf(why, whylen, "bad checksum (block says file %u block %u gen %" PRIu64 ")",
-			 h->file, h->index, h->gen);
-	else if (h->file != file || h->index != index)
-		snprintf(why, whylen, "misplaced: holds file %u block %u", h->file, h->index);
-	else if (h->gen != gen)
-		snprintf(why, whylen, "stale: generation %" PRIu64 ", expected %" PRIu64, h->gen, gen);
-	else
-		return true;
-	return false;
-}
-
-static void stress_fail(const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "%s: stress FAILED: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	printf("stress FAILED\n");
-	fflush(stdout);
-	_exit(1);
-}
-
-static void io_begin(struct worker *w, uint32_t file, uint32_t block, uint32_t count)
-{
-	atomic_store(&w->busy_file, file);
-	atomic_store(&w->busy_block, block);
-	atomic_store(&w->busy_count, count);
-	atomic_store(&w->busy_since, now_ns());
-}
-
-static void io_end(struct worker *w)
-{
-	atomic_store(&w->busy_since, 0);
-}
-
-static void xfer(struct worker *w, bool write, uint32_t file, uint32_t first, uint32_t count,
-		 void *buf)
-{
-	struct stress_file *f = &S.files[file];
-	size_t len = (size_t)count * STRESS_BLOCK;
-	off_t off = (off_t)first * STRESS_BLOCK;
-	io_begin(w, file, first, count);
-	ssize_t n = write ? pwrite(f->fd, buf, len, off) : pread(f->fd, buf, len, off);
-	io_end(w);
-	if (n != (ssize_t)len)
-		stress_fail("%s of %s blocks %u-%u: %s", write ? "write" : "read", f->path, first,
-			    first + count - 1, n < 0 ? strerror(errno) : "short transfer");
-}
-
-static void *stress_writer(void *arg)
-{
-	struct worker *w = arg;
-	struct stress_file *f = &S.files[w->id];
-	uint64_t seed = 0xabcdef + w->id;
-	char *buf = xalloc_aligned(STRESS_MAX_RUN * STRESS_BLOCK);
-	while (now_ns() < S.deadline) {
-		uint32_t count = 1 + (uint32_t)(splitmix(&seed) % STRESS_MAX_RUN);
-		if (count > f->nblocks)
-			count = f->nblocks;
-		uint32_t first = (uint32_t)(splitmix(&seed) % (f->nblocks - count + 1));
-		for (uint32_t i = 0; i < count; i++) {
-			uint32_t b = first + i;
-			atomic_fetch_add(&f->seq[b], 1); /* odd: in flight */
-			make_block(buf + (size_t)i * STRESS_BLOCK, w->id, b, f->gen[b] + 1);
-		}
-		xfer(w, true, w->id, first, count, buf);
-		for (uint32_t i = 0; i < count; i++) {
-			f->gen[first + i]++;
-			atomic_fetch_add(&f->seq[first + i], 1); /* even: done */
-		}
-		w->ops++;
-		w->blocks += count;
-		/* now and then a flush request */
-		if (w->ops % 64 == 0) {
-			io_begin(w, w->id, 0, 0);
-			if (fdatasync(f->fd))
-				stress_fail("fdatasync %s: %s", f->path, strerror(errno));
-			io_end(w);
-		}
-	}
-	free(buf);
-	atomic_fetch_add(&S.finished, 1);
-	return NULL;
-}
-
-static void *stress_reader(void *arg)
-{
-	struct worker *w = arg;
-	uint64_t seed = 0x13579 + w->id;
-	char *buf = xalloc_aligned(STRESS_MAX_RUN * STRESS_BLOCK);
-	uint64_t before[STRESS_MAX_RUN];
-	char why[256];
-	while (now_ns() < S.deadline) {
-		uint32_t file = (uint32_t)(splitmix(&seed) % S.nfiles);
-		struct stress_file *f = &S.files[file];
-		uint32_t count = 1 + (uint32_t)(splitmix(&seed) % STRESS_MAX_RUN);
-		if (count > f->nblocks)
-			count = f->nblocks;
-		uint32_t first = (uint32_t)(splitmix(&seed) % (f->nblocks - count + 1));
-		for (uint32_t i = 0; i < count; i++)
-			before[i] = atomic_load(&f->seq[first + i]);
-		xfer(w, false, file, first, count, buf);
-		for (uint32_t i = 0; i < count; i++) {
-			uint64_t s = before[i];
-			/* a block a writer touched meanwhile may be torn: not checked */
-			if (s % 2 || atomic_load(&f->seq[first + i]) != s) {
-				w->skipped++;
-				continue;
-			}
-			if (!check_block(buf + (size_t)i * STRESS_BLOCK, file, first + i, s / 2, why,
-					 sizeof(why)))
-				stress_fail("read of %s block %u: %s", f->path, first + i, why);
-			w->blocks++;
-		}
-		w->ops++;
-	}
-	free(buf);
-	atomic_fetch_add(&S.finished, 1);
-	return NULL;
-}
-
-static int cmd_stress(struct opts *o)
-{
-	unsigned nw = o->writers, nr = o->readers, nt = nw + nr;
-	uint32_t nblocks = (uint32_t)((uint64_t)o->file_mib * 1024 * 1024 / STRESS_BLOCK);
-	struct worker *ws = calloc(nt, sizeof(*ws));
-	char *buf = xalloc_aligned(STRESS_MAX_RUN * STRESS_BLOCK);
-	char why[256];
-	int64_t t0, t1;
-	if (!nblocks)
-		die("--file-mib must be at least 1");
-	S.nfiles = nw;
-	S.files = calloc(nw, sizeof(*S.files));
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	/* Every block gets generation 0 before the clock starts. */
-	for (unsigned i = 0; i < nw; i++) {
-		struct stress_file *f = &S.files[i];
-		snprintf(f->path, sizeof(f->path), "%s/stress-%u.dat", o->path, i);
-		f->fd = open(f->path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0644);
-		if (f->fd < 0)
-			die("open %s with O_DIRECT: %s", f->path, strerror(errno));
-		f->nblocks = nblocks;
-		f->seq = calloc(nblocks, sizeof(*f->seq));
-		f->gen = calloc(nblocks, sizeof(*f->gen));
-		for (uint32_t b = 0; b < nblocks; b += STRESS_MAX_RUN) {
-			uint32_t count = nblocks - b < STRESS_MAX_RUN ? nblocks - b : STRESS_MAX_RUN;
-			for (uint32_t k = 0; k < count; k++)
-				make_block(buf + (size_t)k * STRESS_BLOCK, i, b + k, 0);
-			ssize_t n = pwrite(f->fd, buf, (size_t)count * STRESS_BLOCK, (off_t)b * STRESS_BLOCK);
-			if (n != (ssize_t)count * STRESS_BLOCK)
-				die("write %s: %s", f->path, n < 0 ? strerror(errno) : "short write");
-		}
-		if (fsync(f->fd))
-			die("fsync %s: %s", f->path, strerror(errno));
-	}
-	printf("stress start dir=%s writers=%u readers=%u file_mib=%u secs=%.0f\n", o->path, nw, nr,
-	       o->file_mib, o->secs);
-	t0 = now_ns();
-	S.deadline = t0 + (int64_t)(o->secs * NSEC);
-	for (unsigned i = 0; i < nt; i++) {
-		ws[i].writer = i < nw;
-		ws[i].id = i < nw ? i : i - nw;
-		if (pthread_create(&ws[i].th, NULL, ws[i].writer ? stress_writer : stress_reader, &ws[i]))
-			die("pthread_create failed");
-	}
-	/* The watchdog: a request in flight for more than 10 s is a lost completion. */
-	int64_t next_report = t0 + 10 * NSEC;
-	for (;;) {
-		bool all_done = atomic_load(&S.finished) == nt;
-		for (unsigned i = 0; i < nt; i++) {
-			int64_t since = atomic_load(&ws[i].busy_since);
-			if (since && now_ns() - since > STRESS_HANG_NS)
-				stress_fail("%s %u: a request on %s (blocks %u+%u%s) has not completed for "
-					    "%.1f s: lost completion?",
-					    ws[i].writer ? "writer" : "reader", ws[i].id,
-					    S.files[atomic_load(&ws[i].busy_file)].path,
-					    (unsigned)atomic_load(&ws[i].busy_block),
-					    (unsigned)atomic_load(&ws[i].busy_count),
-					    atomic_load(&ws[i].busy_count) ? "" : ", a flush",
-					    (double)(now_ns() - since) / NSEC);
-		}
-		if (all_done)
-			break;
-		if (now_ns() >= next_report) {
-			uint64_t wr = 0, rd = 0;
-			for (unsigned i = 0; i < nt; i++)
-				*(ws[i].writer ? &wr : &rd) += ws[i].ops;
-			fprintf(stderr, "%s: stress %.0f s: %" PRIu64 " writes, %" PRIu64 " reads\n", prog,
-				(double)(now_ns() - t0) / NSEC, wr, rd);
-			next_report += 10 * NSEC;
-		}
-		usleep(200 * 1000);
-	}
-	for (unsigned i = 0; i < nt; i++)
-		pthread_join(ws[i].th, NULL);
-	t1 = now_ns();
-
-	/* Every block, read back, must be its last generation. */
-	uint64_t final_blocks = 0;
-	struct worker fin = {.id = 0};
-	for (unsigned i = 0; i < nw; i++) {
-		struct stress_file *f = &S.files[i];
-		if (fsync(f->fd))
-			stress_fail("fsync %s: %s", f->path, strerror(errno));
-		for (uint32_t b = 0; b < f->nblocks; b += STRESS_MAX_RUN) {
-			uint32_t count = f->nblocks - b < STRESS_MAX_RUN ? f->nblocks - b : STRESS_MAX_RUN;
-			int64_t s = now_ns();
-			xfer(&fin, false, i, b, count, buf);
-			if (now_ns() - s > STRESS_HANG_NS)
-				stress_fail("final read of %s blocks %u+%u took %.1f s", f->path, b, count,
-					    (double)(now_ns() - s) / NSEC);
-			for (uint32_t k = 0; k < count; k++) {
-				if (!check_block(buf + (size_t)k * STRESS_BLOCK, i, b + k, f->gen[b + k], why,
-						 sizeof(why)))
-					stress_fail("final check of %s block %u: %s", f->path, b + k, why);
-				final_blocks++;
-			}
-		}
-		close(f->fd);
-		if (unlink(f->path))
-			stress_fail("unlink %s: %s", f->path, strerror(errno));
-	}
-	uint64_t wops = 0, wblk = 0, rops = 0, rblk = 0, skipped = 0;
-	for (unsigned i = 0; i < nt; i++) {
-		if (ws[i].writer) {
-			wops += ws[i].ops;
-			wblk += ws[i].blocks;
-		} else {
-			rops += ws[i].ops;
-			rblk += ws[i].blocks;
-			skipped += ws[i].skipped;
-		}
-	}
-	double s = (double)(t1 - t0) / NSEC;
-	printf("stress ok secs=%.1f writes=%" PRIu64 " write_mib=%.1f reads=%" PRIu64
-	       " verified_blocks=%" PRIu64 " skipped_blocks=%" PRIu64 " final_blocks=%" PRIu64
-	       " errors=0\n",
-	       s, wops, (double)wblk * STRESS_BLOCK / 1048576, rops, rblk, skipped, final_blocks);
-	free(buf);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
-	struct opts o = {.qd = 16, .threads = 1, .writers = 4, .readers = 4, .count = 100,
-			 .warmup = 10, .file_mib = 8, .secs = 5, .timeout = 300};
+	struct opts o = { .qd = 16,
+			  .threads = 1,
+			  .writers = 4,
+			  .readers = 4,
+			  .count = 100,
+			  .warmup = 10,
+			  .file_mib = 8,
+			  .secs = 5,
+			  .timeout = 300 };
 	const char *mode = argc > 1 ? argv[1] : "";
 	if (!strcmp(mode, "-h") || !strcmp(mode, "--help") || !strcmp(mode, "help")) {
 		usage(stdout);

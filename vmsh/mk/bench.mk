@@ -5,11 +5,13 @@
 VMSH_LOAD := $(BUILD)/vmsh/guest/vmsh-load
 VMSH_LOAD_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -static -s -D_GNU_SOURCE -pthread
 
+VMSH_LOAD_SRCS := vmsh/bench/vmsh-load.c vmsh/bench/stress.c
+
 PROGRAMS += $(VMSH_LOAD)
-$(VMSH_LOAD): vmsh/bench/vmsh-load.c
+$(VMSH_LOAD): $(VMSH_LOAD_SRCS) vmsh/bench/load.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  MUSL    $@")
-	$(Q)$(MUSL_CC) $(VMSH_LOAD_CFLAGS) $< -o $@
+	$(Q)$(MUSL_CC) $(VMSH_LOAD_CFLAGS) $(VMSH_LOAD_SRCS) -o $@
 
 LAB_TESTS += vmsh/tests/attach_stress.bats
 
