@@ -12,7 +12,8 @@
 # without snapshot, as virtio-blk-pci with that serial) VM_VIRTCONSOLE (0|1: a
 # virtio-serial-pci with one virtconsole, its output in $VM_DIR/virtconsole.log)
 # VM_SERIAL2 (0|1: a second serial port, the guest's ttyS1, on the unix socket
-# $VM_DIR/serial2.sock)
+# $VM_DIR/serial2.sock) VM_MEMFD (0|1: guest RAM in a shared memfd, as
+# vhost-user and virtiofs set-ups have it, instead of private anonymous memory)
 
 hv_start() {
 	local args=(-name "lab-$VM_NAME" -nodefaults -no-user-config -display none -no-reboot)
@@ -24,6 +25,10 @@ hv_start() {
 	*) die "qemu: unknown machine type '$VM_MACHINE' (pc, q35, microvm)" ;;
 	esac
 	args+=(-accel kvm -cpu host -smp "$VM_SMP" -m "$VM_MEM")
+	if [ "${VM_MEMFD:-0}" = 1 ]; then
+		args+=(-object "memory-backend-memfd,id=ram,size=${VM_MEM}M,share=on")
+		args+=(-machine memory-backend=ram)
+	fi
 	args+=(-kernel "$VM_KERNEL" -initrd "$VM_INITRD" -append "$VM_APPEND")
 	args+=(-chardev "socket,id=ser0,path=$VM_DIR/serial.sock,server=on,wait=off,logfile=$VM_DIR/console.log")
 	args+=(-serial chardev:ser0)

@@ -69,6 +69,8 @@ start options:
   --extra-disk PATH,SERIAL
                     also attach raw file PATH as a writable virtio-blk disk with
                     that serial (no snapshot: the guest's writes reach PATH)
+  --memfd           guest RAM in a shared memfd (memory-backend-memfd,share=on)
+                    instead of QEMU's default private anonymous memory
   --serial2         add a second serial port (the guest's ttyS1) on the unix
                     socket \$VM_DIR/serial2.sock, free for the test's own use
                     (ttyS0 carries 'lab vm exec')
@@ -94,7 +96,7 @@ vm_start() {
 	[ -n "$name" ] || { vm_usage >&2; exit 2; }
 	shift
 	VM_NAME=$name VM_MACHINE=pc VM_SMP=1 VM_MEM=256 VM_SANDBOX=0 VM_DISK=''
-	VM_EXTRA_DISK='' VM_EXTRA_SERIAL='' VM_VIRTCONSOLE=0 VM_SERIAL2=0
+	VM_EXTRA_DISK='' VM_EXTRA_SERIAL='' VM_VIRTCONSOLE=0 VM_SERIAL2=0 VM_MEMFD=0
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--kernel) kernel=$2; shift ;;
@@ -116,6 +118,7 @@ vm_start() {
 			;;
 		--virtconsole) VM_VIRTCONSOLE=1 ;;
 		--serial2) VM_SERIAL2=1 ;;
+		--memfd) VM_MEMFD=1 ;;
 		*) vm_usage >&2; die "unknown option '$1'" ;;
 		esac
 		shift

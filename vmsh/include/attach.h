@@ -18,6 +18,7 @@
 #include "guest.h"
 #include "guestram.h"
 #include "hv.h"
+#include "hvmem.h"
 #include "kvmrun.h"
 #include "loader.h"
 #include "pagemap.h"
@@ -48,7 +49,7 @@ struct attach {
 	/* the hypervisor and the guest */
 	struct hv hv;
 	bool held;
-	pid_t hv_pid;	       /* ctx of the process_vm_* accessors */
+	struct hvmem hvmem;    /* ctx of the guest memory accessors */
 	struct memslot *slots; /* address space 0, plus our RAM once added */
 	size_t nslots;
 	struct guest_mem mem;

@@ -55,6 +55,11 @@ struct guest_mem {
 	 * copies of this struct (each virtio device has one) count together.
 	 */
 	unsigned long *calls;
+	/*
+	 * Optional: a pointer in vmsh to [hva, hva + len) of the hypervisor,
+	 * or NULL where that memory is not mapped into vmsh (hvmem.h).
+	 */
+	void *(*ptr_hva)(void *ctx, uint64_t hva, size_t len);
 };
 
 /* read_hva/write_hva for a live hypervisor: ctx is a pid_t * (process_vm_readv/writev). */
@@ -95,6 +100,15 @@ int guest__readv_phys(const struct guest_mem *m, const struct guest_seg *segs, s
 		      void *buf, size_t *bad);
 int guest__writev_phys(const struct guest_mem *m, const struct guest_seg *segs, size_t nsegs,
 		       const void *buf, size_t *bad);
+
+/*
+ * Guest-physical [gpa, gpa + len) as a pointer into vmsh, checked as
+ * guest__read_phys (write: guest__write_phys) would: NULL if the range is
+ * bad, crosses a slot, or is not mapped into vmsh (no ptr_hva, or it says
+ * so). The guest may change that memory at any time: read what is needed
+ * once, as from any other guest memory.
+ */
+void *guest__phys_ptr(const struct guest_mem *m, uint64_t gpa, size_t len, bool write);
 
 struct guest_mmu {
 	uint64_t cr3;

@@ -228,6 +228,7 @@ static int memslot_cmp(const void *x, const void *y)
 /* Phase 1: what the hypervisor and the guest are; the hypervisor runs again. */
 static int discover(struct attach *a)
 {
+	uint64_t ram = 0;
 	struct vcpu_state s;
 	int err, v = -1;
 
@@ -263,13 +264,24 @@ static int discover(struct attach *a)
 		if (!(a->hv.slots[i].id >> 16))
 			a->slots[a->nslots++] = a->hv.slots[i];
 	qsort(a->slots, a->nslots, sizeof(*a->slots), memslot_cmp);
-	a->hv_pid = a->o.pid;
+	/* guest RAM the hypervisor shares (memfd, shm) is mapped into vmsh too */
+	err = hvmem__open(&a->hvmem, a->o.pid, a->slots, a->nslots);
+	if (err)
+		return err;
 	a->mem = (struct guest_mem){ .slots = a->slots,
 				     .nslots = a->nslots,
-				     .read_hva = guest__read_hva_process,
-				     .write_hva = guest__write_hva_process,
-				     .ctx = &a->hv_pid,
+				     .read_hva = hvmem__read,
+				     .write_hva = hvmem__write,
+				     .readv_hva = hvmem__readv,
+				     .writev_hva = hvmem__writev,
+				     .ptr_hva = hvmem__ptr,
+				     .ctx = &a->hvmem,
 				     .calls = &a->mem_calls };
+	for (size_t i = 0; i < a->nslots; i++)
+		ram += a->slots[i].size;
+	pr_info("guest RAM: %" PRIu64 " of %" PRIu64 " MiB shared by the hypervisor, mapped into "
+		"vmsh",
+		hvmem__mapped_bytes(&a->hvmem, a->slots, a->nslots) >> 20, ram >> 20);
 	err = guest__find_kernel(&a->mem, &a->mmu, &a->kernel);
 	if (!err)
 		pr_info("guest kernel: %s", a->kernel.banner);
@@ -416,6 +428,7 @@ static int prepare(struct attach *a)
 		goto out;
 	a->slots[a->nslots++] = guestram__memslot(&a->ram);
 	a->mem.nslots = a->nslots;
+	hvmem__add(&a->hvmem, a->ram.slot.hva, a->ram.slot.size); /* else process_vm */
 
 	err = pagemap__find_free_range(&a->mem, &a->mmu, len, &gva);
 	/*
@@ -692,6 +705,7 @@ out:
 	if (a->sigfd >= 0)
 		close(a->sigfd);
 	loader__image_free(&a->img);
+	hvmem__close(&a->hvmem);
 	guest__kernel_free(&a->kernel);
 	hv__free(&a->hv);
 	free(a->slots);

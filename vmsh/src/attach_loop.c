@@ -23,6 +23,7 @@
 #include "util.h"
 
 #define TICK_MS 20
+#define STEADY_TICK_MS 200 /* steady: events wake vmsh; the tick only looks at stage1 */
 #define ENTER_TIMEOUT_MS 10000	/* the vCPU runs stage1's entry */
 #define READY_TIMEOUT_MS 120000 /* stage2 started (nested lab hosts are slow) */
 #define STOP_TIMEOUT_MS 30000	/* stage1 stopped stage2 and unregistered */
@@ -216,7 +217,7 @@ static void push_input(struct attach *a)
 }
 
 /*
- * One turn of the loop: wait up to TICK_MS for anything, handle it. Returns
+ * One turn of the loop: wait up to a tick for anything, handle it. Returns
  * 0, or -ESRCH when the hypervisor is gone.
  */
 static int turn(struct attach *a, bool take_input)
@@ -231,7 +232,7 @@ static int turn(struct attach *a, bool take_input)
 		in_slot = n;
 		pfd[n++] = (struct pollfd){ .fd = a->in_fd, .events = POLLIN };
 	}
-	if (poll(pfd, (nfds_t)n, TICK_MS) < 0 && errno != EINTR)
+	if (poll(pfd, (nfds_t)n, a->steady ? STEADY_TICK_MS : TICK_MS) < 0 && errno != EINTR)
 		return -errno;
 
 	if (pfd[0].revents & POLLIN) {
@@ -387,7 +388,7 @@ int attach__run(struct attach *a)
 		}
 		if (now_ms() < next_tick)
 			continue;
-		next_tick = now_ms() + TICK_MS;
+		next_tick = now_ms() + (a->steady ? STEADY_TICK_MS : TICK_MS);
 		if (read_stage1(a))
 			return ATTACH_EXIT_ERROR;
 		if (a->stage1_state == STAGE1_ERROR) {

@@ -190,6 +190,18 @@ static void guest_mem__count(const struct guest_mem *m)
 		(*m->calls)++;
 }
 
+void *guest__phys_ptr(const struct guest_mem *m, uint64_t gpa, size_t len, bool write)
+{
+	const struct memslot *s;
+
+	if (!m || !m->ptr_hva || !len || gpa + (len - 1) < gpa)
+		return NULL;
+	s = guest_mem__slot(m, gpa);
+	if (!s || len > s->size - (gpa - s->gpa) || (write && (s->flags & KVM_MEM_READONLY)))
+		return NULL;
+	return m->ptr_hva(m->ctx, s->hva + (gpa - s->gpa), len);
+}
+
 int guest__check_phys(const struct guest_mem *m, uint64_t gpa, size_t len, bool write)
 {
 	if (!m || (write ? !m->write_hva : !m->read_hva) || (!m->slots && m->nslots))

@@ -131,12 +131,11 @@ static bool group_stop_signal(int sig)
 
 enum kvmrun_mode {
 	KVMRUN_RESUME, /* go on tracing */
-	KVMRUN_DETACH, /* stop tracing */
 	KVMRUN_PAUSE,  /* keep it stopped, unless the stop is a signal's (delivered) */
 };
 
 /*
- * Handle one wait status of v's thread, then resume, detach or pause it.
+ * Handle one wait status of v's thread, then resume or pause it.
  * The MMIO exit of a syscall stop is served in every mode.
  */
 static void kvmrun__handle(struct kvmrun *k, struct kvmrun_vcpu *v, int status,
@@ -174,17 +173,13 @@ static void kvmrun__handle(struct kvmrun *k, struct kvmrun_vcpu *v, int status,
 		v->resume_req = req;
 		return;
 	}
-	if (mode == KVMRUN_DETACH)
-		req = PTRACE_DETACH;
 	if (kvmrun__ptrace(req, v->tid, NULL, (void *)(uintptr_t)sig) < 0) {
 		if (errno != ESRCH)
 			pr_err("unable to resume vCPU %d's thread %d: %s", v->index, v->tid,
 			       strerror(errno));
-		if (req == PTRACE_DETACH || errno == ESRCH)
+		else
 			v->traced = false;
 	}
-	if (req == PTRACE_DETACH)
-		v->traced = false;
 	if (req != PTRACE_LISTEN)
 		v->stopped = false;
 }
@@ -339,33 +334,19 @@ int kvmrun__dispatch(struct kvmrun *k)
 
 int kvmrun__stop(struct kvmrun *k)
 {
-	int err = 0;
+	/* paused first: an MMIO exit a thread stops at is served, then it goes */
+	int err = kvmrun__pause(k);
 
 	for (size_t i = 0; i < k->nvcpus; i++) {
 		struct kvmrun_vcpu *v = &k->vcpus[i];
 
-		if (v->traced && !v->paused &&
-		    kvmrun__ptrace(PTRACE_INTERRUPT, v->tid, NULL, NULL) < 0 && errno == ESRCH)
-			v->traced = v->stopped = false;
-	}
-	for (size_t i = 0; i < k->nvcpus; i++) {
-		struct kvmrun_vcpu *v = &k->vcpus[i];
-
-		if (v->traced && v->paused) { /* stopped already, its exit served */
-			if (kvmrun__ptrace(PTRACE_DETACH, v->tid, NULL, NULL) < 0 && errno != ESRCH)
-				err = err ? err : -errno;
-			v->traced = v->stopped = v->paused = false;
+		if (v->traced && kvmrun__ptrace(PTRACE_DETACH, v->tid, NULL, NULL) < 0 &&
+		    errno != ESRCH) {
+			pr_err("unable to stop tracing vCPU %d's thread %d: %s", v->index, v->tid,
+			       strerror(errno));
+			err = err ? err : -errno;
 		}
-		/* the first stop may be an MMIO exit: served, then detached */
-		while (v->traced) {
-			int r = kvmrun__wait_one(k, v, KVMRUN_DETACH);
-
-			if (r && r != -ECHILD && r != -ESRCH) {
-				pr_err("unable to stop tracing vCPU %d's thread %d: %s", v->index,
-				       v->tid, strerror(-r));
-				err = err ? err : r;
-			}
-		}
+		v->traced = v->stopped = v->paused = false;
 	}
 	pr_debug("KVM_RUN trap: %lu MMIO exits served, %lu ptrace stops", k->served, k->stops);
 	return err;

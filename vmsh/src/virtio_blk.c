@@ -15,6 +15,11 @@
  * beyond the disk, write to a read-only disk, I/O error) completes with
  * VIRTIO_BLK_S_IOERR; only a malformed chain is a transport error.
  *
+ * Where the guest's RAM is mapped into vmsh (a shared, file-backed RAM of
+ * the hypervisor: hvmem.h), a request within the file is one preadv or
+ * pwritev straight between the file and the guest's buffers, with no copy
+ * through vmsh at all.
+ *
  * Synchronous on purpose: vmsh serves the device from the one thread that
  * also traps MMIO exits, the backing file is usually in the page cache,
  * and what dominated the cost per request was the number of system calls
@@ -31,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
@@ -92,6 +98,66 @@ static int vblk__file_io(struct vblk *b, bool write, void *buf, size_t len, uint
 }
 
 /*
+ * Where guest memory is mapped into vmsh (hvmem.h): the request's data
+ * buffers as iovecs, bytes [off, off + len) of the chain's readable (write)
+ * or writable (read) part. false if any of it is not mapped or too many
+ * pieces: the caller then goes through the bounce buffer.
+ */
+static bool vblk__direct_iov(struct vblk *b, const struct virtq_chain *c, bool write, uint64_t off,
+			     uint64_t len, struct iovec *iov, int *niov)
+{
+	unsigned int first = write ? 0 : c->nout, last = write ? c->nout : c->nbufs;
+	int n = 0;
+
+	for (unsigned int i = first; i < last && len; i++) {
+		uint64_t blen = c->bufs[i].len, skip = off < blen ? off : blen, take;
+		void *p;
+
+		off -= skip;
+		take = blen - skip < len ? blen - skip : len;
+		if (!take)
+			continue;
+		p = guest__phys_ptr(&b->dev.mem, c->bufs[i].addr + skip, (size_t)take, !write);
+		if (!p || n == VIRTIO_QUEUE_MAX_SIZE)
+			return false;
+		iov[n++] = (struct iovec){ .iov_base = p, .iov_len = (size_t)take };
+		len -= take;
+	}
+	*niov = n;
+	return !len;
+}
+
+/* preadv/pwritev all of iov at pos (which it consumes); 0 or -errno. */
+static int vblk__file_iov(struct vblk *b, bool write, struct iovec *iov, int niov, uint64_t pos)
+{
+	while (niov) {
+		ssize_t n = write ? pwritev(b->fd, iov, niov, (off_t)pos)
+				  : preadv(b->fd, iov, niov, (off_t)pos);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int err = n < 0 ? errno : EIO;
+
+			pr_err("virtio-blk: unable to %s backing file at offset %llu: %s",
+			       write ? "write" : "read", (unsigned long long)pos, strerror(err));
+			return -err;
+		}
+		pos += (uint64_t)n;
+		while (niov && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			niov--;
+		}
+		if (niov) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/*
  * Move data between the disk (file, then control area) at byte pos and the
  * chain: the writable part from offset 0 for reads, the readable part from
  * the header's end for writes. have: bytes of a write's data already in the
@@ -103,7 +169,16 @@ static int vblk__rw(struct vblk *b, const struct virtq_chain *c, bool write, uin
 		    uint64_t len, size_t have, bool *status_done)
 {
 	uint64_t done = 0, ctl_lo = UINT64_MAX, ctl_hi = 0;
+	struct iovec iov[VIRTIO_QUEUE_MAX_SIZE];
+	int niov;
 
+	/* the file straight to or from the guest's buffers: no copy in vmsh */
+	if (len && pos + len <= b->file_bytes &&
+	    vblk__direct_iov(b, c, write, write ? VBLK_HDR_SIZE : 0, len, iov, &niov)) {
+		*status_done = false;
+		return vblk__file_iov(b, write, iov, niov, pos) < 0 ? VIRTIO_BLK_S_IOERR
+								    : VIRTIO_BLK_S_OK;
+	}
 	while (done < len) {
 		size_t n = len - done < VBLK_CHUNK ? (size_t)(len - done) : VBLK_CHUNK;
 		uint64_t p = pos + done;
@@ -177,7 +252,7 @@ static int vblk__request(struct vblk *b, const struct virtq_chain *c, uint32_t *
 	 * any of it is bad, the header alone decides, as a refused write
 	 * never touches its data.
 	 */
-	if (c->out_len > VBLK_HDR_SIZE) {
+	if (c->out_len > VBLK_HDR_SIZE && !b->dev.mem.ptr_hva) {
 		have = c->out_len - VBLK_HDR_SIZE < VBLK_CHUNK
 			   ? (size_t)(c->out_len - VBLK_HDR_SIZE)
 			   : VBLK_CHUNK;

@@ -106,6 +106,19 @@ static int fake_writev_hva(void *ctx, const struct guest_hva_seg *segs, size_t n
 
 unsigned long mem_calls;
 
+static void *fake_ptr_hva(void *ctx, uint64_t hva, size_t len)
+{
+	(void)ctx;
+	if (hva < HV_BASE || hva - HV_BASE > HV_SIZE || len > HV_SIZE - (hva - HV_BASE))
+		return NULL;
+	return hv.mem + (hva - HV_BASE);
+}
+
+void mem_direct(bool on)
+{
+	gm.ptr_hva = on ? fake_ptr_hva : NULL;
+}
+
 void mem_vectored(bool on)
 {
 	gm.readv_hva = on ? fake_readv_hva : NULL;

@@ -71,6 +71,8 @@ void fill(uint64_t gpa, size_t len, uint8_t seed);
  * ones; for devices created after the call.
  */
 void mem_vectored(bool on);
+/* Whether gm maps guest RAM into vmsh (ptr_hva, as hvmem.h does); default off. */
+void mem_direct(bool on);
 
 /* Devices with the test's callbacks, memory set; cmocka setup/teardown. */
 int temp_file(off_t size, int flags);
