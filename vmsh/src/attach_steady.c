@@ -156,20 +156,25 @@ int attach__steady_enter(struct attach *a)
 		if (!virtio_dev__live(a->dev[d]))
 			return 0;
 	err = kvmrun__pause(&a->trap);
-	if (!err)
-		err = attach__hold(a);
 	if (err)
 		return err;
+	err = attach__hold(a);
+	if (err) {
+		kvmrun__resume(&a->trap); /* the VM must not stay stopped */
+		return err;
+	}
 	err = steady_add(a);
 	if (err) {
 		pr_err("attach: cannot make the devices exit-less; vmsh keeps trapping them");
-		if (attach__steady_remove(a))
-			return -EIO;
+		err = attach__steady_remove(a) ? -EIO : 0; /* 0: trapped as before */
+		if (attach__release(a))
+			err = -EIO;
+		return kvmrun__resume(&a->trap) ? -EIO : err;
 	}
-	if (attach__release(a))
+	if (attach__release(a)) {
+		kvmrun__resume(&a->trap);
 		return -EIO;
-	if (err)
-		return kvmrun__resume(&a->trap);
+	}
 	/* the pages are in place: the vCPUs may run untraced */
 	a->steady = true;
 	a->steady_since_ns = now_ns();
