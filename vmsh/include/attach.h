@@ -91,6 +91,7 @@ struct attach {
 		bool config; /* InterruptStatus shows a config change, for good */
 	} sync[ATTACH_NDEV]; /* what the register pages show */
 	uint64_t steady_since_ns, steady_ns;
+	uint64_t steady_cpu_ns;	     /* vmsh's CPU time: at entry, then while steady */
 	unsigned long steady_ptrace; /* at entry; then: requests while steady */
 	unsigned long irqs, steady_irqs;
 	unsigned long mem_calls, steady_mem_calls; /* process_vm_readv/writev */

@@ -42,6 +42,7 @@
 #include <linux/virtio_mmio.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +50,17 @@
 #include "util.h"
 
 #define REG_PAGES (ATTACH_NDEV * GUESTRAM_MMIO_SIZE)
+
+/* vmsh's own CPU time (user + system), to show what the steady state costs. */
+static uint64_t cpu_ns(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000u +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
+}
 
 static uint64_t now_ns(void)
 {
@@ -178,6 +190,7 @@ int attach__steady_enter(struct attach *a)
 	/* the pages are in place: the vCPUs may run untraced */
 	a->steady = true;
 	a->steady_since_ns = now_ns();
+	a->steady_cpu_ns = cpu_ns();
 	a->steady_irqs = a->irqs;
 	a->steady_mem_calls = a->mem_calls;
 	a->steady_notifies = a->notifies;
@@ -202,12 +215,16 @@ int attach__steady_leave(struct attach *a)
 	a->steady = false;
 	a->steady_ptrace = vmsh_ptrace_requests - a->steady_ptrace;
 	a->steady_ns = now_ns() - a->steady_since_ns;
+	a->steady_cpu_ns = cpu_ns() - a->steady_cpu_ns;
 	if (a->ack.fd >= 0 && read(a->ack.fd, &acks, sizeof(acks)) != sizeof(acks))
 		acks = 0;
 	pr_info("steady state: %.1f s, %lu ptrace requests; %lu queue notifications, %lu "
-		"interrupts sent, %" PRIu64 " acknowledged in the kernel; %lu guest memory calls",
+		"interrupts sent, %" PRIu64 " acknowledged in the kernel; %lu guest memory calls; "
+		"vmsh's CPU time %.1f ms (%.3f%% of a CPU)",
 		a->steady_ns / 1e9, a->steady_ptrace, a->notifies - a->steady_notifies,
-		a->irqs - a->steady_irqs, acks, a->mem_calls - a->steady_mem_calls);
+		a->irqs - a->steady_irqs, acks, a->mem_calls - a->steady_mem_calls,
+		a->steady_cpu_ns / 1e6,
+		a->steady_ns ? 100.0 * (double)a->steady_cpu_ns / (double)a->steady_ns : 0.0);
 	/* the trap first, paused: the pages go while no vCPU runs */
 	err = attach__start_trap(a, true);
 	if (!err)
