@@ -23,7 +23,7 @@
 #include "util.h"
 
 #define TICK_MS 20
-#define STEADY_TICK_MS 200 /* steady: events wake vmsh; the tick only looks at stage1 */
+#define STEADY_TICK_MS 200	/* steady: events wake vmsh; the tick only looks at stage1 */
 #define ENTER_TIMEOUT_MS 10000	/* the vCPU runs stage1's entry */
 #define READY_TIMEOUT_MS 120000 /* stage2 started (nested lab hosts are slow) */
 #define STOP_TIMEOUT_MS 30000	/* stage1 stopped stage2 and unregistered */
