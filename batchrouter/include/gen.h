@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "stats.h"
 
 enum gen_pattern { GEN_CBR, GEN_POISSON, GEN_ONOFF, GEN_STAIR, GEN__MAX };
 extern const char *const gen_pattern_names[GEN__MAX];
@@ -64,6 +65,8 @@ struct gen {
 	uint8_t sink_mac[6];
 	volatile bool stop;
 	struct gen_counters c;
+	struct stall_log stall; /* gaps in the generator's spinning: the machine's */
+	uint64_t last_ns;
 };
 
 /* Thread bodies; arg is a struct gen *. */

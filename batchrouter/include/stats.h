@@ -7,6 +7,7 @@
 #ifndef BATCHROUTER_STATS_H
 #define BATCHROUTER_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,10 +42,39 @@ struct guard_snap {
 	uint64_t total, idle, steal; /* jiffies from /proc/stat */
 	uint64_t self;		     /* this process, jiffies (utime+stime) */
 };
+/*
+ * Machine stalls: gaps of at least STALL_NS in a thread's own timeline that
+ * it did not ask for (no sleep, no spin). A VM's host can preempt a vCPU for
+ * milliseconds without reporting any steal; the worker and the generator
+ * each keep a log of the gaps they see, and the guard reports both.
+ */
+#define STALL_NS 200000
+struct stall_log {
+	uint64_t count, total_ns, max_ns;
+};
+static inline void stall__note(struct stall_log *s, uint64_t gap_ns)
+{
+	if (gap_ns < STALL_NS)
+		return;
+	s->count++;
+	s->total_ns += gap_ns;
+	if (gap_ns > s->max_ns)
+		s->max_ns = gap_ns;
+}
+
 struct guard_report {
 	double steal_pct;  /* steal over all CPUs */
 	double others_cpu; /* CPUs busy with other processes (not this one) */
+	struct stall_log worker_stall, gen_stall; /* filled in by the run */
 };
+/*
+ * A run the machine disturbed: other processes used more than 0.2 CPU, or
+ * stalls took more than 1% of the run from the worker or the generator.
+ * (On the shared 2-vCPU VM of the README they take 0.3-0.6% from each in
+ * every run, mostly the guest's DAMON thread: that much is the machine.)
+ * @wall_ns: the run's length.
+ */
+bool stats__guard_disturbed(const struct guard_report *r, uint64_t wall_ns);
 int stats__guard_snap(struct guard_snap *s);
 void stats__guard_diff(const struct guard_snap *a, const struct guard_snap *b,
 		       struct guard_report *r);

@@ -35,6 +35,8 @@ struct worker {
 	struct policy_obs obs;
 	uint16_t burst;
 	uint64_t last_poll_ns, last_pkt_ns;
+	uint64_t asked_idle_ns; /* the last idle action's length, for stall__note */
+	bool asked_sleep;	/* ... and whether it was a sleep */
 	uint32_t sample_tick;
 	volatile bool stop;
 
@@ -43,6 +45,8 @@ struct worker {
 	uint64_t polls, sleeps, spins, waits, idle_req_ns;
 	uint64_t batch_hist[ENGINE_MAX_BURST + 1];
 	uint64_t cpu_ns;
+	struct stall_log stall;	      /* the machine's gaps between busy polls */
+	struct stall_log late_wakeup; /* sleeps that overshot by >= STALL_NS */
 	struct lat_hist *lat;
 
 	struct engine_out out;

@@ -3,7 +3,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/socket.h>
 #include <linux/if_packet.h>
 
@@ -15,8 +14,6 @@
 #include "stats.h"
 
 #define GEN_BURST 64
-/* Below this gap we spin: a nanosleep costs ~15 us of CPU and oversleeps. */
-#define GEN_SPIN_NS 60000
 
 const char *const gen_pattern_names[GEN__MAX] = {
 	[GEN_CBR] = "cbr", [GEN_POISSON] = "poisson", [GEN_ONOFF] = "onoff", [GEN_STAIR] = "stair"
@@ -86,18 +83,25 @@ uint64_t gen__next(struct gen_sched *s)
 	return t;
 }
 
+/*
+ * The generator's clock: every read logs the gap since the last one as a
+ * stall if it is long, since the generator never sleeps (it plays a NIC,
+ * which delivers every packet at its time: a generator that slept would
+ * deliver late by its own wake-up error, up to the 50 us default timer
+ * slack plus the floor, and that lateness would count as the router's).
+ */
+static uint64_t gen_now(struct gen *g)
+{
+	uint64_t t = stats__now_ns();
+	if (g->last_ns)
+		stall__note(&g->stall, t - g->last_ns);
+	g->last_ns = t;
+	return t;
+}
+
 static void pace(struct gen *g, uint64_t due_abs)
 {
-	uint64_t now = stats__now_ns();
-	if (due_abs <= now)
-		return;
-	if (due_abs - now > GEN_SPIN_NS) {
-		uint64_t ns = due_abs - now - GEN_SPIN_NS / 2;
-		struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
-		nanosleep(&ts, NULL);
-		return;
-	}
-	while (!g->stop && stats__now_ns() < due_abs)
+	while (!g->stop && gen_now(g) < due_abs)
 		rte_pause();
 }
 
@@ -110,7 +114,7 @@ void *gen__ring_thread(void *arg)
 
 	frame__build(tmpl, g->frame_len, &g->spec, 0, 0);
 	while (!g->stop) {
-		uint64_t now = stats__now_ns();
+		uint64_t now = gen_now(g);
 		unsigned n = rte_ring_sc_dequeue_burst(g->tx, (void **)done, GEN_BURST, NULL);
 		if (n) {
 			rte_pktmbuf_free_bulk(done, n);
@@ -190,12 +194,12 @@ void *gen__socket_thread(void *arg)
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
 	while (!g->stop) {
-		uint64_t now = stats__now_ns();
+		uint64_t now = gen_now(g);
 		sink_drain(g);
 		if (g->start_ns + next >= end) {
 			if (now >= end + 200000000ull) /* 200 ms for the last ones to come back */
 				break;
-			pace(g, now + GEN_SPIN_NS * 2);
+			pace(g, now + 100000);
 			continue;
 		}
 		if (g->start_ns + next > now) {

@@ -248,6 +248,8 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 	r->wall_s = (double)(stats__now_ns() - t0) / 1e9;
 	stats__guard_snap(&gs1);
 	stats__guard_diff(&gs0, &gs1, &r->guard);
+	r->guard.worker_stall = w.stall;
+	r->guard.gen_stall = g.stall;
 
 	struct rte_eth_stats es;
 	if (rte_eth_stats_get(port.id, &es) == 0) {
@@ -269,6 +271,7 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 	r->spins = w.spins;
 	r->waits = w.waits;
 	r->worker_cpu_ns = w.cpu_ns;
+	r->late_wakeup = w.late_wakeup;
 	memcpy(r->batch_hist, w.batch_hist, sizeof(r->batch_hist));
 	r->learned = learned__stats(&pol, &r->learned_stats) == 0;
 	rc = 0;
@@ -315,6 +318,8 @@ void run__print(FILE *f, const struct run_cfg *cfg, const struct run_result *r)
 	fprintf(f, "\n  latency: n %lu p50 %.1f us p99 %.1f us p99.9 %.1f us max %.1f us\n",
 		(unsigned long)h->count, lat__percentile(h, 0.5) / 1e3,
 		lat__percentile(h, 0.99) / 1e3, lat__percentile(h, 0.999) / 1e3, h->max / 1e3);
+	fprintf(f, "  late wake-ups (>= %u us over the sleep): %lu, max %.0f us\n", STALL_NS / 1000,
+		(unsigned long)r->late_wakeup.count, r->late_wakeup.max_ns / 1e3);
 	fprintf(f, "  batch sizes:");
 	for (unsigned i = 0, shown = 0; i <= ENGINE_MAX_BURST && shown < 12; i++)
 		if (r->batch_hist[i]) {
@@ -326,7 +331,12 @@ void run__print(FILE *f, const struct run_cfg *cfg, const struct run_result *r)
 			(unsigned long)r->learned_stats.predictions,
 			(double)r->learned_stats.last_us,
 			(unsigned long)r->learned_stats.xgb_errors);
-	fprintf(f, "\n  interference: steal %.1f%% other processes %.2f CPUs%s\n",
-		r->guard.steal_pct, r->guard.others_cpu,
-		r->guard.others_cpu > 0.05 * 2 ? " (disturbed)" : "");
+	const struct stall_log *ws = &r->guard.worker_stall, *gs = &r->guard.gen_stall;
+	fprintf(f,
+		"\n  interference: steal %.1f%% other processes %.2f CPUs; stalls >= %u us: "
+		"worker %lu (%.1f ms, max %.0f us) generator %lu (%.1f ms, max %.0f us)%s\n",
+		r->guard.steal_pct, r->guard.others_cpu, STALL_NS / 1000, (unsigned long)ws->count,
+		ws->total_ns / 1e6, ws->max_ns / 1e3, (unsigned long)gs->count, gs->total_ns / 1e6,
+		gs->max_ns / 1e3,
+		stats__guard_disturbed(&r->guard, (uint64_t)(r->wall_s * 1e9)) ? " (disturbed)" : "");
 }

@@ -191,3 +191,10 @@ void stats__guard_diff(const struct guard_snap *a, const struct guard_snap *b,
 	r->steal_pct = 100.0 * (double)(b->steal - a->steal) / total;
 	r->others_cpu = others > 0 ? others / total * (double)ncpu : 0;
 }
+
+bool stats__guard_disturbed(const struct guard_report *r, uint64_t wall_ns)
+{
+	uint64_t allowed = wall_ns / 100;
+	return r->others_cpu > 0.2 || r->worker_stall.total_ns > allowed ||
+	       r->gen_stall.total_ns > allowed;
+}

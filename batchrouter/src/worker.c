@@ -30,7 +30,10 @@ void worker__init(struct worker *w)
 	w->obs.ns_since_pkt = UINT64_MAX;
 	w->obs.rx_occupancy = -1;
 	w->obs.ring_size = w->rx ? w->rx->ring_size : 0;
-	w->last_poll_ns = w->last_pkt_ns = 0;
+	w->last_poll_ns = w->last_pkt_ns = w->asked_idle_ns = 0;
+	w->asked_sleep = false;
+	memset(&w->stall, 0, sizeof(w->stall));
+	memset(&w->late_wakeup, 0, sizeof(w->late_wakeup));
 	w->sample_tick = 0;
 	if (w->lat)
 		lat__reset(w->lat);
@@ -72,6 +75,14 @@ uint16_t worker__poll(struct worker *w, struct policy_decision *d)
 
 	w->polls++;
 	w->batch_hist[n]++;
+	/*
+	 * Time since the last poll beyond the idle action asked for. After a
+	 * sleep it is a late wake-up: the price of sleeping on this machine (a
+	 * halted vCPU waits for its host), so the policy's, not a disturbance.
+	 */
+	if (w->last_poll_ns && now - w->last_poll_ns > w->asked_idle_ns)
+		stall__note(w->asked_sleep ? &w->late_wakeup : &w->stall,
+			    now - w->last_poll_ns - w->asked_idle_ns);
 	if (n) {
 		engine__process(w->eng, pkts, n, &w->out, &w->c);
 		tx_all(w);
@@ -108,6 +119,8 @@ uint16_t worker__poll(struct worker *w, struct policy_decision *d)
 
 void worker__idle(struct worker *w, const struct policy_decision *d)
 {
+	w->asked_idle_ns = d->idle == IDLE_NONE ? 0 : d->ns;
+	w->asked_sleep = d->idle == IDLE_SLEEP || d->idle == IDLE_WAIT_RX;
 	switch (d->idle) {
 	case IDLE_NONE:
 		return;

@@ -106,6 +106,60 @@ static void test_latency_exact_on_schedule(void **state)
 	rte_mempool_free(pool);
 }
 
+/*
+ * A gap between polls beyond the idle action asked for is the machine's: a
+ * stall after a poll or a spin, a late wake-up (the policy's price) after a
+ * sleep. Each is logged once, by its excess.
+ */
+static void test_stalls_and_late_wakeups(void **state)
+{
+	static struct worker w;
+	struct rte_mempool *pool;
+	struct port port;
+	struct policy pol;
+	struct policy_decision d;
+	char err[256];
+	(void)state;
+
+	pool = rte_pktmbuf_pool_create("stall_pool", 255, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+				       SOCKET_ID_ANY);
+	assert_non_null(pool);
+	assert_int_equal(port__open(&port, "ring:size=64", 8, pool, err, sizeof(err)), 0);
+	assert_int_equal(policy__init(&pol, "busy", NULL, err, sizeof(err)), 0);
+	memset(&w, 0, sizeof(w));
+	w.rx = &port;
+	w.pol = &pol;
+	w.clock = fake_clock;
+	worker__init(&w);
+
+	fake_now = 1000000;
+	worker__poll(&w, &d); /* the first poll has no gap */
+	struct policy_decision none = { .idle = IDLE_NONE }, spin = { .idle = IDLE_SPIN, .ns = 0 },
+			       sleep = { .idle = IDLE_SLEEP, .ns = 0 };
+	worker__idle(&w, &none);
+	fake_now += STALL_NS - 1; /* a short gap: the thread's own */
+	worker__poll(&w, &d);
+	worker__idle(&w, &none);
+	fake_now += 700000; /* 700 us without being asked: a stall */
+	worker__poll(&w, &d);
+	worker__idle(&w, &spin);
+	fake_now += 400000;
+	worker__poll(&w, &d);
+	/* a sleep of 0 ns returns at once; its 900 us gap is a late wake-up */
+	worker__idle(&w, &sleep);
+	fake_now += 900000;
+	worker__poll(&w, &d);
+	assert_int_equal(w.stall.count, 2);
+	assert_int_equal(w.stall.total_ns, 1100000);
+	assert_int_equal(w.stall.max_ns, 700000);
+	assert_int_equal(w.late_wakeup.count, 1);
+	assert_int_equal(w.late_wakeup.max_ns, 900000);
+
+	policy__fini(&pol);
+	port__close(&port);
+	rte_mempool_free(pool);
+}
+
 /* --loads lists: what bench and collect accept, and what they refuse. */
 static void test_parse_loads(void **state)
 {
@@ -126,6 +180,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_latency_exact_on_schedule),
 		cmocka_unit_test(test_parse_loads),
+		cmocka_unit_test(test_stalls_and_late_wakeups),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

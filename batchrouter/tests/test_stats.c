@@ -90,9 +90,33 @@ static void test_guard(void **state)
 	assert_true(r.others_cpu >= 0);
 }
 
+/* Gaps under STALL_NS are the thread's own; 1% of the run is the guard's line. */
+static void test_stalls_and_disturbed(void **state)
+{
+	struct stall_log l = { 0 };
+	struct guard_report r = { 0 };
+	(void)state;
+	stall__note(&l, STALL_NS - 1);
+	assert_int_equal(l.count, 0);
+	stall__note(&l, STALL_NS);
+	stall__note(&l, 3 * STALL_NS);
+	assert_int_equal(l.count, 2);
+	assert_int_equal(l.total_ns, 4 * STALL_NS);
+	assert_int_equal(l.max_ns, 3 * STALL_NS);
+
+	r.worker_stall.total_ns = 10000000; /* 10 ms of a 1 s run: not yet */
+	assert_false(stats__guard_disturbed(&r, 1000000000));
+	r.gen_stall.total_ns = 10000001;
+	assert_true(stats__guard_disturbed(&r, 1000000000));
+	r.gen_stall.total_ns = 0;
+	r.others_cpu = 0.3;
+	assert_true(stats__guard_disturbed(&r, 1000000000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stalls_and_disturbed),
 		cmocka_unit_test(test_exact_percentiles),
 		cmocka_unit_test(test_large_values_bounded_error),
 		cmocka_unit_test(test_merge),
