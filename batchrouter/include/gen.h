@@ -49,6 +49,7 @@ struct gen_counters {
 	uint64_t ring_full; /* NIC rx ring full: the packet is lost */
 	uint64_t no_mbuf;   /* mempool empty: the packet is lost */
 	uint64_t sunk;	    /* forwarded packets that came back to the sink */
+	uint64_t late_ns;   /* how late the last packet sent was on its schedule */
 	uint64_t cpu_ns;
 };
 

@@ -45,7 +45,6 @@ struct run_result {
 	uint64_t imissed, rx_nombuf;
 	uint64_t polls, sleeps, spins, waits;
 	uint64_t worker_cpu_ns;
-	struct stall_log late_wakeup; /* the policy's: sleeps that overshot a lot */
 	uint64_t batch_hist[ENGINE_MAX_BURST + 1];
 	struct lat_hist *lat; /* allocated by run__once, freed by run__result_free */
 	struct guard_report guard;

@@ -65,11 +65,14 @@ static inline void stall__note(struct stall_log *s, uint64_t gap_ns)
 struct guard_report {
 	double steal_pct;  /* steal over all CPUs */
 	double others_cpu; /* CPUs busy with other processes (not this one) */
-	struct stall_log worker_stall, gen_stall; /* filled in by the run */
+	/* filled in by the run: the worker's stalls between busy polls and its
+	 * late wake-ups (a stall that fell into a sleep), the generator's stalls */
+	struct stall_log worker_stall, worker_late, gen_stall;
 };
 /*
  * A run the machine disturbed: other processes used more than 0.2 CPU, or
- * stalls took more than 1% of the run from the worker or the generator.
+ * stalls (late wake-ups included) took more than 1% of the run from the
+ * worker or the generator.
  * (On the shared 2-vCPU VM of the README they take 0.3-0.6% from each in
  * every run, mostly the guest's DAMON thread: that much is the machine.)
  * @wall_ns: the run's length.

@@ -46,7 +46,7 @@ struct worker {
 	uint64_t batch_hist[ENGINE_MAX_BURST + 1];
 	uint64_t cpu_ns;
 	struct stall_log stall;	      /* the machine's gaps between busy polls */
-	struct stall_log late_wakeup; /* sleeps that overshot by >= STALL_NS */
+	struct stall_log late_wakeup; /* stalls during a sleep: it overshot */
 	struct lat_hist *lat;
 
 	struct engine_out out;

@@ -137,6 +137,7 @@ void *gen__ring_thread(void *arg)
 			next = gen__next(&g->sched);
 		}
 		g->c.offered += k;
+		g->c.late_ns = now - stamps[k - 1];
 		if (rte_pktmbuf_alloc_bulk(g->pool, m, k) != 0) {
 			g->c.no_mbuf += k;
 			continue;
@@ -208,6 +209,7 @@ void *gen__socket_thread(void *arg)
 		}
 		unsigned k = 0;
 		while (k < GEN_BURST && g->start_ns + next <= now && g->start_ns + next < end) {
+			g->c.late_ns = now - (g->start_ns + next);
 			frame__stamp(frames[k++], g->start_ns + next, g->sched.seq - 1);
 			next = gen__next(&g->sched);
 		}
