@@ -38,6 +38,8 @@ struct gen_sched {
 void gen__sched_init(struct gen_sched *s, enum gen_pattern p, double rate_pps, uint64_t seed);
 /* Returns the departure time (ns from start) of the next packet and advances. */
 uint64_t gen__next(struct gen_sched *s);
+/* The pattern's highest rate over its mean (or top step): 10 for on/off. */
+double gen__peak_factor(enum gen_pattern p);
 
 struct rte_ring;
 struct rte_mempool;

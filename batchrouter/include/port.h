@@ -6,6 +6,10 @@
  *   afxdp[:iface=X] net_af_xdp. Without iface the tool creates a veth pair,
  *                   one end in a network namespace of its own, and removes
  *                   both on close.
+ *   tap             net_tap with rx interrupts: the PMD creates a kernel tap
+ *                   interface (brt<pid>, no addresses, IPv6 off) and removes
+ *                   it on close; the generator sends into it over AF_PACKET.
+ *                   The one PMD here with rx interrupts (the `intr` policy).
  */
 #ifndef BATCHROUTER_PORT_H
 #define BATCHROUTER_PORT_H
@@ -14,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum port_kind { PORT_RING, PORT_NULL, PORT_AFXDP };
+enum port_kind { PORT_RING, PORT_NULL, PORT_AFXDP, PORT_TAP };
 
 struct rte_mempool;
 struct rte_ring;
@@ -25,10 +29,11 @@ struct port {
 	bool started;
 	uint32_t ring_size; /* rx descriptors; 0 if unknown */
 	bool rx_intr;
+	int rx_intr_fd; /* readable while packets wait (rx_intr ports), else -1 */
 	uint8_t mac[6];
 	struct rte_ring *rx, *tx; /* ring ports only */
 	char vdev[64];
-	/* afxdp with a veth pair the tool made */
+	/* afxdp with a veth pair the tool made; tap: dut_if = peer_if, no netns */
 	bool own_veth;
 	char netns[32], dut_if[16], peer_if[16];
 	uint8_t peer_mac[6];
@@ -43,7 +48,13 @@ int64_t port__rx_occupancy(const struct port *p);
 /* veth + netns plumbing, exposed for the generator and the tests. */
 int port__veth_create(struct port *p, char *err, size_t errlen);
 void port__veth_destroy(struct port *p);
-/* Opens an AF_PACKET socket bound to the peer interface inside the netns. */
+/* Opens an AF_PACKET socket bound to the peer interface (inside the netns,
+ * if the port has one). */
 int port__peer_socket(const struct port *p, char *err, size_t errlen);
+/* Whether the generator feeds this port through port__peer_socket. */
+bool port__has_peer(const struct port *p);
+/* Waits up to @ns for the rx interrupt of an rx_intr port; 1 if packets
+ * wait, 0 on timeout, -1 if the port has none. */
+int port__rx_wait(const struct port *p, uint64_t ns);
 
 #endif

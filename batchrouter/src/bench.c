@@ -29,7 +29,7 @@
 #define BENCH_MAX_LOADS 16
 #define BENCH_MAX_REPS 9
 #define LOSS_OK 0.001 /* "lossless": < 0.1% of offered packets lost */
-#define PAIRED_REPS 5 /* runs per policy in the paired lossless check */
+#define PAIRED_REPS 7 /* runs per policy in the paired lossless check */
 
 /* The targets, checked and printed at the end. */
 #define TARGET_LOAD_PCT 10
@@ -377,12 +377,18 @@ static void targets(const struct bench *b, FILE *f)
 					       : "MISSED");
 		}
 	}
-	unsigned over = 0, points = 0;
+	unsigned over = 0, points = 0, overload = 0;
 	for (unsigned pt = 0; pt < b->n_pat; pt++)
 		for (unsigned li2 = 0; li2 < b->n_loads; li2++)
 			for (unsigned pi = 0; pi < b->n_pol; pi++) {
-				if (!b->have[pt][li2][pi] || b->loads[li2] >= 100)
+				if (!b->have[pt][li2][pi])
 					continue;
+				/* below R* means below it at every moment: on/off's bursts
+				 * at 10x the mean pass R* above 10% load */
+				if (b->loads[li2] * gen__peak_factor(b->patterns[pt]) >= 100) {
+					overload++;
+					continue;
+				}
 				points++;
 				if (b->med[pt][li2][pi].p99_us <= TARGET_P99_US)
 					continue;
@@ -395,6 +401,11 @@ static void targets(const struct bench *b, FILE *f)
 			}
 	fprintf(f, "- p99 <= %d us below R*: %u of %u points over: %s\n", TARGET_P99_US, over,
 		points, over ? "MISSED" : "met");
+	if (overload)
+		fprintf(f,
+			"  (%u more points not counted: on/off above %g%% of R*, whose bursts "
+			"come at %gx the mean, faster than R*; their p99s are in the tables)\n",
+			overload, 100 / gen__peak_factor(GEN_ONOFF), gen__peak_factor(GEN_ONOFF));
 }
 
 static bool is_learned(const struct bench *b, unsigned pi)

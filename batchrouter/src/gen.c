@@ -90,6 +90,13 @@ uint64_t gen__next(struct gen_sched *s)
  * deliver late by its own wake-up error, up to the 50 us default timer
  * slack plus the floor, and that lateness would count as the router's).
  */
+double gen__peak_factor(enum gen_pattern p)
+{
+	struct gen_sched s;
+	gen__sched_init(&s, p, 1, 0);
+	return p == GEN_ONOFF ? (double)s.period_ns / (double)s.on_ns : 1;
+}
+
 static uint64_t gen_now(struct gen *g)
 {
 	uint64_t t = stats__now_ns();

@@ -27,11 +27,13 @@ static void run_usage(FILE *f)
 		"             null           net_null (always a full burst)\n"
 		"             afxdp[:iface=IF]  AF_XDP; without iface a veth pair in a private\n"
 		"                            netns is created and removed (needs root)\n"
+		"             tap            net_tap with rx interrupts (the intr policy); the\n"
+		"                            tap interface brt<pid> is created and removed\n"
 		"  --routes   lines 'A.B.C.D/LEN port N nexthop-mac XX:..:XX' (default: all\n"
 		"             traffic back out of port 0)\n"
 		"  --rate     generator rate in packets/s (default 100000)\n"
 		"  --size     frame size 64..1518 (default 64)\n"
-		"  --latency-budget  p99 target in us (default 200): every idle action is\n"
+		"  --latency-budget  p99 target in us (default 200): every sleep and spin is\n"
 		"             capped at it less this machine's p99 wake-up overshoot\n"
 		"Policies (see `batchrouter policies`): default 'ovs'.\n");
 }

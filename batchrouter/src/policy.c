@@ -336,7 +336,9 @@ void policy__guard(const struct policy_rails *r, const struct policy_obs *o,
 	}
 	if (d->idle == IDLE_NONE)
 		return;
-	if (r->max_idle_ns && d->ns > r->max_idle_ns)
+	/* the budget caps what a packet may wait for us; an rx interrupt wakes us
+	 * when the packet comes, so a wait for one needs no such cap */
+	if (r->max_idle_ns && d->ns > r->max_idle_ns && d->idle != IDLE_WAIT_RX)
 		d->ns = r->max_idle_ns;
 	/* the ring must not fill while we are away: free slots / rate, less how
 	 * late wake-ups have recently been on this machine */

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <time.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
@@ -35,7 +37,7 @@ static int sh(char *err, size_t errlen, const char *fmt, ...)
 	int rc = system(cmd);
 	if (rc != 0) {
 		snprintf(err, errlen,
-			 "'%s' failed (status %d); AF_XDP on veth needs root and iproute2", cmd,
+			 "'%s' failed (status %d); the tool's own interfaces need root and iproute2", cmd,
 			 rc);
 		return -1;
 	}
@@ -114,24 +116,34 @@ void port__veth_destroy(struct port *p)
 int port__peer_socket(const struct port *p, char *err, size_t errlen)
 {
 	char path[64];
-	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), fd = -1, s = -1;
+	int self = -1, fd = -1, s = -1, serr;
+	unsigned idx;
 
-	snprintf(path, sizeof(path), "/run/netns/%s", p->netns);
-	if (self < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		snprintf(err, errlen, "unable to open netns %s: %s", path, strerror(errno));
-		goto out;
-	}
-	/* setns affects only this thread; the socket stays in the netns it was made in */
-	if (setns(fd, CLONE_NEWNET)) {
-		snprintf(err, errlen, "unable to enter netns %s: %s", p->netns, strerror(errno));
-		goto out;
-	}
-	s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	int serr = errno;
-	unsigned idx = if_nametoindex(p->peer_if);
-	if (setns(self, CLONE_NEWNET)) {
-		snprintf(err, errlen, "unable to return to our netns: %s", strerror(errno));
-		goto err_sock;
+	if (!p->netns[0]) { /* the tap: in our own namespace */
+		s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+		serr = errno;
+		idx = if_nametoindex(p->peer_if);
+	} else {
+		self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		snprintf(path, sizeof(path), "/run/netns/%s", p->netns);
+		if (self < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			snprintf(err, errlen, "unable to open netns %s: %s", path,
+				 strerror(errno));
+			goto out;
+		}
+		/* setns affects only this thread; the socket stays in the netns it was made in */
+		if (setns(fd, CLONE_NEWNET)) {
+			snprintf(err, errlen, "unable to enter netns %s: %s", p->netns,
+				 strerror(errno));
+			goto out;
+		}
+		s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+		serr = errno;
+		idx = if_nametoindex(p->peer_if);
+		if (setns(self, CLONE_NEWNET)) {
+			snprintf(err, errlen, "unable to return to our netns: %s", strerror(errno));
+			goto err_sock;
+		}
 	}
 	if (s < 0) {
 		snprintf(err, errlen, "unable to open an AF_PACKET socket: %s", strerror(serr));
@@ -160,6 +172,21 @@ out:
 	return s;
 }
 
+bool port__has_peer(const struct port *p)
+{
+	return (p->kind == PORT_AFXDP && p->own_veth) || p->kind == PORT_TAP;
+}
+
+int port__rx_wait(const struct port *p, uint64_t ns)
+{
+	if (p->rx_intr_fd < 0)
+		return -1;
+	struct pollfd pfd = { .fd = p->rx_intr_fd, .events = POLLIN };
+	struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
+	int n = ppoll(&pfd, 1, &ts, NULL);
+	return n > 0 ? 1 : 0;
+}
+
 static int spec_param(const char *spec, const char *key, char *val, size_t len)
 {
 	const char *c = strchr(spec, ':');
@@ -185,6 +212,7 @@ int port__open(struct port *p, const char *spec, unsigned idx, struct rte_mempoo
 	int rc;
 
 	memset(p, 0, sizeof(*p));
+	p->rx_intr_fd = -1;
 	if (!strncmp(spec, "ring", 4) && (spec[4] == '\0' || spec[4] == ':')) {
 		unsigned size = 1024;
 		if (!spec_param(spec, "size", val, sizeof(val)))
@@ -242,9 +270,29 @@ int port__open(struct port *p, const char *spec, unsigned idx, struct rte_mempoo
 				 p->vdev, args, strerror(-rc));
 			goto err_veth;
 		}
+	} else if (!strcmp(spec, "tap")) {
+		p->kind = PORT_TAP;
+		snprintf(p->dut_if, sizeof(p->dut_if), "brt%d", (int)getpid());
+		snprintf(p->peer_if, sizeof(p->peer_if), "%s", p->dut_if);
+		char args[64];
+		snprintf(p->vdev, sizeof(p->vdev), "net_tap%u", idx);
+		snprintf(args, sizeof(args), "iface=%s", p->dut_if);
+		if ((rc = rte_vdev_init(p->vdev, args)) < 0) {
+			snprintf(err, errlen,
+				 "port tap: rte_vdev_init(%s,%s): %s; a tap needs root, /dev/net/tun "
+				 "and librte-net-tap23",
+				 p->vdev, args, strerror(-rc));
+			return -1;
+		}
+		/* nothing of the host's own traffic (IPv6 autoconfiguration) into the test */
+		if (sh(err, errlen, "sysctl -qw net.ipv6.conf.%s.disable_ipv6=1", p->dut_if))
+			goto err_vdev;
+		conf.intr_conf.rxq = 1;
+		memcpy(p->peer_mac, (const uint8_t[6]){ 2, 0, 0, 0, 0, 2 }, 6);
 	} else {
 		snprintf(err, errlen,
-			 "unknown port '%s'; use ring[:size=N], null or afxdp[:iface=IF]", spec);
+			 "unknown port '%s'; use ring[:size=N], null, afxdp[:iface=IF] or tap",
+			 spec);
 		return -1;
 	}
 	if (p->kind != PORT_RING && rte_eth_dev_get_port_by_name(p->vdev, &p->id)) {
@@ -260,8 +308,13 @@ int port__open(struct port *p, const char *spec, unsigned idx, struct rte_mempoo
 		goto err_vdev;
 	}
 	p->started = true;
-	if (p->kind == PORT_AFXDP)
+	if (p->kind == PORT_AFXDP || p->kind == PORT_TAP)
 		p->ring_size = nb_desc;
+	if (p->kind == PORT_TAP) {
+		/* the queue's own fd: readable while packets wait, no enable needed */
+		p->rx_intr_fd = rte_eth_dev_rx_intr_ctl_q_get_fd(p->id, 0);
+		p->rx_intr = p->rx_intr_fd >= 0;
+	}
 	if (rte_eth_macaddr_get(p->id, &ea) == 0)
 		memcpy(p->mac, ea.addr_bytes, 6);
 	return 0;
@@ -300,6 +353,8 @@ void port__close(struct port *p)
 		p->rx = p->tx = NULL;
 	}
 	p->vdev[0] = '\0';
+	p->rx_intr = false;
+	p->rx_intr_fd = -1;
 }
 
 int64_t port__rx_occupancy(const struct port *p)

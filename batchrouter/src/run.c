@@ -32,6 +32,9 @@ int run__eal_init(const char *prog, bool quiet)
 			 "512",
 			 "--no-telemetry",
 			 quiet ? "--log-level=*:error" : "--log-level=*:warning",
+			 /* the tap PMD's complaints about qdiscs and multi-process
+			  * peers it does not need; real failures still reach us */
+			 quiet ? "--log-level=pmd.net.tap:critical" : "--log-level=*:warning",
 			 prefix,
 			 NULL };
 	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
@@ -151,7 +154,7 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 		/* default: everything goes back out of port 0 to the generator/sink */
 		dflt = (struct engine_route){ .prefix = 0, .depth = 0, .port = 0 };
 		memcpy(dflt.mac,
-		       port.kind == PORT_AFXDP ? port.peer_mac
+		       port.kind == PORT_AFXDP || port.kind == PORT_TAP ? port.peer_mac
 					       : (const uint8_t[6]){ 2, 0, 0, 0, 0, 2 },
 		       6);
 		n_routes = 1;
@@ -209,7 +212,7 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 		g.tx = port.tx;
 		if ((errno = pthread_create(&gt, NULL, gen__ring_thread, &g)) == 0)
 			gen_started = true;
-	} else if (port.kind == PORT_AFXDP && port.own_veth) {
+	} else if (port__has_peer(&port)) {
 		memcpy(g.sink_mac, port.peer_mac, 6);
 		g.sock = port__peer_socket(&port, err, errlen);
 		if (g.sock >= 0 && (errno = pthread_create(&gt, NULL, gen__socket_thread, &g)) == 0)
@@ -311,11 +314,11 @@ void run__print(FILE *f, const struct run_cfg *cfg, const struct run_result *r)
 		(unsigned long)r->gen.sunk, (double)r->gen.cpu_ns / 1e9, r->gen.late_ns / 1e3);
 	fprintf(f,
 		"  worker: rx %lu forwarded %lu cpu %.3f s (%.1f%% of wall) polls %lu sleeps %lu "
-		"spins %lu avg batch %.1f\n",
+		"rx-waits %lu spins %lu avg batch %.1f\n",
 		(unsigned long)r->eng.rx, (unsigned long)r->eng.forwarded,
 		(double)r->worker_cpu_ns / 1e9, 100 * run__worker_cpu_frac(r),
-		(unsigned long)r->polls, (unsigned long)r->sleeps, (unsigned long)r->spins,
-		run__avg_batch(r));
+		(unsigned long)r->polls, (unsigned long)r->sleeps, (unsigned long)r->waits,
+		(unsigned long)r->spins, run__avg_batch(r));
 	fprintf(f, "  drops: imissed %lu rx-nombuf %lu", (unsigned long)r->imissed,
 		(unsigned long)r->rx_nombuf);
 	for (int d = 0; d < DROP__MAX; d++)

@@ -133,8 +133,14 @@ void worker__idle(struct worker *w, const struct policy_decision *d)
 			rte_pause();
 		return;
 	}
-	case IDLE_WAIT_RX: /* no PMD here offers rx interrupts: policy__init refuses, sleep */
+	case IDLE_WAIT_RX:
 		w->waits++;
+		/* policy__init refuses a policy that needs rx interrupts on a port
+		 * without them; ladder falls back to sleeping there */
+		if (port__rx_wait(w->rx, d->ns) >= 0) {
+			w->idle_req_ns += d->ns;
+			return;
+		}
 		/* fall through */
 	case IDLE_SLEEP: {
 		struct timespec ts = { (time_t)(d->ns / 1000000000ull),

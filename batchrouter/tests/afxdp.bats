@@ -2,6 +2,7 @@
 # The AF_XDP path end to end: batchrouter creates a veth pair with one end
 # in a private netns, the generator sends N frames from the netns side, the
 # router forwards them back out through net_af_xdp, and the sink counts them.
+# The tap path the same way, with the worker waiting for rx interrupts.
 # Also: the CLI's --help, and that nothing is left behind.
 
 BR=${BR:-build/bin/batchrouter}
@@ -43,4 +44,20 @@ ns_count() {
 	[[ "$output" == *"forwarded $N "* ]]
 	[ "$(ns_count)" -eq "$before" ]
 	! ip link show | grep -q ' brd[0-9]*[@:]'
+}
+
+@test "tap with rx interrupts: the intr policy forwards N of N packets, mostly asleep" {
+	[ "$(id -u)" = 0 ] || skip "a tap interface needs root"
+	[ -c /dev/net/tun ] || skip "no /dev/net/tun here"
+	N=2000
+	run timeout 60 "$BR" run --port tap --policy intr --rate 2000 --duration 1 --quiet
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"offered $N sent $N ring-full 0 no-mbuf 0 back $N "* ]]
+	[[ "$output" == *"forwarded $N "* ]]
+	# at 2 kpps the worker waits for nearly every packet: far under a busy core
+	cpu=$(sed -n 's/.*(\([0-9.]*\)% of wall).*/\1/p' <<<"$output")
+	echo "worker cpu ${cpu}%"
+	awk -v c="$cpu" 'BEGIN { exit !(c < 50) }'
+	! ip link show | grep -q ' brt[0-9]*[@:]'
 }

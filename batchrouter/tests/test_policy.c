@@ -265,6 +265,17 @@ static void test_guard_ring_and_budget(void **state)
 	d = (struct policy_decision){ .idle = IDLE_WAIT_RX, .ns = 100 * US };
 	policy__guard(&r, &o, &d);
 	assert_true(d.idle == IDLE_WAIT_RX && d.ns == 100 * US);
+
+	/* the packet itself ends a wait for the rx interrupt: no budget cap on
+	 * its timeout, while the ring rail still holds */
+	d = (struct policy_decision){ .idle = IDLE_WAIT_RX, .ns = 1000 * US };
+	policy__guard(&r, &o, &d);
+	assert_true(d.idle == IDLE_WAIT_RX && d.ns == 1000 * US);
+	o.ring_size = 1024;
+	o.rate_pps = 10e6;
+	d = (struct policy_decision){ .idle = IDLE_WAIT_RX, .ns = 1000 * US };
+	policy__guard(&r, &o, &d);
+	assert_int_equal(d.ns, 100 * US);
 }
 
 static void test_ewma(void **state)
