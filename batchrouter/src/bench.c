@@ -298,7 +298,8 @@ static void sweep(struct bench *b)
 							x->p99_us, x->p999_us, x->max_us,
 							x->lost_frac, x->wakeups_per_s,
 							r.guard.steal_pct, r.guard.others_cpu,
-							r.guard.worker_stall.total_ns / 1e6,
+							(r.guard.worker_stall.total_ns +
+							 r.guard.worker_late.total_ns) / 1e6,
 							r.guard.gen_stall.total_ns / 1e6,
 							(unsigned long)r.guard.worker_late.count);
 					run__result_free(&r);

@@ -83,13 +83,6 @@ uint64_t gen__next(struct gen_sched *s)
 	return t;
 }
 
-/*
- * The generator's clock: every read logs the gap since the last one as a
- * stall if it is long, since the generator never sleeps (it plays a NIC,
- * which delivers every packet at its time: a generator that slept would
- * deliver late by its own wake-up error, up to the 50 us default timer
- * slack plus the floor, and that lateness would count as the router's).
- */
 double gen__peak_factor(enum gen_pattern p)
 {
 	struct gen_sched s;
@@ -97,6 +90,13 @@ double gen__peak_factor(enum gen_pattern p)
 	return p == GEN_ONOFF ? (double)s.period_ns / (double)s.on_ns : 1;
 }
 
+/*
+ * The generator's clock: every read logs the gap since the last one as a
+ * stall if it is long, since the generator never sleeps (it plays a NIC,
+ * which delivers every packet at its time: a generator that slept would
+ * deliver late by its own wake-up error, up to the 50 us default timer
+ * slack plus the floor, and that lateness would count as the router's).
+ */
 static uint64_t gen_now(struct gen *g)
 {
 	uint64_t t = stats__now_ns();
