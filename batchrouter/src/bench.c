@@ -265,9 +265,11 @@ static void metrics__median(const struct metrics *reps, int n, struct metrics *o
 	}
 }
 
+/* A policy's name in tables and plots: its spec, but a learned policy's model
+ * path says nothing there (it is in the command line behind the run). */
 static const char *pname(const struct bench *b, unsigned i)
 {
-	return b->policies[i];
+	return strncmp(b->policies[i], "learned:", 8) ? b->policies[i] : "learned";
 }
 
 static void sweep(struct bench *b)

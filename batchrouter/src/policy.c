@@ -240,7 +240,7 @@ int policy__init(struct policy *p, const char *spec, const struct policy_caps *c
 	if (ops->needs_rx_intr && !(caps && caps->rx_intr)) {
 		snprintf(err, errlen,
 			 "policy '%s' needs rx interrupts, which this port's PMD does not offer; "
-			 "use ladder or target instead",
+			 "use --port tap, or ladder or target on this port",
 			 ops->name);
 		return -1;
 	}
