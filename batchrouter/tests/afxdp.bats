@@ -16,6 +16,16 @@ ns_count() {
 	ip netns list 2>/dev/null | grep -c '^brns' || true
 }
 
+# Runs 1 s at 2 kpps on port $1 with policy $2; every packet must come back.
+forwards_all() {
+	N=2000
+	run timeout 60 "$BR" run --port "$1" --policy "$2" --rate 2000 --duration 1 --quiet
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"offered $N sent $N ring-full 0 no-mbuf 0 back $N "* ]]
+	[[ "$output" == *"forwarded $N "* ]]
+}
+
 @test "every command has --help" {
 	"$BR" --help | grep -q "run"
 	"$BR" run --help | grep -q -- "--policy"
@@ -36,12 +46,7 @@ ns_count() {
 	ip netns add "$probe" 2>/dev/null || skip "unable to create a network namespace here"
 	ip netns del "$probe"
 	before=$(ns_count)
-	N=2000
-	run timeout 60 "$BR" run --port afxdp --policy fixed --rate 2000 --duration 1 --quiet
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"offered $N sent $N ring-full 0 no-mbuf 0 back $N "* ]]
-	[[ "$output" == *"forwarded $N "* ]]
+	forwards_all afxdp fixed
 	[ "$(ns_count)" -eq "$before" ]
 	! ip link show | grep -q ' brd[0-9]*[@:]'
 }
@@ -49,12 +54,7 @@ ns_count() {
 @test "tap with rx interrupts: the intr policy forwards N of N packets, mostly asleep" {
 	[ "$(id -u)" = 0 ] || skip "a tap interface needs root"
 	[ -c /dev/net/tun ] || skip "no /dev/net/tun here"
-	N=2000
-	run timeout 60 "$BR" run --port tap --policy intr --rate 2000 --duration 1 --quiet
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"offered $N sent $N ring-full 0 no-mbuf 0 back $N "* ]]
-	[[ "$output" == *"forwarded $N "* ]]
+	forwards_all tap intr
 	# at 2 kpps the worker waits for nearly every packet: far under a busy core
 	cpu=$(sed -n 's/.*(\([0-9.]*\)% of wall).*/\1/p' <<<"$output")
 	echo "worker cpu ${cpu}%"
