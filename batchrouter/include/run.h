@@ -67,6 +67,8 @@ void run__result_free(struct run_result *r);
 /* Derived figures. */
 uint64_t run__lost(const struct run_result *r);
 double run__worker_cpu_frac(const struct run_result *r);
+/* The guard's verdict on @r (stats__guard_disturbed over the run's wall time). */
+bool run__disturbed(const struct run_result *r);
 double run__avg_batch(const struct run_result *r);
 void run__print(FILE *f, const struct run_cfg *cfg, const struct run_result *r);
 

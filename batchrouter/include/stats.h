@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define LAT_EXACT_BITS 16
 #define LAT_EXACT_NS (1u << LAT_EXACT_BITS)
@@ -69,6 +70,11 @@ struct guard_report {
 	 * late wake-ups (a stall that fell into a sleep), the generator's stalls */
 	struct stall_log worker_stall, worker_late, gen_stall;
 };
+/* The worker's stalled time: between polls and inside sleeps. */
+static inline uint64_t stats__worker_stall_ns(const struct guard_report *r)
+{
+	return r->worker_stall.total_ns + r->worker_late.total_ns;
+}
 /*
  * A run the machine disturbed: other processes used more than 0.2 CPU, or
  * stalls (late wake-ups included) took more than 1% of the run from the
@@ -86,6 +92,11 @@ void stats__guard_diff(const struct guard_snap *a, const struct guard_snap *b,
  * middle values when n is even. */
 double stats__median(double *v, size_t n);
 uint64_t stats__now_ns(void);
+/* @ns as a struct timespec, for nanosleep and ppoll. */
+static inline struct timespec stats__timespec(uint64_t ns)
+{
+	return (struct timespec){ (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
+}
 uint64_t stats__thread_cpu_ns(void);
 uint64_t stats__process_cpu_ns(void);
 

@@ -92,8 +92,7 @@ static void usage(FILE *f)
 /* How much the machine took from a run: stalled time plus others' CPU time. */
 static double disturbance(const struct run_result *r)
 {
-	return (double)(r->guard.worker_stall.total_ns + r->guard.worker_late.total_ns +
-			r->guard.gen_stall.total_ns) / 1e9 +
+	return (double)(stats__worker_stall_ns(&r->guard) + r->guard.gen_stall.total_ns) / 1e9 +
 	       r->guard.others_cpu * r->wall_s;
 }
 
@@ -128,13 +127,13 @@ static int measure(const char *policy, double rate, enum gen_pattern pat, double
 		} else {
 			run__result_free(&t);
 		}
-		if (!stats__guard_disturbed(&r->guard, (uint64_t)(r->wall_s * 1e9)))
+		if (!run__disturbed(r))
 			return 0;
-		fprintf(stderr,
-			"bench: %s at %.0f pps disturbed (others %.2f CPUs, stalls %.1f + %.1f ms)%s\n",
-			policy, rate, r->guard.others_cpu,
-			(r->guard.worker_stall.total_ns + r->guard.worker_late.total_ns) / 1e6,
-			r->guard.gen_stall.total_ns / 1e6, attempt < 2 ? ", repeating" : "");
+		fprintf(
+		    stderr,
+		    "bench: %s at %.0f pps disturbed (others %.2f CPUs, stalls %.1f + %.1f ms)%s\n",
+		    policy, rate, r->guard.others_cpu, stats__worker_stall_ns(&r->guard) / 1e6,
+		    r->guard.gen_stall.total_ns / 1e6, attempt < 2 ? ", repeating" : "");
 	}
 	return 0;
 }
@@ -300,8 +299,7 @@ static void sweep(struct bench *b)
 							x->p99_us, x->p999_us, x->max_us,
 							x->lost_frac, x->wakeups_per_s,
 							r.guard.steal_pct, r.guard.others_cpu,
-							(r.guard.worker_stall.total_ns +
-							 r.guard.worker_late.total_ns) / 1e6,
+							stats__worker_stall_ns(&r.guard) / 1e6,
 							r.guard.gen_stall.total_ns / 1e6,
 							(unsigned long)r.guard.worker_late.count);
 					run__result_free(&r);
@@ -364,18 +362,19 @@ static void targets(const struct bench *b, FILE *f)
 		fprintf(f, "- lossless rates: not measured (--no-lossless or --short)\n");
 	} else {
 		double base = b->paired_loss[0];
-		fprintf(f,
-			"- lossless rate >= %.0f%% of %s's: each policy at %.0f pps (%.0f%% of %s's "
-			"%.0f), %d runs interleaved with the others', median loss:\n",
-			100 * TARGET_LOSSLESS_RATIO, pname(b, 0), b->paired_rate,
-			100 * TARGET_LOSSLESS_RATIO, pname(b, 0), b->lossless[0], PAIRED_REPS);
+		fprintf(
+		    f,
+		    "- lossless rate >= %.0f%% of %s's: each policy at %.0f pps (%.0f%% of %s's "
+		    "%.0f), %d runs interleaved with the others', median loss:\n",
+		    100 * TARGET_LOSSLESS_RATIO, pname(b, 0), b->paired_rate,
+		    100 * TARGET_LOSSLESS_RATIO, pname(b, 0), b->lossless[0], PAIRED_REPS);
 		for (unsigned pi = 1; pi < b->n_pol; pi++) {
 			double loss = b->paired_loss[pi];
 			/* at the baseline's own edge the baseline may lose too: a policy
 			 * that loses no more than it there has a lossless rate as high */
 			fprintf(f, "  %s: %.3f%% (%s %.3f%%): %s\n", pname(b, pi), 100 * loss,
 				pname(b, 0), 100 * base,
-				loss < LOSS_OK	 ? "met"
+				loss < LOSS_OK ? "met"
 				: loss <= base ? "met (loses no more than the baseline there)"
 					       : "MISSED");
 		}
@@ -562,12 +561,13 @@ static void write_results(const struct bench *b)
 		}
 	}
 	if (b->lossless_phase) {
-		fprintf(md,
-			"\nLossless rate (< 0.1%% loss, CBR), %% of %s's, by bisection; and each "
-			"policy's median loss at %.0f pps (%.0f%% of %s's), %d runs interleaved:\n\n"
-			"| policy | pps | ratio | loss at %.0f pps |\n|---|---:|---:|---:|\n",
-			pname(b, 0), b->paired_rate, 100 * TARGET_LOSSLESS_RATIO, pname(b, 0),
-			PAIRED_REPS, b->paired_rate);
+		fprintf(
+		    md,
+		    "\nLossless rate (< 0.1%% loss, CBR), %% of %s's, by bisection; and each "
+		    "policy's median loss at %.0f pps (%.0f%% of %s's), %d runs interleaved:\n\n"
+		    "| policy | pps | ratio | loss at %.0f pps |\n|---|---:|---:|---:|\n",
+		    pname(b, 0), b->paired_rate, 100 * TARGET_LOSSLESS_RATIO, pname(b, 0),
+		    PAIRED_REPS, b->paired_rate);
 		for (unsigned pi = 0; pi < b->n_pol; pi++)
 			fprintf(md, "| %s | %.0f | %.1f%% | %.3f%% |\n", pname(b, pi),
 				b->lossless[pi], 100 * lossless_ratio(b, pi),

@@ -235,7 +235,7 @@ static int one_run(FILE *csv, const struct collect_cfg *c, struct collect_sample
 	printf("%-7s %5g%% %9.0f pps  sleep %3g us: cpu/pkt %9.0f ns  p99 %9.1f us  lost %6lu  "
 	       "rows %u%s\n",
 	       gen_pattern_names[pat], load, rate, sleep_us, cpu_pp, p99, lost, s->n,
-	       stats__guard_disturbed(&r.guard, (uint64_t)(r.wall_s * 1e9)) ? "  (disturbed)" : "");
+	       run__disturbed(&r) ? "  (disturbed)" : "");
 	fflush(stdout);
 	run__result_free(&r);
 	return 0;

@@ -23,6 +23,7 @@
 #include <rte_ring.h>
 
 #include "port.h"
+#include "stats.h"
 
 static int sh(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -36,9 +37,10 @@ static int sh(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 	int rc = system(cmd);
 	if (rc != 0) {
-		snprintf(err, errlen,
-			 "'%s' failed (status %d); the tool's own interfaces need root and iproute2", cmd,
-			 rc);
+		snprintf(
+		    err, errlen,
+		    "'%s' failed (status %d); the tool's own interfaces need root and iproute2",
+		    cmd, rc);
 		return -1;
 	}
 	return 0;
@@ -119,16 +121,12 @@ int port__peer_socket(const struct port *p, char *err, size_t errlen)
 	int self = -1, fd = -1, s = -1, serr;
 	unsigned idx;
 
-	if (!p->netns[0]) { /* the tap: in our own namespace */
-		s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-		serr = errno;
-		idx = if_nametoindex(p->peer_if);
-	} else {
+	/* the tap's peer is in our own namespace; a veth's in the port's netns */
+	if (p->netns[0]) {
 		self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 		snprintf(path, sizeof(path), "/run/netns/%s", p->netns);
 		if (self < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-			snprintf(err, errlen, "unable to open netns %s: %s", path,
-				 strerror(errno));
+			snprintf(err, errlen, "unable to open netns %s: %s", path, strerror(errno));
 			goto out;
 		}
 		/* setns affects only this thread; the socket stays in the netns it was made in */
@@ -137,13 +135,13 @@ int port__peer_socket(const struct port *p, char *err, size_t errlen)
 				 strerror(errno));
 			goto out;
 		}
-		s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-		serr = errno;
-		idx = if_nametoindex(p->peer_if);
-		if (setns(self, CLONE_NEWNET)) {
-			snprintf(err, errlen, "unable to return to our netns: %s", strerror(errno));
-			goto err_sock;
-		}
+	}
+	s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	serr = errno;
+	idx = if_nametoindex(p->peer_if);
+	if (self >= 0 && setns(self, CLONE_NEWNET)) {
+		snprintf(err, errlen, "unable to return to our netns: %s", strerror(errno));
+		goto err_sock;
 	}
 	if (s < 0) {
 		snprintf(err, errlen, "unable to open an AF_PACKET socket: %s", strerror(serr));
@@ -182,7 +180,7 @@ int port__rx_wait(const struct port *p, uint64_t ns)
 	if (p->rx_intr_fd < 0)
 		return -1;
 	struct pollfd pfd = { .fd = p->rx_intr_fd, .events = POLLIN };
-	struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
+	struct timespec ts = stats__timespec(ns);
 	int n = ppoll(&pfd, 1, &ts, NULL);
 	return n > 0 ? 1 : 0;
 }
@@ -278,10 +276,11 @@ int port__open(struct port *p, const char *spec, unsigned idx, struct rte_mempoo
 		snprintf(p->vdev, sizeof(p->vdev), "net_tap%u", idx);
 		snprintf(args, sizeof(args), "iface=%s", p->dut_if);
 		if ((rc = rte_vdev_init(p->vdev, args)) < 0) {
-			snprintf(err, errlen,
-				 "port tap: rte_vdev_init(%s,%s): %s; a tap needs root, /dev/net/tun "
-				 "and librte-net-tap23",
-				 p->vdev, args, strerror(-rc));
+			snprintf(
+			    err, errlen,
+			    "port tap: rte_vdev_init(%s,%s): %s; a tap needs root, /dev/net/tun "
+			    "and librte-net-tap23",
+			    p->vdev, args, strerror(-rc));
 			return -1;
 		}
 		/* nothing of the host's own traffic (IPv6 autoconfiguration) into the test */

@@ -22,21 +22,14 @@ int run__eal_init(const char *prog, bool quiet)
 	char prefix[48];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=br%d", (int)getpid());
 	/* no hugepages here, no PCI devices; -m bounds the heap --no-huge mmaps */
-	char *argv[] = { (char *)prog,
-			 "--no-huge",
-			 "--no-pci",
-			 "--no-shconf",
-			 "-l",
-			 "0",
-			 "-m",
-			 "512",
-			 "--no-telemetry",
+	char *argv[] = { (char *)prog, "--no-huge", "--no-pci", "--no-shconf", "-l", "0", "-m",
+			 "512", "--no-telemetry",
 			 quiet ? "--log-level=*:error" : "--log-level=*:warning",
 			 /* the tap PMD's complaints about qdiscs and multi-process
 			  * peers it does not need; real failures still reach us */
-			 quiet ? "--log-level=pmd.net.tap:critical" : "--log-level=*:warning",
-			 prefix,
-			 NULL };
+			 quiet ? "--log-level=pmd.net.tap:critical"
+			       : "--log-level=pmd.net.tap:warning",
+			 prefix, NULL };
 	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
 	if (rte_eal_init(argc, argv) < 0) {
 		fprintf(stderr, "batchrouter: unable to initialise the DPDK EAL: %s\n",
@@ -67,6 +60,11 @@ static uint64_t thread_cpu(pthread_t t)
 uint64_t run__lost(const struct run_result *r)
 {
 	return r->gen.ring_full + r->gen.no_mbuf + r->imissed + r->eng.drops[DROP_TX_FULL];
+}
+
+bool run__disturbed(const struct run_result *r)
+{
+	return stats__guard_disturbed(&r->guard, (uint64_t)(r->wall_s * 1e9));
 }
 
 double run__worker_cpu_frac(const struct run_result *r)
@@ -154,8 +152,9 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 		/* default: everything goes back out of port 0 to the generator/sink */
 		dflt = (struct engine_route){ .prefix = 0, .depth = 0, .port = 0 };
 		memcpy(dflt.mac,
-		       port.kind == PORT_AFXDP || port.kind == PORT_TAP ? port.peer_mac
-					       : (const uint8_t[6]){ 2, 0, 0, 0, 0, 2 },
+		       port.kind == PORT_AFXDP || port.kind == PORT_TAP
+			   ? port.peer_mac
+			   : (const uint8_t[6]){ 2, 0, 0, 0, 0, 2 },
 		       6);
 		n_routes = 1;
 	}
@@ -345,6 +344,5 @@ void run__print(FILE *f, const struct run_cfg *cfg, const struct run_result *r)
 		"worker %lu (%.1f ms, max %.0f us) generator %lu (%.1f ms, max %.0f us)%s\n",
 		r->guard.steal_pct, r->guard.others_cpu, STALL_NS / 1000, (unsigned long)ws->count,
 		ws->total_ns / 1e6, ws->max_ns / 1e3, (unsigned long)gs->count, gs->total_ns / 1e6,
-		gs->max_ns / 1e3,
-		stats__guard_disturbed(&r->guard, (uint64_t)(r->wall_s * 1e9)) ? " (disturbed)" : "");
+		gs->max_ns / 1e3, run__disturbed(r) ? " (disturbed)" : "");
 }

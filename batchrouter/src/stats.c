@@ -195,7 +195,6 @@ void stats__guard_diff(const struct guard_snap *a, const struct guard_snap *b,
 bool stats__guard_disturbed(const struct guard_report *r, uint64_t wall_ns)
 {
 	uint64_t allowed = wall_ns / 100;
-	return r->others_cpu > 0.2 ||
-	       r->worker_stall.total_ns + r->worker_late.total_ns > allowed ||
+	return r->others_cpu > 0.2 || stats__worker_stall_ns(r) > allowed ||
 	       r->gen_stall.total_ns > allowed;
 }

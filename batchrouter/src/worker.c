@@ -143,8 +143,7 @@ void worker__idle(struct worker *w, const struct policy_decision *d)
 		}
 		/* fall through */
 	case IDLE_SLEEP: {
-		struct timespec ts = { (time_t)(d->ns / 1000000000ull),
-				       (long)(d->ns % 1000000000ull) };
+		struct timespec ts = stats__timespec(d->ns);
 		w->sleeps++;
 		w->idle_req_ns += d->ns;
 		uint64_t t0 = w->clock();
