@@ -31,9 +31,21 @@ UNIT_TESTS :=
 HOST_TESTS :=
 LAB_TESTS :=
 
+# Building needs the Debian packages that scripts/install-deps lists, and the
+# fragments read pkg-config when make reads them: say which ones are missing
+# before anything is compiled. 'make check' and 'make demo' install them first
+# and then build in a new make, which reads the flags after the install.
+SETUP_GOALS := deps check demo clean format help
+ifneq ($(filter-out $(SETUP_GOALS),$(or $(MAKECMDGOALS),all)),)
+MISSING_PACKAGES := $(shell scripts/install-deps --missing)
+ifneq ($(MISSING_PACKAGES),)
+$(error missing Debian packages: $(MISSING_PACKAGES). 'make deps' (as root) installs them; 'make check' and 'make demo' do it themselves)
+endif
+endif
+
 include lab/lab.mk
 include vmsh/vmsh.mk
--include batchrouter/batchrouter.mk
+include batchrouter/batchrouter.mk
 
 all: $(PROGRAMS) $(UNIT_TESTS)
 
@@ -53,15 +65,21 @@ deps:
 # The test command of the README: unit tests (plain and sanitized) and the
 # end-to-end tests in the lab.
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all lab-ready
 	$(Q)$(MAKE) --no-print-directory SAN=1 all
-	$(Q)lab/lab prepare
-	$(Q)build/bin/vmsh image default >/dev/null # the lab host sees the cache read-only
 	$(Q)tests/run $(UNIT_TESTS) $(patsubst build/%,build-san/%,$(UNIT_TESTS)) \
 		--here $(HOST_TESTS) --lab $(LAB_TESTS)
 
-demo: deps all
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all lab-ready
 	$(Q)scripts/demo
+
+# Guest kernels and images, the lab host, and vmsh's default tools image,
+# built here: the lab host sees this machine's caches read-only.
+lab-ready: $(BUILD)/bin/vmsh
+	$(Q)lab/lab prepare
+	@echo "lab: vmsh's default tools image"
+	$(Q)$(BUILD)/bin/vmsh image default >/dev/null
 
 format:
 	$(Q)clang-format -i $(shell git ls-files '*.c' '*.h')
@@ -69,6 +87,6 @@ format:
 clean:
 	rm -rf build build-san
 
-.PHONY: all deps check demo format clean
+.PHONY: all deps check demo lab-ready format clean
 # header dependencies of this build (build/, build-san/ or BUILD=DIR)
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

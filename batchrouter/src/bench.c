@@ -85,7 +85,7 @@ static void usage(FILE *f)
 		"  --rstar PPS     skip the R* search\n"
 		"  --no-lossless   skip the per-policy lossless-rate search\n"
 		"  --short         the demo's table: cbr, loads 1,10,50, 0.5 s, 1 rep,\n"
-		"                  no per-policy search, no files\n",
+		"                  no per-policy search, no files, no target verdicts\n",
 		BENCH_MAX_REPS);
 }
 
@@ -408,6 +408,33 @@ static void targets(const struct bench *b, FILE *f)
 			"  (%u more points not counted: on/off above %g%% of R*, whose bursts "
 			"come at %gx the mean, faster than R*; their p99s are in the tables)\n",
 			overload, 100 / gen__peak_factor(GEN_ONOFF), gen__peak_factor(GEN_ONOFF));
+}
+
+/*
+ * --short (the demo): what the policies cost at each load, beside busy
+ * polling. No verdicts: a 0.5 s run on a shared machine cannot judge a
+ * target, 'batchrouter bench' does.
+ */
+static void short_summary(const struct bench *b)
+{
+	printf("\nWorker CPU (%% of a core) by load, %s:\n", gen_pattern_names[b->patterns[0]]);
+	for (unsigned li = 0; li < b->n_loads; li++) {
+		if (!b->have[0][li][0])
+			continue;
+		unsigned best = 0;
+		for (unsigned pi = 1; pi < b->n_pol; pi++)
+			if (b->have[0][li][pi] && (!best || b->med[0][li][pi].cpu_frac <
+							       b->med[0][li][best].cpu_frac))
+				best = pi;
+		printf("  %3g%% of R*: %s %5.1f%%", b->loads[li], pname(b, 0),
+		       100 * b->med[0][li][0].cpu_frac);
+		if (best)
+			printf(", cheapest adaptive policy %s %5.1f%% (p99 %.0f us, loss %.2f%%)",
+			       pname(b, best), 100 * b->med[0][li][best].cpu_frac,
+			       b->med[0][li][best].p99_us, 100 * b->med[0][li][best].lost_frac);
+		printf("\n");
+	}
+	printf("(one short run per point; 'batchrouter bench' measures the targets)\n");
 }
 
 static bool is_learned(const struct bench *b, unsigned pi)
@@ -865,7 +892,7 @@ int bench__main(int argc, char **argv)
 		goto out;
 	sweep(b);
 	if (b->shrt) {
-		targets(b, stdout);
+		short_summary(b);
 	} else {
 		write_results(b);
 		plot(b);
