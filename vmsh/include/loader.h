@@ -75,13 +75,17 @@ uint64_t loader__segments_size(const struct loader *l);
 size_t loader__nimports(const struct loader *l);
 const char *loader__import(const struct loader *l, size_t i);
 
+/* The import linked where the guest lacks name (imports.h), or NULL. */
+const char *loader__alternative(const char *name);
+
 /*
  * Lay out and link the image with link address 0 at base (page-aligned):
  * each PT_LOAD at base + p_vaddr, then nextra read-only areas of
  * extra_sizes[i] bytes (each page-aligned), e.g. stage2 and the strings.
- * Own definitions are used first, then resolve(ctx, name); a weak import
- * the guest lacks becomes 0, any other missing one is -ENOENT with
- * "the guest kernel does not export NAME". The ABI header stage1 was built
+ * Own definitions are used first, then resolve(ctx, name), then
+ * resolve(ctx, loader__alternative(name)); a weak import the guest lacks
+ * becomes 0, any other missing one is -ENOENT with "the guest kernel does
+ * not export NAME" (or "exports neither NAME nor OTHER"). The ABI header stage1 was built
  * with must match stage1_abi.h (-EINVAL). 0 or a negative errno; img is
  * freed with loader__image_free() on success only.
  */
@@ -104,8 +108,8 @@ int loader__set_args(struct stage1_image *img, size_t extra, char *const argv[],
  * WORK_DATA_INIT() of a kernel, from its release ("6.1.0-13-amd64") or its
  * banner ("Linux version 6.1.0-13-amd64 (...)"): WORK_STRUCT_NO_POOL, the
  * last pool id (31 bits set) shifted above the off-queue flags, whose width
- * changed in 6.10 (16 bits of disable depth, BH bit). Kernels before 5.15
- * (no _printk) are -ENOTSUP; an unparsable string is -EINVAL. Assumes
+ * changed in 6.10 (16 bits of disable depth, BH bit). Kernels before 5.10
+ * (the oldest checked against its BTF) are -ENOTSUP; an unparsable string is -EINVAL. Assumes
  * CONFIG_DEBUG_OBJECTS_WORK=n, as every distribution kernel has it.
  */
 int loader__work_data_init(const char *release, uint64_t *data);

@@ -45,6 +45,25 @@ struct loader {
 	size_t nimports;
 };
 
+/* What stage1 may link where the guest lacks an import (imports.h). */
+static const struct {
+	const char *name, *other;
+} alternatives[] = {
+#define STAGE1_IMPORT(name)
+#define STAGE1_ALTERNATIVE(name, other) { #name, #other },
+#include "../stage1/imports.h"
+#undef STAGE1_IMPORT
+#undef STAGE1_ALTERNATIVE
+};
+
+const char *loader__alternative(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(alternatives); i++)
+		if (!strcmp(alternatives[i].name, name))
+			return alternatives[i].other;
+	return NULL;
+}
+
 static uint64_t page_down(uint64_t x)
 {
 	return x & ~(LOADER_PAGE_SIZE - 1);
@@ -352,7 +371,7 @@ const char *loader__import(const struct loader *l, size_t i)
 static int loader__symbol_value(const struct loader *l, uint64_t base, size_t symi,
 				loader_resolve_fn resolve, void *ctx, uint64_t *val)
 {
-	const char *name;
+	const char *name, *other;
 	GElf_Sym sym;
 	int ret;
 
@@ -372,11 +391,16 @@ static int loader__symbol_value(const struct loader *l, uint64_t base, size_t sy
 		return 0;
 	}
 	ret = resolve ? resolve(ctx, name, val) : -ENOENT;
+	other = loader__alternative(name);
+	if (ret == -ENOENT && other)
+		ret = resolve(ctx, other, val);
 	if (ret == -ENOENT && GELF_ST_BIND(sym.st_info) == STB_WEAK) {
 		*val = 0;
 		return 0;
 	}
-	if (ret == -ENOENT)
+	if (ret == -ENOENT && other)
+		pr_err("stage1: the guest kernel exports neither %s nor %s", name, other);
+	else if (ret == -ENOENT)
 		pr_err("stage1: the guest kernel does not export %s", name);
 	else if (ret)
 		pr_err("stage1: cannot resolve %s: %s", name, strerror(-ret));
@@ -572,8 +596,8 @@ int loader__work_data_init(const char *release, uint64_t *data)
 		release += sizeof(prefix) - 1;
 	if (sscanf(release, "%u.%u", &major, &minor) != 2)
 		return -EINVAL;
-	if (major < 5 || (major == 5 && minor < 15))
-		return -ENOTSUP;
+	if (major < 5 || (major == 5 && minor < 10))
+		return -ENOTSUP; /* older than any kernel this table was checked against */
 	/*
 	 * WORK_OFFQ_POOL_SHIFT: 4 flag bits + CANCELING before 6.10; 4 + BH +
 	 * 16 bits of disable depth since. WORK_OFFQ_POOL_BITS is 31 on 64-bit.

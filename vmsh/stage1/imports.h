@@ -3,10 +3,17 @@
  * Every kernel symbol stage1 may use, one STAGE1_IMPORT(name) a line (the
  * build's check and test_loader.c parse this list): the link of stage1.so
  * fails on any other undefined symbol, and the unit test checks that every
- * one is exported by each Debian kernel in the lab's cache. Their
- * prototypes are those of 5.15 (the first with _printk) to 6.12.
+ * one is exported by each Debian kernel in the lab's cache.
+ *
+ * STAGE1_ALTERNATIVE(name, other): where the guest does not export name,
+ * the loader links other in its place; it has the same prototype there.
+ * The prototypes in stage1.c hold from 5.10 to 7.x.
  */
+#ifndef STAGE1_ALTERNATIVE
+#define STAGE1_ALTERNATIVE(name, other)
+#endif
 STAGE1_IMPORT(_printk)
+STAGE1_ALTERNATIVE(_printk, printk) /* printk was renamed in 5.15 */
 STAGE1_IMPORT(queue_work_on)
 STAGE1_IMPORT(system_long_wq)
 STAGE1_IMPORT(msleep)

@@ -81,7 +81,7 @@ struct platform_device;
 struct file;
 struct pid;
 
-/* The imports (imports.h): prototypes as in 5.15 .. 6.12. */
+/* The imports (imports.h): prototypes as in 5.10 .. 7.x (_printk: printk before 5.15). */
 extern int _printk(const char *fmt, ...);
 extern bool queue_work_on(int cpu, struct workqueue_struct *wq, struct work_struct *work);
 extern struct workqueue_struct *system_long_wq;

@@ -159,6 +159,8 @@ static void check_kernel(const char *kernel)
 		const char *name = loader__import(l, i);
 		uint64_t addr = ksym(&e, name);
 
+		if (!addr && loader__alternative(name))
+			addr = ksym(&e, loader__alternative(name));
 		if (!addr)
 			fail_msg("%s: stage1 imports %s, which it does not export", kernel, name);
 		check_ibt(&e, name, addr, text);
