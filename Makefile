@@ -1,6 +1,7 @@
 # vmsh and batchrouter: plain GNU make, one fragment per subsystem.
 #   make            build everything (into build/, or build-san/ with SAN=1)
-#   make check      install what is missing, build, run every test
+#   make check      install what is missing, build, run the tests (< 40 min)
+#   make check-full the same, with the long lab matrices (LAB_TESTS_FULL)
 #   make demo       install what is missing, run the demo
 #   make SAN=1      AddressSanitizer + UBSan build
 #   make V=1        show the commands
@@ -30,12 +31,13 @@ PROGRAMS :=
 UNIT_TESTS :=
 HOST_TESTS :=
 LAB_TESTS :=
+LAB_TESTS_FULL :=
 
 # Building needs the Debian packages that scripts/install-deps lists, and the
 # fragments read pkg-config when make reads them: say which ones are missing
 # before anything is compiled. 'make check' and 'make demo' install them first
 # and then build in a new make, which reads the flags after the install.
-SETUP_GOALS := deps check demo clean format help
+SETUP_GOALS := deps check check-full demo clean format help
 ifneq ($(filter-out $(SETUP_GOALS),$(or $(MAKECMDGOALS),all)),)
 MISSING_PACKAGES := $(shell scripts/install-deps --missing)
 ifneq ($(MISSING_PACKAGES),)
@@ -68,7 +70,11 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all lab-ready
 	$(Q)$(MAKE) --no-print-directory SAN=1 all
 	$(Q)tests/run $(UNIT_TESTS) $(patsubst build/%,build-san/%,$(UNIT_TESTS)) \
-		--here $(HOST_TESTS) --lab $(LAB_TESTS)
+		--here $(HOST_TESTS) --lab $(LAB_TESTS) $(LAB_TESTS_EXTRA)
+
+# Everything: make check's tests and the matrices too long for every run.
+check-full:
+	$(Q)$(MAKE) --no-print-directory check LAB_TESTS_EXTRA="$(LAB_TESTS_FULL)"
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all lab-ready
@@ -87,6 +93,6 @@ format:
 clean:
 	rm -rf build build-san
 
-.PHONY: all deps check demo lab-ready format clean
+.PHONY: all deps check check-full demo lab-ready format clean
 # header dependencies of this build (build/, build-san/ or BUILD=DIR)
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -49,7 +49,9 @@ hv_start() {
 		args+=(-chardev "file,id=vcon0,path=$VM_DIR/virtconsole.log")
 		args+=(-device virtio-serial-pci -device virtconsole,chardev=vcon0)
 	fi
-	[ "$VM_SANDBOX" = 1 ] && args+=(-sandbox on)
+	# as hardened set-ups (libvirt) run it: no new processes, no setuid, no
+	# scheduler or affinity changes
+	[ "$VM_SANDBOX" = 1 ] && args+=(-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny)
 	SPAWN_LOG=$VM_DIR/hv.log spawn_detached qemu-system-x86_64 "${args[@]}"
 }
 

@@ -10,4 +10,5 @@ $(BUILD)/vmsh/src/stage2_blob.o: vmsh/src/stage1_blob.S $(BUILD)/vmsh/guest/stag
 	@$(if $(Q),echo "  AS      $@")
 	$(Q)$(CC) -DBLOB=stage2_blob -DSTAGE1_SO='"$(STAGE2)"' -c $< -o $@
 
-LAB_TESTS += vmsh/tests/attach_matrix.bats vmsh/tests/attach.bats
+LAB_TESTS += vmsh/tests/attach_matrix.bats vmsh/tests/attach_compat.bats vmsh/tests/attach.bats
+LAB_TESTS_FULL += vmsh/tests/attach_compat_full.bats

@@ -9,7 +9,8 @@
  * thread's root is the emptied initramfs) and create private device nodes;
  * nothing of it is ever visible to the guest. The second is a private copy
  * of PID 1's namespace, rooted at PID 1's root, where the image becomes / by
- * pivot_root and the VM's root is bound at /var/lib/vmsh.
+ * pivot_root (or, over an initramfs root, by a move and chroot) and the VM's
+ * root is bound at /var/lib/vmsh.
  */
 #include <errno.h>
 #include <dirent.h>
@@ -308,6 +309,32 @@ static void bind_vm_dir(struct stage2 *s, const char *name, const char *type, lo
 		stage2__die(s, "mount", errno, "cannot mount %s on %s", type, dst);
 }
 
+/*
+ * The image (mounted on the cwd) becomes the root. pivot_root(".", "."):
+ * the old root ends up on top of the new one, and goes. The initial rootfs
+ * (a guest whose root is its initramfs) cannot be pivoted (EINVAL), nor can
+ * a root that is not a mount point: there, as switch_root does, the image's
+ * mount moves over / and we chroot into it. Same view for CMD; the VM's root
+ * stays under the image in this private namespace (DESIGN.md).
+ */
+static void make_image_root(struct stage2 *s)
+{
+	if (!syscall(SYS_pivot_root, ".", ".")) {
+		if (umount2(".", MNT_DETACH))
+			stage2__die(s, "pivot-root", errno, "cannot detach the VM's root");
+	} else if (errno == EINVAL) {
+		if (mount(".", "/", NULL, MS_MOVE, NULL))
+			stage2__die(s, "move-root", errno, "cannot move the image over /");
+		if (chroot("."))
+			stage2__die(s, "chroot-image", errno, "cannot chroot into the image");
+		stage2__log(s, "the VM's root cannot be pivoted (initramfs): image moved over it");
+	} else {
+		stage2__die(s, "pivot-root", errno, "cannot make the image the root");
+	}
+	if (chdir("/"))
+		stage2__die(s, "chdir", errno, "cannot chdir /");
+}
+
 void ns__build_root(struct stage2 *s)
 {
 	static const char *const dirs[] = { "/mnt", "/tmp",  "/run",  "/media", "/opt",
@@ -342,10 +369,9 @@ void ns__build_root(struct stage2 *s)
 	snprintf(path, sizeof(path), "%s/var/lib/vmsh", dir);
 	if (mount("/", path, NULL, MS_BIND | MS_REC, NULL))
 		stage2__die(s, "bind-root", errno, "cannot bind the VM's root");
-	/* pivot_root(".", "."): the old root ends up on top, and goes. */
-	if (chdir(dir) || syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) ||
-	    chdir("/"))
-		stage2__die(s, "pivot-root", errno, "cannot make the image the root");
+	if (chdir(dir))
+		stage2__die(s, "chdir-image", errno, "cannot enter the image");
+	make_image_root(s);
 	snprintf(path, sizeof(path), "/var/lib/vmsh%s", dir);
 	if (umount2(path, MNT_DETACH))
 		stage2__die(s, "uncover", errno, "cannot uncover the VM's %s", dir);

@@ -33,8 +33,15 @@ guest_state() {
 	"$LAB" vm exec "$VM" -- 'ls /sys/bus/platform/devices | grep -c virtio-mmio; ls -a /dev | grep -c "^\.vmsh"; wc -l < /proc/mounts; ps -o comm | grep -cE "^(sleep|stage2|\.vmsh)"' | tr '\n' ' '
 }
 
+# The guest's kernel log lines that say something went wrong in it: a
+# warning, a bug or oops, a lockdep report, or one of stage1's failed steps.
+guest_splats() {
+	"$LAB" vm exec "$VM" -- dmesg |
+		grep -E 'WARNING:|BUG:|Oops|general protection|lockdep|possible circular locking|inconsistent lock state|scheduling while atomic|vmsh: stage1 step' || true
+}
+
 # start_vm KERNEL MACHINE SMP [lab vm start options...]: a "pre-baked" VM,
-# root on virtio-blk; sets PID.
+# root on virtio-blk (unless the options say --shape initramfs); sets PID.
 start_vm() {
 	local kernel=$1 machine=$2 smp=$3
 	shift 3
@@ -42,12 +49,14 @@ start_vm() {
 }
 
 # attach_basics: uname -r prints the guest's release and exits 0; a command's
-# exit status comes back; the hypervisor and the guest are as before.
+# exit status comes back from a second attach; the hypervisor and the guest
+# are as before, and the guest's kernel logged no new warning or splat.
 attach_basics() {
-	local release hv0 g0
+	local release hv0 g0 k0
 	release=$("$LAB" vm exec "$VM" -- uname -r)
 	hv0=$(hv_state "$PID")
 	g0=$(guest_state)
+	k0=$(guest_splats)
 	run --separate-stderr "$VMSH" attach "$PID" -- uname -r </dev/null
 	echo "stdout: $output"
 	echo "stderr: $stderr"
@@ -57,4 +66,16 @@ attach_basics() {
 	[ "$status" -eq 7 ]
 	diff <(echo "$hv0") <(hv_state "$PID")
 	[ "$(guest_state)" = "$g0" ]
+	diff <(echo "$k0") <(guest_splats)
+}
+
+# attach_root_view: in CMD, / is the image (busybox, no VM files), the VM's
+# root is at /var/lib/vmsh, /proc is fresh and shows the guest's PID 1.
+attach_root_view() {
+	local mark=$1
+	run --separate-stderr "$VMSH" attach "$PID" -- sh -c "test -x /bin/busybox && test ! -e /$mark && test -e /var/lib/vmsh/$mark && test ! -e /var/lib/vmsh/var/lib/vmsh/$mark && grep -q '^proc /proc proc' /proc/mounts && cat /proc/1/comm" </dev/null
+	echo "stdout: $output"
+	echo "stderr: $stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = init ]
 }
