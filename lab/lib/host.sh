@@ -178,6 +178,9 @@ lab_prepare() {
 	local k
 	need depmod mkfs.ext4 cpio gzip xz
 	for k in ${LAB_PREPARE_KERNELS:-$LAB_KERNELS}; do
+		# In this shell, not in guest_images' command substitution, so that a
+		# kernel that cannot be fetched stops here with its own message.
+		kernel_dir "$k" >/dev/null
 		guest_images "$k" >/dev/null
 	done
 	[ "$(lab_mode)" = nested ] && labhost_images >/dev/null

@@ -26,7 +26,10 @@
 #define KERNEL_IMAGES(X)                                                                           \
 	X(test_debian_6_1, "6.1")                                                                  \
 	X(test_debian_6_1_cloud, "6.1-cloud")                                                      \
-	X(test_debian_6_12, "6.12")
+	X(test_debian_6_12, "6.12")                                                                \
+	X(test_debian_5_10, "5.10")                                                                \
+	X(test_debian_6_1_rt, "6.1-rt")                                                            \
+	X(test_debian_sid, "sid")
 
 struct blob {
 	uint8_t *data;
