@@ -19,6 +19,7 @@
 #include "guestram.h"
 #include "hv.h"
 #include "hvmem.h"
+#include "kbtf.h"
 #include "kvmrun.h"
 #include "loader.h"
 #include "pagemap.h"
@@ -55,6 +56,7 @@ struct attach {
 	struct guest_mem mem;
 	struct guest_mmu mmu;
 	struct guest_kernel kernel;
+	struct guest_layout layout; /* the kernel structs stage1 fills (kbtf.h) */
 
 	/* what vmsh adds, in the order it is added */
 	struct guestram_plan plan;

@@ -7,7 +7,8 @@
  * only, no libc.
  *
  * Who writes what:
- *   - config: vmsh, before the vCPU is redirected; stage1 only reads it.
+ *   - config (and layout): vmsh, before the vCPU is redirected; stage1 only
+ *     reads it.
  *   - request, stage2_pid, stage2_gone: vmsh, at run time.
  *   - state, heartbeat, failed_step, error, module_err, pdev: stage1.
  *   - entered, work: stage1 only (vmsh leaves them zero).
@@ -42,7 +43,7 @@
 #include <stdint.h>
 
 #define STAGE1_ABI_MAGIC 0x3147545348534d56ULL /* "VMSHSTG1" in memory */
-#define STAGE1_ABI_VERSION 1
+#define STAGE1_ABI_VERSION 2
 
 #define STAGE1_MAX_DEVICES 4
 #define STAGE1_MAX_MODULES 4
@@ -52,6 +53,8 @@
 #define STAGE1_MAX_ENVP 16
 /* struct work_struct is 32 bytes; CONFIG_LOCKDEP adds a struct lockdep_map. */
 #define STAGE1_WORK_SIZE 256
+/* struct resource is 64 bytes (since 4.5); room for one that grows. */
+#define STAGE1_RES_SIZE 128
 #define STAGE1_MAX_STAGE2 (64u << 20)
 
 /* One virtio-mmio platform device. */
@@ -60,6 +63,23 @@ struct stage1_device {
 	uint64_t size; /* 0x200 or 0x1000 */
 	uint32_t irq;  /* GSI / Linux IRQ number */
 	int32_t id;    /* platform device id ("virtio-mmio.<id>") */
+};
+
+/*
+ * The guest kernel's structs that stage1 fills itself, from the guest's BTF
+ * or vmsh's tables (kbtf.h): sizes and byte offsets. stage1 zeroes the
+ * struct and writes only these fields (each 8 bytes; entry is a list_head,
+ * 16); it refuses a layout where one is unaligned or outside its buffer.
+ */
+struct stage1_layout {
+	uint32_t work_size;  /* sizeof(struct work_struct), <= STAGE1_WORK_SIZE */
+	uint32_t work_data;  /* offsetof(struct work_struct, data) */
+	uint32_t work_entry; /* ... entry */
+	uint32_t work_func;  /* ... func */
+	uint32_t res_size;   /* sizeof(struct resource), <= STAGE1_RES_SIZE */
+	uint32_t res_start;  /* offsetof(struct resource, start) */
+	uint32_t res_end;    /* ... end */
+	uint32_t res_flags;  /* ... flags */
 };
 
 /* vmsh -> stage1 */
@@ -146,6 +166,9 @@ struct stage1_abi {
 	uint32_t entered; /* set atomically by the first entry */
 	uint32_t reserved1;
 	uint8_t work[STAGE1_WORK_SIZE] __attribute__((aligned(16))); /* struct work_struct */
+
+	/* Config, continued (version 2), written by vmsh with the rest. */
+	struct stage1_layout layout;
 };
 
 /* The layout is an ABI between two separately built programs: pin it. */
@@ -172,7 +195,9 @@ _Static_assert(offsetof(struct stage1_abi, module_err) == 600, "stage1_abi layou
 _Static_assert(offsetof(struct stage1_abi, pdev) == 616, "stage1_abi layout");
 _Static_assert(offsetof(struct stage1_abi, entered) == 648, "stage1_abi layout");
 _Static_assert(offsetof(struct stage1_abi, work) == 656, "stage1_abi layout");
-_Static_assert(sizeof(struct stage1_abi) == 912, "stage1_abi layout");
+_Static_assert(offsetof(struct stage1_abi, layout) == 912, "stage1_abi layout");
+_Static_assert(sizeof(struct stage1_layout) == 32, "stage1_layout layout");
+_Static_assert(sizeof(struct stage1_abi) == 944, "stage1_abi layout");
 #endif /* __ASSEMBLER__ */
 
 #endif

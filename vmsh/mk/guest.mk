@@ -14,3 +14,11 @@ UNIT_TESTS += $(BUILD)/tests/vmsh_kernel_image
 $(BUILD)/tests/vmsh_kernel_image: $(BUILD)/vmsh/tests/test_kernel_image.o \
 	$(BUILD)/vmsh/tests/kernel_images.o $(VMSH_GUEST_OBJS)
 LDLIBS_vmsh_kernel_image := -lcmocka
+
+# The guest kernel's BTF and the struct layouts stage1 needs (kbtf.h): against
+# synthetic BTF and guest memory, and the lab cache's real kernels.
+VMSH_OBJS += $(BUILD)/vmsh/src/kbtf.o
+UNIT_TESTS += $(BUILD)/tests/vmsh_kbtf
+$(BUILD)/tests/vmsh_kbtf: $(BUILD)/vmsh/tests/test_kbtf.o $(BUILD)/vmsh/tests/kernel_images.o \
+	$(BUILD)/vmsh/src/kbtf.o $(BUILD)/vmsh/src/loader.o $(VMSH_GUEST_OBJS)
+LDLIBS_vmsh_kbtf := -lcmocka -lbpf -lelf

@@ -60,5 +60,6 @@ LDLIBS_vmsh_loader := -lcmocka -lelf -lbpf
 # stage1's entry and work function, run here against a fake kernel.
 UNIT_TESTS += $(BUILD)/tests/vmsh_stage1
 $(BUILD)/tests/vmsh_stage1: $(BUILD)/vmsh/tests/test_stage1.o $(BUILD)/vmsh/src/loader.o \
-	$(BUILD)/vmsh/src/stage1_blob.o $(BUILD)/vmsh/src/util.o
-LDLIBS_vmsh_stage1 := -lcmocka -lelf
+	$(BUILD)/vmsh/src/stage1_blob.o $(BUILD)/vmsh/src/util.o $(BUILD)/vmsh/src/kbtf.o \
+	$(VMSH_GUEST_OBJS)
+LDLIBS_vmsh_stage1 := -lcmocka -lelf -lbpf

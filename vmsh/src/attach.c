@@ -225,6 +225,29 @@ static int memslot_cmp(const void *x, const void *y)
 	return p->gpa < q->gpa ? -1 : p->gpa > q->gpa;
 }
 
+/*
+ * The layouts stage1 needs, from the guest's BTF or vmsh's tables, before
+ * anything is done to the VM: a guest vmsh cannot serve is refused unharmed.
+ */
+static int attach__layout(struct attach *a)
+{
+	struct kbtf btf;
+	int err;
+
+	err = kbtf__find(&a->mem, &a->mmu, &a->kernel, &btf);
+	if (err && err != -ENOENT)
+		return err;
+	err = kbtf__layout(&btf, a->kernel.banner, &a->layout);
+	kbtf__free(&btf);
+	if (err)
+		return err;
+	pr_info("stage1 layout: work_struct from %s, resource from %s, WORK_DATA_INIT 0x%" PRIx64
+		" from %s",
+		a->layout.work_src, a->layout.res_src, a->layout.work_data_init,
+		a->layout.work_data_init_src);
+	return 0;
+}
+
 /* Phase 1: what the hypervisor and the guest are; the hypervisor runs again. */
 static int discover(struct attach *a)
 {
@@ -283,9 +306,10 @@ static int discover(struct attach *a)
 		"vmsh",
 		hvmem__mapped_bytes(&a->hvmem, a->slots, a->nslots) >> 20, ram >> 20);
 	err = guest__find_kernel(&a->mem, &a->mmu, &a->kernel);
-	if (!err)
-		pr_info("guest kernel: %s", a->kernel.banner);
-	return err;
+	if (err)
+		return err;
+	pr_info("guest kernel: %s", a->kernel.banner);
+	return attach__layout(a);
 }
 
 static int resolve_symbol(void *ctx, const char *name, uint64_t *addr)
@@ -337,11 +361,7 @@ static int configure_stage1(struct attach *a)
 	char term[128];
 	int err;
 
-	err = loader__work_data_init(a->kernel.banner, &abi->work_data_init);
-	if (err) {
-		pr_err("attach: unsupported guest kernel '%s'", a->kernel.banner);
-		return err;
-	}
+	kbtf__fill_abi(&a->layout, abi);
 	abi->work_cpu = 0;
 	abi->ndevices = ATTACH_NDEV;
 	for (int d = 0; d < ATTACH_NDEV; d++)

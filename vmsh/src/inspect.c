@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "guest.h"
 #include "hv.h"
+#include "kbtf.h"
 #include "util.h"
 
 #define CR0_PE (1ull << 0)
@@ -41,7 +42,8 @@ static void usage(FILE *f)
 		   "\n"
 		   "Prints what vmsh sees of the KVM VM run by hypervisor process PID:\n"
 		   "the hypervisor, its vCPUs and memslots, and the guest's Linux kernel\n"
-		   "(version banner, KASLR offset, exported symbols). The hypervisor is\n"
+		   "(version banner, KASLR offset, exported symbols, its BTF and the\n"
+		   "struct layouts attach would use). The hypervisor is\n"
 		   "stopped only while its vCPU registers and memslots are read; inspect\n"
 		   "says for how long. Needs root (ptrace, eBPF).\n"
 		   "\n"
@@ -75,8 +77,77 @@ static json_object *hex(uint64_t v)
 	return json_object_new_string(s);
 }
 
+/* What attach would give stage1: the guest's BTF, if any, and the layout (kbtf.h). */
+struct inspect_layout {
+	struct kbtf btf;
+	int btf_err;	/* kbtf__find's: 0, -ENOENT (none), ... */
+	int layout_err; /* kbtf__layout's */
+	struct guest_layout l;
+};
+
+static json_object *inspect__layout_json(const struct inspect_layout *il)
+{
+	const struct guest_layout *l = &il->l;
+	json_object *o = json_object_new_object(), *p;
+
+	if (il->btf_err) {
+		json_object_object_add(o, "btf", NULL);
+	} else {
+		p = json_object_new_object();
+		json_object_object_add(p, "gva", hex(il->btf.gva));
+		json_object_object_add(p, "size", json_object_new_int64(il->btf.size));
+		json_object_object_add(p, "types", json_object_new_int64(il->btf.ntypes));
+		json_object_object_add(o, "btf", p);
+	}
+	if (il->layout_err) {
+		json_object_object_add(o, "layout", NULL);
+		json_object_object_add(o, "layout_error",
+				       json_object_new_string(strerror(-il->layout_err)));
+		return o;
+	}
+	p = json_object_new_object();
+	json_object_object_add(p, "work_struct_size", json_object_new_int64(l->work_size));
+	json_object_object_add(p, "work_struct_data", json_object_new_int64(l->work_data));
+	json_object_object_add(p, "work_struct_entry", json_object_new_int64(l->work_entry));
+	json_object_object_add(p, "work_struct_func", json_object_new_int64(l->work_func));
+	json_object_object_add(p, "work_struct_source", json_object_new_string(l->work_src));
+	json_object_object_add(p, "resource_size", json_object_new_int64(l->res_size));
+	json_object_object_add(p, "resource_start", json_object_new_int64(l->res_start));
+	json_object_object_add(p, "resource_end", json_object_new_int64(l->res_end));
+	json_object_object_add(p, "resource_flags", json_object_new_int64(l->res_flags));
+	json_object_object_add(p, "resource_source", json_object_new_string(l->res_src));
+	json_object_object_add(p, "work_data_init", hex(l->work_data_init));
+	json_object_object_add(p, "work_data_init_source",
+			       json_object_new_string(l->work_data_init_src));
+	json_object_object_add(o, "layout", p);
+	return o;
+}
+
+static void inspect__layout_text(const struct inspect_layout *il)
+{
+	const struct guest_layout *l = &il->l;
+
+	if (!il->btf_err)
+		printf("  BTF at 0x%llx: %u bytes, %u types\n", (unsigned long long)il->btf.gva,
+		       il->btf.size, il->btf.ntypes);
+	else
+		printf("  BTF: not found (%s)\n",
+		       il->btf_err == -ENOENT ? "vmsh's tables stand in" : strerror(-il->btf_err));
+	if (il->layout_err) {
+		printf("  stage1 layout: none (%s)\n", strerror(-il->layout_err));
+		return;
+	}
+	printf("  stage1 layout: work_struct %u bytes (data %u, entry %u, func %u) from %s\n",
+	       l->work_size, l->work_data, l->work_entry, l->work_func, l->work_src);
+	printf("                 resource %u bytes (start %u, end %u, flags %u) from %s\n",
+	       l->res_size, l->res_start, l->res_end, l->res_flags, l->res_src);
+	printf("                 WORK_DATA_INIT 0x%llx from %s\n",
+	       (unsigned long long)l->work_data_init, l->work_data_init_src);
+}
+
 static json_object *inspect__json(const struct hv *hv, const struct vcpu_state *vs,
-				  const struct guest_kernel *k, int kernel_err, const char *comm,
+				  const struct guest_kernel *k, int kernel_err,
+				  const struct inspect_layout *il, const char *comm,
 				  const char *exe)
 {
 	json_object *root = json_object_new_object(), *o, *arr;
@@ -138,14 +209,15 @@ static json_object *inspect__json(const struct hv *hv, const struct vcpu_state *
 				       json_object_new_string(ksymtab_layout__name(k->layout)));
 		json_object_object_add(o, "exported_symbols",
 				       json_object_new_int64((int64_t)k->nsyms));
+		json_object_object_add(o, "stage1", inspect__layout_json(il));
 		json_object_object_add(root, "kernel", o);
 	}
 	return root;
 }
 
 static void inspect__text(const struct hv *hv, const struct vcpu_state *vs,
-			  const struct guest_kernel *k, int kernel_err, const char *comm,
-			  const char *exe)
+			  const struct guest_kernel *k, int kernel_err,
+			  const struct inspect_layout *il, const char *comm, const char *exe)
 {
 	printf("hypervisor: pid %d, comm %s, exe %s, %zu threads\n", hv->t.pid, comm, exe,
 	       hv->nthreads);
@@ -180,6 +252,7 @@ static void inspect__text(const struct hv *hv, const struct vcpu_state *vs,
 		       (unsigned long long)k->pbase);
 		printf("  %d-level paging; ksymtab layout %s, %zu exported symbols\n",
 		       k->paging_levels, ksymtab_layout__name(k->layout), k->nsyms);
+		inspect__layout_text(il);
 	}
 	printf("hypervisor held for %.3f ms (%lu ptrace requests)\n", hv->t.held_ns / 1e6,
 	       hv->t.nr_ptrace);
@@ -231,6 +304,7 @@ int cmd_inspect(int argc, char **argv)
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
 	struct guest_kernel k = { 0 };
+	struct inspect_layout il = { .btf_err = -ENOENT, .layout_err = -ENOENT };
 	struct vcpu_state *vs = NULL;
 	struct hv hv;
 	char comm[64], exe[4096], path[64];
@@ -300,20 +374,25 @@ close:
 		struct guest_mmu mmu = { .cr3 = vs[v].sregs.cr3,
 					 .la57 = vs[v].sregs.cr4 & CR4_LA57 };
 		kernel_err = guest__find_kernel(&mem, &mmu, &k);
+		if (!kernel_err && !symbols) {
+			il.btf_err = kbtf__find(&mem, &mmu, &k, &il.btf);
+			il.layout_err = kbtf__layout(il.btf.btf ? &il.btf : NULL, k.banner, &il.l);
+		}
 	}
 	if (symbols) {
 		for (size_t i = 0; !kernel_err && i < k.nsyms; i++)
 			printf("%016llx %s\n", (unsigned long long)k.syms[i].addr, k.syms[i].name);
 	} else if (json) {
-		json_object *o = inspect__json(&hv, vs, &k, kernel_err, comm, exe);
+		json_object *o = inspect__json(&hv, vs, &k, kernel_err, &il, comm, exe);
 		printf("%s\n", json_object_to_json_string_ext(
 				   o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	} else {
-		inspect__text(&hv, vs, &k, kernel_err, comm, exe);
+		inspect__text(&hv, vs, &k, kernel_err, &il, comm, exe);
 	}
 	rc = kernel_err ? 1 : 0;
 out:
+	kbtf__free(&il.btf);
 	guest__kernel_free(&k);
 	hv__free(&hv);
 	free(vs);

@@ -50,31 +50,14 @@
 #define WRITE_CHUNK (1u << 20)
 
 /*
- * The kernel's structs that stage1 lays out itself. work_struct: data,
- * entry, func (and a lockdep_map, which STAGE1_WORK_SIZE leaves room for).
- * resource: the layout since 4.5 (desc added), the same in 6.1 and 6.12.
+ * The kernel's structs that stage1 fills itself, struct work_struct and
+ * struct resource, have the guest kernel's layout, which vmsh found (its BTF,
+ * or vmsh's tables) and put in stage1_abi.layout: stage1 zeroes each struct
+ * and stores its fields at those offsets, after checking that each is
+ * 8-aligned and inside its buffer. No layout is compiled in.
  */
-struct list_head {
-	struct list_head *next, *prev;
-};
-
-struct work_struct {
-	unsigned long data;
-	struct list_head entry;
-	void (*func)(struct work_struct *work);
-};
-
-struct resource {
-	uint64_t start;
-	uint64_t end;
-	const char *name;
-	unsigned long flags;
-	unsigned long desc;
-	struct resource *parent, *sibling, *child;
-};
-
-_Static_assert(sizeof(struct work_struct) <= STAGE1_WORK_SIZE, "work_struct");
-_Static_assert(sizeof(struct resource) == 64, "resource");
+struct work_struct;
+struct resource;
 
 struct workqueue_struct;
 struct platform_device;
@@ -122,7 +105,7 @@ struct stage1_abi stage1_abi = {
 /* The worker is the only thread that uses these (not the stack: keep it small). */
 static char *argv_ptrs[STAGE1_MAX_ARGV + 1];
 static char *envp_ptrs[STAGE1_MAX_ENVP + 1];
-static struct resource res[2];
+static uint64_t res[2 * STAGE1_RES_SIZE / 8]; /* two struct resource */
 static bool fatal;
 
 static bool is_err(const void *p)
@@ -149,20 +132,58 @@ static void record(uint32_t step, int err, bool is_fatal)
 	_printk(KERN_ERR "vmsh: stage1 step %u failed: %d\n", step, err);
 }
 
+/* An 8-byte-aligned field of len bytes at off, inside a struct of size bytes. */
+static bool field_ok(uint32_t off, uint32_t len, uint32_t size)
+{
+	return !(off & 7) && off <= size && len <= size - off;
+}
+
+static bool work_layout_ok(const struct stage1_layout *l)
+{
+	return l->work_size <= STAGE1_WORK_SIZE && field_ok(l->work_data, 8, l->work_size) &&
+	       field_ok(l->work_entry, 16, l->work_size) && field_ok(l->work_func, 8, l->work_size);
+}
+
+static bool res_layout_ok(const struct stage1_layout *l)
+{
+	return l->res_size <= STAGE1_RES_SIZE && !(l->res_size & 7) &&
+	       field_ok(l->res_start, 8, l->res_size) && field_ok(l->res_end, 8, l->res_size) &&
+	       field_ok(l->res_flags, 8, l->res_size);
+}
+
+static void zero(uint8_t *p, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		p[i] = 0;
+}
+
+static void put64(uint8_t *p, uint32_t off, uint64_t v)
+{
+	*(uint64_t *)(p + off) = v;
+}
+
 /* Called from entry.S on the interrupted stack, interrupts as they were (on). */
 void stage1_enter(void)
 {
-	struct work_struct *w = (struct work_struct *)stage1_abi.work;
+	const struct stage1_layout *l = &stage1_abi.layout;
+	uint8_t *w = stage1_abi.work;
 
 	if (__atomic_exchange_n(&stage1_abi.entered, 1, __ATOMIC_SEQ_CST))
 		return;
-	/* INIT_WORK(), with the guest kernel's WORK_DATA_INIT() from vmsh. */
-	w->data = stage1_abi.work_data_init;
-	w->entry.next = &w->entry;
-	w->entry.prev = &w->entry;
-	w->func = stage1_worker;
+	if (!work_layout_ok(l)) {
+		WRITE_ONCE(stage1_abi.error, -EINVAL);
+		WRITE_ONCE(stage1_abi.failed_step, STAGE1_STEP_CONFIG);
+		set_state(STAGE1_ERROR);
+		return;
+	}
+	/* INIT_WORK(), with the guest kernel's layout and WORK_DATA_INIT() from vmsh. */
+	zero(w, l->work_size);
+	put64(w, l->work_data, stage1_abi.work_data_init);
+	put64(w, l->work_entry, (uint64_t)(w + l->work_entry));
+	put64(w, l->work_entry + 8, (uint64_t)(w + l->work_entry));
+	put64(w, l->work_func, (uint64_t)stage1_worker);
 	set_state(STAGE1_ENTERED);
-	if (!queue_work_on((int)stage1_abi.work_cpu, system_long_wq, w)) {
+	if (!queue_work_on((int)stage1_abi.work_cpu, system_long_wq, (struct work_struct *)w)) {
 		WRITE_ONCE(stage1_abi.error, -EBUSY);
 		WRITE_ONCE(stage1_abi.failed_step, STAGE1_STEP_QUEUE);
 		set_state(STAGE1_ERROR);
@@ -203,7 +224,7 @@ static int check_config(void)
 	    a->argc > STAGE1_MAX_ARGV || a->envc > STAGE1_MAX_ENVP || !a->stage2_gva ||
 	    !a->stage2_size || a->stage2_size > STAGE1_MAX_STAGE2 ||
 	    a->stage2_gva + a->stage2_size < a->stage2_gva || !a->strings_gva ||
-	    a->strings_gva + a->strings_size < a->strings_gva)
+	    a->strings_gva + a->strings_size < a->strings_gva || !res_layout_ok(&a->layout))
 		return -EINVAL;
 	if (!str_ok(a->stage2_path, sizeof(a->stage2_path)) || a->stage2_path[0] != '/')
 		return -EINVAL;
@@ -309,6 +330,22 @@ static void unregister_devices(void)
 	}
 }
 
+/*
+ * Resource i of the array (stride res_size): zero, so that name (NULL:
+ * platform_device_add names it after the device), desc and the tree
+ * pointers are empty, then start, end and flags. check_config checked the layout.
+ */
+static void set_resource(uint32_t i, uint64_t start, uint64_t end, uint64_t flags)
+{
+	const struct stage1_layout *l = &stage1_abi.layout;
+	uint8_t *r = (uint8_t *)res + i * l->res_size;
+
+	zero(r, l->res_size);
+	put64(r, l->res_start, start);
+	put64(r, l->res_end, end);
+	put64(r, l->res_flags, flags);
+}
+
 static int register_device(uint32_t i)
 {
 	const struct stage1_device *d = &stage1_abi.devices[i];
@@ -324,18 +361,8 @@ static int register_device(uint32_t i)
 		}
 		gsi_mapped[i] = true;
 	}
-	res[0].start = d->base;
-	res[0].end = d->base + d->size - 1;
-	res[0].name = NULL; /* platform_device_add names it after the device */
-	res[0].flags = IORESOURCE_MEM;
-	res[0].desc = 0;
-	res[0].parent = res[0].sibling = res[0].child = NULL;
-	res[1].start = (uint64_t)irq;
-	res[1].end = (uint64_t)irq;
-	res[1].name = NULL;
-	res[1].flags = IORESOURCE_IRQ;
-	res[1].desc = 0;
-	res[1].parent = res[1].sibling = res[1].child = NULL;
+	set_resource(0, d->base, d->base + d->size - 1, IORESOURCE_MEM);
+	set_resource(1, (uint64_t)irq, (uint64_t)irq, IORESOURCE_IRQ);
 
 	pdev = platform_device_alloc("virtio-mmio", d->id);
 	if (!pdev) {
@@ -343,7 +370,7 @@ static int register_device(uint32_t i)
 		return -ENOMEM;
 	}
 	/* It copies the resources. */
-	ret = platform_device_add_resources(pdev, res, 2);
+	ret = platform_device_add_resources(pdev, (const struct resource *)res, 2);
 	if (ret) {
 		record(STAGE1_STEP_DEV_RES, ret, true);
 		goto err_put;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "kbtf.h"
 #include "loader.h"
 #include "util.h"
 
@@ -70,17 +71,10 @@ __asm__(
 
 /* --- the fake kernel ----------------------------------------------------- */
 
-struct resource { /* as stage1 lays it out */
-	uint64_t start, end;
-	const char *name;
-	unsigned long flags, desc;
-	void *parent, *sibling, *child;
-};
-
 struct fake_pdev {
 	char name[32];
 	int id;
-	struct resource res[2];
+	uint8_t res[2][STAGE1_RES_SIZE]; /* struct resource, as the ABI's layout says */
 	unsigned nres;
 	bool added, unregistered, put;
 };
@@ -171,12 +165,24 @@ static void *fake_pdev_alloc(const char *name, int id)
 	return p;
 }
 
-static int fake_pdev_add_resources(struct fake_pdev *p, const struct resource *res, unsigned n)
+static int fake_pdev_add_resources(struct fake_pdev *p, const uint8_t *res, unsigned n)
 {
+	uint32_t size = K.abi->layout.res_size;
+
 	assert_true(n <= 2);
-	memcpy(p->res, res, n * sizeof(*res));
+	for (unsigned i = 0; i < n; i++)
+		memcpy(p->res[i], res + i * size, size);
 	p->nres = n;
 	return 0;
+}
+
+/* The 8 bytes at off of resource i (or of the work item) as stage1 wrote them. */
+static uint64_t get64(const uint8_t *p, uint32_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, p + off, sizeof(v));
+	return v;
 }
 
 static int fake_pdev_add(struct fake_pdev *p)
@@ -336,7 +342,12 @@ static int setup(void **state)
 	assert_int_equal(loader__set_args(&r->img, 1, argv0, envp0), 0);
 	a = loader__abi(&r->img);
 	a->orig_rip = (uint64_t)(uintptr_t)harness_return;
-	assert_int_equal(loader__work_data_init("6.12.0", &a->work_data_init), 0);
+	{
+		struct guest_layout gl;
+
+		assert_int_equal(kbtf__layout(NULL, "6.12.0", &gl), 0);
+		kbtf__fill_abi(&gl, a);
+	}
 	a->ndevices = 2;
 	a->devices[0] =
 	    (struct stage1_device){ .base = 0xd0000000, .size = 0x1000, .irq = 6, .id = 7 };
@@ -390,7 +401,7 @@ static void run_worker(void)
 	void (*func)(void *);
 
 	assert_int_equal(K.queued, 1);
-	memcpy(&func, (uint8_t *)K.work + 24, sizeof(func));
+	memcpy(&func, (uint8_t *)K.work + K.abi->layout.work_func, sizeof(func));
 	func(K.work);
 }
 
@@ -450,12 +461,15 @@ static void test_worker_runs_and_stops(void **state)
 		assert_string_equal(p->name, "virtio-mmio");
 		assert_int_equal(p->id, a->devices[i].id);
 		assert_int_equal(p->nres, 2);
-		assert_int_equal(p->res[0].start, a->devices[i].base);
-		assert_int_equal(p->res[0].end, a->devices[i].base + a->devices[i].size - 1);
-		assert_int_equal(p->res[0].flags, 0x200);
-		assert_int_equal(p->res[1].start, a->devices[i].irq);
-		assert_int_equal(p->res[1].end, a->devices[i].irq);
-		assert_int_equal(p->res[1].flags, 0x400);
+		assert_int_equal(get64(p->res[0], 0), a->devices[i].base);
+		assert_int_equal(get64(p->res[0], 8), a->devices[i].base + a->devices[i].size - 1);
+		assert_int_equal(get64(p->res[0], 16), 0); /* name: NULL */
+		assert_int_equal(get64(p->res[0], 24), 0x200);
+		assert_int_equal(get64(p->res[1], 0), a->devices[i].irq);
+		assert_int_equal(get64(p->res[1], 8), a->devices[i].irq);
+		assert_int_equal(get64(p->res[1], 24), 0x400);
+		for (uint32_t off = 32; off < 64; off += 8)
+			assert_int_equal(get64(p->res[0], off) | get64(p->res[1], off), 0);
 		assert_true(p->unregistered && !p->put);
 		assert_int_equal(a->pdev[i], 0);
 	}
@@ -540,6 +554,88 @@ static void test_worker_stage2_stuck(void **state)
 	assert_true(K.pdevs[0].unregistered && K.pdevs[1].unregistered);
 }
 
+/* Another kernel's layout (lockdep, a field before start): stage1 follows it. */
+static void test_other_layout(void **state)
+{
+	struct run *r = *state;
+	struct stage1_abi *a = K.abi;
+	const uint8_t *w = a->work;
+
+	a->layout = (struct stage1_layout){ .work_size = 72,
+					    .work_data = 16,
+					    .work_entry = 40,
+					    .work_func = 0,
+					    .res_size = 80,
+					    .res_start = 16,
+					    .res_end = 24,
+					    .res_flags = 48 };
+	memset(a->work, 0xaa, sizeof(a->work));
+	K.go_at_ms = 50;
+	K.stop_when_ready = true;
+	K.gone_on_kill = true;
+	enter(r);
+	assert_int_equal(a->state, STAGE1_ENTERED);
+	assert_int_equal(get64(w, 16), 0x7fffffffULL << 21);
+	assert_int_equal(get64(w, 40), (uint64_t)(uintptr_t)(w + 40));
+	assert_int_equal(get64(w, 48), (uint64_t)(uintptr_t)(w + 40));
+	assert_memory_equal((void *)(uintptr_t)get64(w, 0), "\xf3\x0f\x1e\xfa", 4);
+	for (uint32_t off = 8; off < 72; off += 8)
+		if (off != 16 && off != 40 && off != 48)
+			assert_int_equal(get64(w, off), 0);
+	assert_int_equal(w[72], 0xaa); /* nothing past the struct */
+	run_worker();
+	assert_int_equal(a->state, STAGE1_DONE);
+	for (unsigned i = 0; i < 2; i++) {
+		const struct fake_pdev *p = &K.pdevs[i];
+
+		assert_int_equal(get64(p->res[0], 16), a->devices[i].base);
+		assert_int_equal(get64(p->res[0], 24), a->devices[i].base + a->devices[i].size - 1);
+		assert_int_equal(get64(p->res[0], 48), 0x200);
+		assert_int_equal(get64(p->res[1], 16), a->devices[i].irq);
+		assert_int_equal(get64(p->res[1], 48), 0x400);
+		for (uint32_t off = 0; off < 80; off += 8)
+			if (off != 16 && off != 24 && off != 48)
+				assert_int_equal(get64(p->res[0], off) | get64(p->res[1], off), 0);
+	}
+}
+
+/* A work_struct layout stage1 cannot write: refused at entry, nothing queued. */
+static void test_bad_work_layout(void **state)
+{
+	static const struct stage1_layout bad[] = {
+		{ .work_size = STAGE1_WORK_SIZE + 8, .work_entry = 8, .work_func = 24 },
+		{ .work_size = 32, .work_entry = 24, .work_func = 8 }, /* entry runs past */
+		{ .work_size = 32, .work_data = 4, .work_entry = 8, .work_func = 24 },
+	};
+	struct run *r = *state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		K.abi->entered = 0;
+		K.abi->state = STAGE1_NONE;
+		K.abi->layout = bad[i];
+		K.abi->layout.res_size = 64;
+		enter(r);
+		assert_int_equal(K.queued, 0);
+		assert_int_equal(K.abi->state, STAGE1_ERROR);
+		assert_int_equal(K.abi->failed_step, STAGE1_STEP_CONFIG);
+		assert_int_equal(K.abi->error, -EINVAL);
+	}
+}
+
+/* A resource layout stage1 cannot write: a config error, no device. */
+static void test_bad_res_layout(void **state)
+{
+	struct run *r = *state;
+
+	K.abi->layout.res_flags = 60; /* past the end of 64 bytes */
+	K.go_at_ms = 50;
+	enter(r);
+	run_worker();
+	assert_int_equal(K.abi->state, STAGE1_ERROR);
+	assert_int_equal(K.abi->failed_step, STAGE1_STEP_CONFIG);
+	assert_int_equal(K.npdevs, 0);
+}
+
 static void test_worker_bad_config(void **state)
 {
 	struct run *r = *state;
@@ -568,6 +664,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_worker_exec_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_stage2_stuck, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_bad_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_layout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_work_layout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_res_layout, setup, teardown),
 	};
 
 	if (getenv("VMSH_TEST_VERBOSE"))
