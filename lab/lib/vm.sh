@@ -56,7 +56,9 @@ usage: lab vm start NAME [options]   start a VM, wait for its guest, print its h
                                      console.log, qmp.sock, hv.log, append)
 
 start options:
-  --kernel K        guest kernel: $LAB_KERNELS (default: \$LAB_KERNEL or 6.1)
+  --kernel K        guest kernel: $LAB_KERNELS (default: \$LAB_KERNEL or 6.1);
+                    Debian bookworm's 6.1 (generic, cloud, PREEMPT_RT) and 6.12,
+                    bullseye's 5.10, and sid's newest (7.x)
   --machine M       pc, q35 or microvm (default: pc)
   --shape S         initramfs (default) or disk: an ext4 root on virtio-blk with
                     the kernel's modules installed (a "pre-baked" VM)
