@@ -105,6 +105,7 @@ int loader__set_args(struct stage1_image *img, size_t extra, char *const argv[],
 		     char *const envp[]);
 
 /*
+ * vmsh's table (kbtf.c uses it where the guest's BTF does not say):
  * WORK_DATA_INIT() of a kernel, from its release ("6.1.0-13-amd64") or its
  * banner ("Linux version 6.1.0-13-amd64 (...)"): WORK_STRUCT_NO_POOL, the
  * last pool id (31 bits set) shifted above the off-queue flags, whose width
