@@ -148,9 +148,9 @@ vm_start() {
 	# the guest sees fails the kernel's own size check: 6.1-rt warns, 5.10
 	# kills PID 1 with a bad signal frame, 7.x dereferences NULL in
 	# fpstate_reset. These kernels use FXSAVE there; real hardware is untouched.
-	case $kernel in
-	5.10 | 6.1-rt | sid) [ "${LAB_INSIDE:-}" = 1 ] && VM_APPEND+=" noxsave" ;;
-	esac
+	if [ "${LAB_INSIDE:-}" = 1 ]; then
+		case $kernel in 5.10 | 6.1-rt | sid) VM_APPEND+=" noxsave" ;; esac
+	fi
 	[ -n "$modules" ] && VM_APPEND+=" lab.modules=$modules"
 	[ -n "$extra" ] && VM_APPEND+=" $extra"
 
