@@ -704,6 +704,8 @@ int cmd_attach(int argc, char **argv)
 		/* stage1 never ran if no vCPU was pointed at it */
 		if (teardown(a, !a->entered))
 			pr_err("attach: the hypervisor could not be restored completely");
+		else if (err && !a->entered)
+			pr_err("attach: the VM runs on as it was: vmsh changed nothing in it");
 		if (a->stop_signal)
 			rc = 128 + a->stop_signal;
 		goto out;
