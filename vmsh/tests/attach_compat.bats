@@ -15,8 +15,8 @@ load attach_common
 	attach_basics
 }
 
-@test "initramfs root, 6.12 / microvm / 2 vCPUs: uname -r, exit status, nothing left behind" {
-	start_vm 6.12 microvm 2 --shape initramfs
+@test "initramfs root, 6.12 / microvm / 1 vCPU: uname -r, exit status, nothing left behind" {
+	start_vm 6.12 microvm 1 --shape initramfs
 	attach_root_view lab-initramfs
 	attach_basics
 }
