@@ -121,6 +121,16 @@ int guest__translate(const struct guest_mem *m, const struct guest_mmu *mmu, uin
 /* Copy guest-virtual memory, page by page. */
 int guest__read_virt(const struct guest_mem *m, const struct guest_mmu *mmu, uint64_t gva,
 		     void *buf, size_t len);
+/*
+ * Copy guest-virtual memory, zero-filling what is unmapped or outside guest
+ * memory (for scans of a region that may have holes). Never fails.
+ */
+void guest__read_virt_fill(const struct guest_mem *m, const struct guest_mmu *mmu, uint64_t gva,
+			   uint8_t *buf, size_t len);
+
+/* The x86-64 kernel image window: _text lies in [START, END). */
+#define GUEST_KERNEL_WINDOW_START 0xffffffff80000000ULL
+#define GUEST_KERNEL_WINDOW_END 0xffffffffc0000000ULL
 
 enum ksymtab_layout {
 	KSYMTAB_NONE,

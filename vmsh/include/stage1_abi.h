@@ -82,6 +82,16 @@ struct stage1_layout {
 	uint32_t res_flags;  /* ... flags */
 };
 
+/*
+ * A field of len bytes at off inside a struct of size bytes, 8-byte aligned:
+ * the rule both sides apply to the layout (vmsh before it sends it, stage1
+ * before it writes through it).
+ */
+static inline _Bool stage1_layout__field_ok(uint32_t off, uint32_t len, uint32_t size)
+{
+	return !(off & 7) && off <= size && len <= size - off;
+}
+
 /* vmsh -> stage1 */
 enum stage1_request {
 	STAGE1_REQ_WAIT = 0, /* devices not ready yet */

@@ -33,8 +33,6 @@
 #include "loader.h"
 #include "util.h"
 
-#define KERNEL_WINDOW_END 0xffffffffc0000000ULL
-#define PAGE_4K 0x1000ULL
 #define SCAN_CHUNK (2ULL << 20)
 #define ABSENT UINT32_MAX
 
@@ -125,29 +123,6 @@ void kbtf__free(struct kbtf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Guest-virtual memory into buf; what is unmapped or unreadable reads as zeroes. */
-static void kbtf__read_fill(const struct guest_mem *m, const struct guest_mmu *mmu, uint64_t va,
-			    uint8_t *buf, size_t len)
-{
-	while (len) {
-		uint64_t gpa = 0, size = PAGE_4K, chunk;
-		int ret = guest__translate(m, mmu, va, &gpa, &size);
-
-		if (size < PAGE_4K || (size & (size - 1)))
-			size = PAGE_4K;
-		chunk = size - (va & (size - 1));
-		if (chunk > len)
-			chunk = len;
-		if (!ret && guest__read_phys(m, gpa, buf, (size_t)chunk) < 0)
-			ret = -EFAULT;
-		if (ret)
-			memset(buf, 0, (size_t)chunk);
-		buf += chunk;
-		va += chunk;
-		len -= (size_t)chunk;
-	}
-}
-
 /* The candidate header at va: copy the blob out whole and parse it. */
 static int kbtf__try(const struct guest_mem *m, const struct guest_mmu *mmu, uint64_t va,
 		     const uint8_t *hdr, struct kbtf *b)
@@ -158,7 +133,7 @@ static int kbtf__try(const struct guest_mem *m, const struct guest_mmu *mmu, uin
 
 	if (kbtf__check_header(hdr, KBTF_HDR_LEN, &total))
 		return -EINVAL;
-	if (total > KERNEL_WINDOW_END - va)
+	if (total > GUEST_KERNEL_WINDOW_END - va)
 		return -EINVAL;
 	blob = malloc(total);
 	if (!blob)
@@ -184,9 +159,10 @@ int kbtf__find(const struct guest_mem *m, const struct guest_mmu *mmu, const str
 	int ret = -ENOENT;
 
 	memset(b, 0, sizeof(*b));
-	if (va >= KERNEL_WINDOW_END || (va & 3))
+	if (va >= GUEST_KERNEL_WINDOW_END || (va & 3))
 		return -ENOENT;
-	end = KERNEL_WINDOW_END - va > KBTF_SCAN_MAX ? va + KBTF_SCAN_MAX : KERNEL_WINDOW_END;
+	end = GUEST_KERNEL_WINDOW_END - va > KBTF_SCAN_MAX ? va + KBTF_SCAN_MAX
+							   : GUEST_KERNEL_WINDOW_END;
 	buf = malloc(SCAN_CHUNK);
 	if (!buf)
 		return -ENOMEM;
@@ -195,7 +171,7 @@ int kbtf__find(const struct guest_mem *m, const struct guest_mmu *mmu, const str
 		size_t len = end - va > SCAN_CHUNK ? SCAN_CHUNK : (size_t)(end - va);
 		size_t limit = len == end - va ? len : len - KBTF_HDR_LEN;
 
-		kbtf__read_fill(m, mmu, va, buf, len);
+		guest__read_virt_fill(m, mmu, va, buf, len);
 		for (size_t off = 0; off < limit && off + KBTF_HDR_LEN <= len; off += 4) {
 			int r;
 
@@ -405,12 +381,6 @@ int kbtf__layout(const struct kbtf *b, const char *banner, struct guest_layout *
 	return 0;
 }
 
-/* A field of len bytes at off, 8-aligned, inside size; disjoint from [o2, o2 + len2). */
-static bool field_ok(uint32_t off, uint32_t len, uint32_t size)
-{
-	return !(off & 7) && off <= size && len <= size - off;
-}
-
 static bool disjoint(uint32_t a, uint32_t alen, uint32_t b, uint32_t blen)
 {
 	return (uint64_t)a + alen <= b || (uint64_t)b + blen <= a;
@@ -422,9 +392,9 @@ int kbtf__check_layout(const struct guest_layout *l, const char **why)
 
 	if (!l->work_size || l->work_size > STAGE1_WORK_SIZE)
 		w = "struct work_struct is larger than stage1's buffer";
-	else if (!field_ok(l->work_data, 8, l->work_size) ||
-		 !field_ok(l->work_entry, 16, l->work_size) ||
-		 !field_ok(l->work_func, 8, l->work_size))
+	else if (!stage1_layout__field_ok(l->work_data, 8, l->work_size) ||
+		 !stage1_layout__field_ok(l->work_entry, 16, l->work_size) ||
+		 !stage1_layout__field_ok(l->work_func, 8, l->work_size))
 		w = "a field of struct work_struct is unaligned or outside it";
 	else if (!disjoint(l->work_data, 8, l->work_entry, 16) ||
 		 !disjoint(l->work_data, 8, l->work_func, 8) ||
@@ -432,8 +402,9 @@ int kbtf__check_layout(const struct guest_layout *l, const char **why)
 		w = "fields of struct work_struct overlap";
 	else if (!l->res_size || l->res_size > STAGE1_RES_SIZE || (l->res_size & 7))
 		w = "struct resource is larger than stage1's buffer or not 8-byte sized";
-	else if (!field_ok(l->res_start, 8, l->res_size) || !field_ok(l->res_end, 8, l->res_size) ||
-		 !field_ok(l->res_flags, 8, l->res_size))
+	else if (!stage1_layout__field_ok(l->res_start, 8, l->res_size) ||
+		 !stage1_layout__field_ok(l->res_end, 8, l->res_size) ||
+		 !stage1_layout__field_ok(l->res_flags, 8, l->res_size))
 		w = "a field of struct resource is unaligned or outside it";
 	else if (!disjoint(l->res_start, 8, l->res_end, 8) ||
 		 !disjoint(l->res_start, 8, l->res_flags, 8) ||

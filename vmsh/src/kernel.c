@@ -39,8 +39,6 @@
 #include "util.h"
 
 /* The kernel image window of x86_64 (__START_KERNEL_map + KERNEL_IMAGE_SIZE). */
-#define KERNEL_WINDOW_START 0xffffffff80000000ULL
-#define KERNEL_WINDOW_END 0xffffffffc0000000ULL
 /* _text without KASLR: __START_KERNEL_map + CONFIG_PHYSICAL_START (16 MiB). */
 #define KERNEL_TEXT_NOKASLR 0xffffffff81000000ULL
 /* Start of the kernel half of the address space (4- or 5-level). */
@@ -140,18 +138,18 @@ static size_t ksymtab__entry_size(enum ksymtab_layout l)
 static void kernel__map_extents(const struct guest_mem *m, const struct guest_mmu *mmu,
 				struct extent *ext, size_t *n)
 {
-	uint64_t va = KERNEL_WINDOW_START;
+	uint64_t va = GUEST_KERNEL_WINDOW_START;
 
 	*n = 0;
-	while (va < KERNEL_WINDOW_END) {
+	while (va < GUEST_KERNEL_WINDOW_END) {
 		uint64_t gpa, size = PAGE_4K, next;
 		int ret = guest__translate(m, mmu, va, &gpa, &size);
 
 		if (size < PAGE_4K || (size & (size - 1)))
 			size = PAGE_4K;
 		next = (va | (size - 1)) + 1;
-		if (next <= va || next > KERNEL_WINDOW_END)
-			next = KERNEL_WINDOW_END;
+		if (next <= va || next > GUEST_KERNEL_WINDOW_END)
+			next = GUEST_KERNEL_WINDOW_END;
 		if (ret == 0) {
 			if (*n && ext[*n - 1].va + ext[*n - 1].len == va) {
 				ext[*n - 1].len += next - va;
@@ -169,12 +167,9 @@ static void kernel__map_extents(const struct guest_mem *m, const struct guest_mm
 	}
 }
 
-/*
- * Copy guest-virtual memory, zero-filling what is unmapped or outside guest
- * memory: the scans below look at a region that may have holes.
- */
-static void kernel__read_fill(const struct guest_mem *m, const struct guest_mmu *mmu, uint64_t va,
-			      uint8_t *buf, size_t len)
+/* guest.h; the scans below look at a region that may have holes. */
+void guest__read_virt_fill(const struct guest_mem *m, const struct guest_mmu *mmu, uint64_t va,
+			   uint8_t *buf, size_t len)
 {
 	while (len) {
 		uint64_t gpa = 0, size = PAGE_4K, chunk;
@@ -525,14 +520,15 @@ static int kernel__ksymtab_at(const struct guest_mem *m, const struct guest_mmu 
 	uint64_t end;
 	int ret = -ENOENT;
 
-	w.va = anchor - KERNEL_WINDOW_START > WINDOW_BELOW ? anchor - WINDOW_BELOW
-							   : KERNEL_WINDOW_START;
-	end = KERNEL_WINDOW_END - anchor > WINDOW_ABOVE ? anchor + WINDOW_ABOVE : KERNEL_WINDOW_END;
+	w.va = anchor - GUEST_KERNEL_WINDOW_START > WINDOW_BELOW ? anchor - WINDOW_BELOW
+								 : GUEST_KERNEL_WINDOW_START;
+	end = GUEST_KERNEL_WINDOW_END - anchor > WINDOW_ABOVE ? anchor + WINDOW_ABOVE
+							      : GUEST_KERNEL_WINDOW_END;
 	w.len = (size_t)(end - w.va);
 	w.buf = malloc(w.len);
 	if (!w.buf)
 		return -ENOMEM;
-	kernel__read_fill(m, mmu, w.va, w.buf, w.len);
+	guest__read_virt_fill(m, mmu, w.va, w.buf, w.len);
 
 	if (!kernel__strings_around(&w, anchor, &str))
 		goto out;
@@ -577,7 +573,7 @@ static int kernel__scan_image(const struct guest_mem *m, const struct guest_mmu 
 			size_t len = left > SCAN_CHUNK ? SCAN_CHUNK : (size_t)left;
 			size_t limit = len == left ? len : len - SCAN_OVERLAP;
 
-			kernel__read_fill(m, mmu, va, buf, len);
+			guest__read_virt_fill(m, mmu, va, buf, len);
 			kernel__scan_chunk(s, buf, len, limit, va);
 			for (size_t a = 0; a < s->nanchors && !k->syms; a++) {
 				s->tried++;
@@ -625,8 +621,8 @@ int guest__find_kernel(const struct guest_mem *m, const struct guest_mmu *mmu,
 	kernel__map_extents(m, mmu, ext, &n);
 	if (!n) {
 		pr_err("no kernel mapped at 0x%llx-0x%llx (cr3 0x%llx)",
-		       (unsigned long long)KERNEL_WINDOW_START,
-		       (unsigned long long)KERNEL_WINDOW_END, (unsigned long long)mmu->cr3);
+		       (unsigned long long)GUEST_KERNEL_WINDOW_START,
+		       (unsigned long long)GUEST_KERNEL_WINDOW_END, (unsigned long long)mmu->cr3);
 		ret = -ENOENT;
 		goto out;
 	}

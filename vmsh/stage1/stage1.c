@@ -132,23 +132,20 @@ static void record(uint32_t step, int err, bool is_fatal)
 	_printk(KERN_ERR "vmsh: stage1 step %u failed: %d\n", step, err);
 }
 
-/* An 8-byte-aligned field of len bytes at off, inside a struct of size bytes. */
-static bool field_ok(uint32_t off, uint32_t len, uint32_t size)
-{
-	return !(off & 7) && off <= size && len <= size - off;
-}
-
 static bool work_layout_ok(const struct stage1_layout *l)
 {
-	return l->work_size <= STAGE1_WORK_SIZE && field_ok(l->work_data, 8, l->work_size) &&
-	       field_ok(l->work_entry, 16, l->work_size) && field_ok(l->work_func, 8, l->work_size);
+	return l->work_size <= STAGE1_WORK_SIZE &&
+	       stage1_layout__field_ok(l->work_data, 8, l->work_size) &&
+	       stage1_layout__field_ok(l->work_entry, 16, l->work_size) &&
+	       stage1_layout__field_ok(l->work_func, 8, l->work_size);
 }
 
 static bool res_layout_ok(const struct stage1_layout *l)
 {
 	return l->res_size <= STAGE1_RES_SIZE && !(l->res_size & 7) &&
-	       field_ok(l->res_start, 8, l->res_size) && field_ok(l->res_end, 8, l->res_size) &&
-	       field_ok(l->res_flags, 8, l->res_size);
+	       stage1_layout__field_ok(l->res_start, 8, l->res_size) &&
+	       stage1_layout__field_ok(l->res_end, 8, l->res_size) &&
+	       stage1_layout__field_ok(l->res_flags, 8, l->res_size);
 }
 
 static void zero(uint8_t *p, uint32_t len)
