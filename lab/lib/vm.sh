@@ -45,9 +45,10 @@ pid_alive() {
 vm_usage() {
 	cat <<EOF
 usage: lab vm start NAME [options]   start a VM, wait for its guest, print its hypervisor pid
-       lab vm exec NAME [-t SECONDS] -- CMD...
+       lab vm exec NAME [-t SECONDS] [--again] -- CMD...
                                      run CMD (joined like ssh does) with /bin/sh in the guest,
-                                     over its serial console; relays stdout, stderr, status
+                                     over its serial console; relays stdout, stderr, status;
+                                     --again: CMD only reads, ask once more if garbled
        lab vm pid NAME               print the hypervisor's pid
        lab vm stop NAME              stop the VM (by pid) and forget it
        lab vm stop-all               stop every VM of this lab run
@@ -198,11 +199,12 @@ vm_boot() {
 }
 
 vm_exec() {
-	local name=$1 timeout=60 dir
+	local name=$1 timeout=60 dir again=()
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in
 		-t | --timeout) timeout=$2; shift 2 ;;
+		--again) again=(--again); shift ;;
 		--) shift; break ;;
 		*) break ;;
 		esac
@@ -211,7 +213,7 @@ vm_exec() {
 	[ -x "$LABCON" ] || die "$LABCON is missing: run 'make' first"
 	dir=$(vm_dir "$name")
 	[ -n "$(vm_live_pid "$name")" ] || die "VM '$name' is not running"
-	"$LABCON" exec -t "$timeout" "$dir/serial.sock" "$*"
+	"$LABCON" exec -t "$timeout" "${again[@]}" "$dir/serial.sock" "$*"
 }
 
 vm_stop() {

@@ -30,13 +30,13 @@ hv_state() {
 # What vmsh must leave in the guest: no device of its own, no file, no mount,
 # no process of stage2 or its command.
 guest_state() {
-	"$LAB" vm exec "$VM" -- 'ls /sys/bus/platform/devices | grep -c virtio-mmio; ls -a /dev | grep -c "^\.vmsh"; wc -l < /proc/mounts; ps -o comm | grep -cE "^(sleep|stage2|\.vmsh)"' | tr '\n' ' '
+	"$LAB" vm exec "$VM" --again -- 'ls /sys/bus/platform/devices | grep -c virtio-mmio; ls -a /dev | grep -c "^\.vmsh"; wc -l < /proc/mounts; ps -o comm | grep -cE "^(sleep|stage2|\.vmsh)"' | tr '\n' ' '
 }
 
 # The guest's kernel log lines that say something went wrong in it: a
 # warning, a bug or oops, a lockdep report, or one of stage1's failed steps.
 guest_splats() {
-	"$LAB" vm exec "$VM" -- dmesg |
+	"$LAB" vm exec "$VM" --again -- dmesg |
 		grep -E 'WARNING:|BUG:|Oops|general protection|lockdep|possible circular locking|inconsistent lock state|scheduling while atomic|vmsh: stage1 step' || true
 }
 
@@ -46,6 +46,12 @@ start_vm() {
 	local kernel=$1 machine=$2 smp=$3
 	shift 3
 	PID=$("$LAB" vm start "$VM" --kernel "$kernel" --machine "$machine" --smp "$smp" --shape disk "$@")
+	progress "$VM ($kernel, $machine, $smp vCPUs $*) is up, hypervisor pid $PID"
+}
+
+# A TAP comment printed at once: where a test was when a lab host got stuck.
+progress() {
+	echo "# [${SECONDS}s] $*" >&3
 }
 
 # attach_basics: uname -r prints the guest's release and exits 0; a command's
@@ -53,10 +59,11 @@ start_vm() {
 # are as before, and the guest's kernel logged no new warning or splat.
 attach_basics() {
 	local release hv0 g0 k0
-	release=$("$LAB" vm exec "$VM" -- uname -r)
+	release=$("$LAB" vm exec "$VM" --again -- uname -r)
 	hv0=$(hv_state "$PID")
 	g0=$(guest_state)
 	k0=$(guest_splats)
+	progress "attach -- uname -r"
 	run --separate-stderr "$VMSH" attach "$PID" -- uname -r </dev/null
 	echo "stdout: $output"
 	echo "stderr: $stderr"
@@ -66,13 +73,26 @@ attach_basics() {
 	[ "$status" -eq 7 ]
 	diff <(echo "$hv0") <(hv_state "$PID")
 	[ "$(guest_state)" = "$g0" ]
-	diff <(echo "$k0") <(guest_splats)
+	no_new_splats "$k0"
+}
+
+# no_new_splats BEFORE: the guest's kernel log has no warning or splat that
+# guest_splats did not print as BEFORE (compared as strings: an empty log
+# before and after is no change).
+no_new_splats() {
+	local before=$1 after
+	after=$(guest_splats)
+	[ "$after" = "$before" ] && return
+	echo "new lines in the guest's kernel log:"
+	diff <(printf '%s\n' "$before") <(printf '%s\n' "$after")
+	false
 }
 
 # attach_root_view: in CMD, / is the image (busybox, no VM files), the VM's
 # root is at /var/lib/vmsh, /proc is fresh and shows the guest's PID 1.
 attach_root_view() {
 	local mark=$1
+	progress "attach: the root view"
 	run --separate-stderr "$VMSH" attach "$PID" -- sh -c "test -x /bin/busybox && test ! -e /$mark && test -e /var/lib/vmsh/$mark && test ! -e /var/lib/vmsh/var/lib/vmsh/$mark && grep -q '^proc /proc proc' /proc/mounts && cat /proc/1/comm" </dev/null
 	echo "stdout: $output"
 	echo "stderr: $stderr"
