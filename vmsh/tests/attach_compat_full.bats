@@ -34,7 +34,7 @@ load attach_common
 
 @test "attach on 6.1 / q35 / 2 vCPUs booted with pti=on: uname -r, exit status, nothing left behind" {
 	start_vm 6.1 q35 2 --append pti=on
-	"$LAB" vm exec "$VM" -- dmesg | grep -q 'Kernel/User page tables isolation: enabled'
+	"$LAB" vm exec "$VM" --again -- "dmesg | grep -q 'Kernel/User page tables isolation: enabled'"
 	attach_basics
 }
 
