@@ -170,7 +170,13 @@ symbol_at() {
 			return n }
 		BEGIN { if (want !~ /^ffffffff/) exit; w = low32(want) }
 		$1 ~ /^ffffffff/ { a = low32($1); if (a <= w && a >= best) { best = a; name = $3 } }
-		END { if (name != "") printf "%s+0x%x\n", name, w - best; else print "?" }' "$1"
+		$3 == "_etext" { etext = low32($1) }
+		END {
+			# Past the lab host kernel'"'"'s text, below its modules (0xc0000000
+			# in the low 32 bits): the vCPU runs a nested guest, whose kernel
+			# has KASLR on.
+			if (etext && w >= etext && w < 3221225472) print "a nested guest (not the lab host'"'"'s kernel text)"
+			else if (name != "") printf "%s+0x%x\n", name, w - best; else print "?" }' "$1"
 }
 
 # Fetch and build everything the lab needs, once; later calls only compare keys.
