@@ -3,3 +3,4 @@ VMSH_OBJS += $(BUILD)/vmsh/src/main.o $(BUILD)/vmsh/src/hv.o $(BUILD)/vmsh/src/i
 PROGRAMS += $(BUILD)/bin/vmsh
 LDLIBS_vmsh := -lbpf -lelf -lz -ljson-c
 LAB_TESTS += vmsh/tests/inspect_matrix.bats vmsh/tests/inspect.bats
+LAB_TESTS_FULL += vmsh/tests/inspect_matrix_full.bats
