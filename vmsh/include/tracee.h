@@ -16,7 +16,9 @@
  *   that cannot reach a ptrace stop (a killable or uninterruptible wait:
  *   hung storage, a userfaultfd without its handler, a vfork parent) makes
  *   the hold fail with -ETIMEDOUT, naming the thread, its state and kernel
- *   function, after every other thread was let go as found.
+ *   function, after every other thread was let go as found. A per-thread
+ *   timer with signal SIGRTMAX-2 (a handler that does nothing) interrupts
+ *   a wait at its deadline.
  * - A thread interrupted inside a blocking syscall resumes it correctly: the
  *   kernel's restart codes (-ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND,
  *   -ERESTART_RESTARTBLOCK) are turned into a re-executed syscall on detach.
