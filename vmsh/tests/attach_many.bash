@@ -70,6 +70,9 @@ many_attaches() {
 			echo "stderr: $(cat "$BATS_TEST_TMPDIR/err")"
 			return 1
 		fi
+		# progress, also for the lab's stall detector (silence = stuck)
+		[ $((round % 10)) -ne 0 ] ||
+			echo "# $round/$n attaches, the last took $ms ms, the slowest $slowest ms" >&3
 	done
 	echo "# $n attaches: $(((($(date +%s%N) - total) / 1000000) / n)) ms each on average, slowest $slowest ms" >&3
 	diff <(echo "$hv0") <(hv_state "$PID")
