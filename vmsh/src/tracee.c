@@ -129,8 +129,9 @@ static size_t tracee__index(struct tracee *t, pid_t tid)
 }
 
 /*
- * A signal-delivery-stop: the signal is ours to deliver later. The first one
- * keeps its siginfo; further ones (only while injecting) are re-raised.
+ * A signal-delivery-stop: the signal is ours to deliver later, with its
+ * siginfo. Further ones (only while injecting) go to more_info, beyond that
+ * to more_signals (re-sent without their siginfo).
  */
 static void tracee__record_signal(struct tracee *t, struct tracee_thread *th, int sig)
 {
@@ -140,6 +141,15 @@ static void tracee__record_signal(struct tracee *t, struct tracee_thread *th, in
 	memset(&si, 0, sizeof(si));
 	if (tracee__ptrace(t, PTRACE_GETSIGINFO, th->tid, NULL, &si) < 0)
 		si.si_signo = 0; /* delivered with a kernel-made siginfo then */
+	/*
+	 * A standard signal held already: sent again it would stay one
+	 * pending signal (they do not queue), one stop for two expected.
+	 */
+	if (sig < 32 && th->pending_signal == sig)
+		return;
+	for (unsigned int k = 0; sig < 32 && k < th->nmore; k++)
+		if (th->more_info[k].si_signo == sig)
+			return;
 	if (!th->pending_signal) {
 		th->pending_signal = sig;
 		th->pending_info = si;

@@ -936,6 +936,9 @@ static void test_held_signals_keep_siginfo(void **state)
 	assert_int_equal(inject(&t, SYS_rt_tgsigqueueinfo, pid, pid, SIGBUS, (long)&bus_info, 0, 0),
 			 0);
 	assert_int_equal(inject(&t, SYS_getpid, 0, 0, 0, 0, 0, 0), pid);
+	/* SIGUSR1 again: a standard signal is held once (sent twice, it would be one). */
+	assert_int_equal(sigqueue(pid, SIGUSR1, (union sigval){ .sival_int = 4343 }), 0);
+	assert_int_equal(inject(&t, SYS_getpid, 0, 0, 0, 0, 0, 0), pid);
 	assert_int_equal(t.threads[t.inject_idx].pending_signal, SIGUSR1);
 	assert_int_equal(tracee__detach(&t), 0);
 
