@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/userfaultfd.h>
 
 #include "tracee.h"
 #include "util.h"
@@ -869,6 +871,82 @@ static void test_stuck_thread_deadline(void **state)
 }
 
 /*
+ * The same with a thread whose read() copies into a page registered with a
+ * userfaultfd whose handler does not answer (QEMU's postcopy migration with
+ * a stalled source): state S, in handle_userfault, and yet no stop on 6.18.
+ */
+static int uffd_fd = -1;
+static char *uffd_page;
+
+static void *uffd_reader(void *arg)
+{
+	(void)arg;
+	stuck_rep.vfork_ret = (pid_t)read(data_pipe[0], uffd_page, 5);
+	return NULL;
+}
+
+static void uffd_child(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_zeropage zero = { 0 };
+	pthread_t th;
+	unsigned long c;
+
+	/* Made here: a registration is not inherited by fork without EVENT_FORK. */
+	uffd_fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	uffd_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	reg.range.start = zero.range.start = (uintptr_t)uffd_page;
+	reg.range.len = zero.range.len = 4096;
+	if (uffd_fd < 0 || uffd_page == MAP_FAILED || ioctl(uffd_fd, UFFDIO_API, &api) ||
+	    ioctl(uffd_fd, UFFDIO_REGISTER, &reg))
+		_exit(3);
+	pthread_create(&th, NULL, uffd_reader, NULL);
+	usleep(200000);
+	c = counter;
+	for (int i = 0; i < 2500; i++) {
+		counter++;
+		usleep(1000);
+	}
+	/* The handler answers at last: the reader's copy goes on. */
+	ioctl(uffd_fd, UFFDIO_ZEROPAGE, &zero);
+	pthread_join(th, NULL);
+	stuck_rep.count_delta = counter - c;
+	if (write(report_pipe[1], &stuck_rep, sizeof(stuck_rep)) != sizeof(stuck_rep))
+		_exit(1);
+}
+
+static void test_userfault_thread_deadline(void **state)
+{
+	struct stuck_tracer_report s;
+	struct stuck_report r;
+	pid_t pid, tracer;
+	int status, probe;
+
+	(void)state;
+	probe = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (probe < 0)
+		skip(); /* vm.unprivileged_userfaultfd=0 without CAP_SYS_PTRACE */
+	close(probe);
+	memset(&stuck_rep, 0, sizeof(stuck_rep));
+	pid = spawn(uffd_child);
+	assert_int_equal(write(data_pipe[1], "hello", 5), 5);
+	wait_blocked(pid, (struct want_syscalls){ .nr = { SYS_read }, .n = 1 });
+	tracer = spawn_tracer(tracer_stuck, pid);
+	read_tracer(&s, sizeof(s), 5000);
+	assert_int_equal(waitpid(tracer, &status, 0), tracer);
+	close(tracer_pipe[0]);
+	assert_int_equal(s.r, -ETIMEDOUT);
+	assert_in_range(s.ms, 1000, 2500);
+	assert_int_equal(s.traced, 1);
+	for_each_task(pid, "status", check_untraced, NULL);
+	read_report(&r, sizeof(r));
+	assert_int_equal(reap(), 0);
+	assert_true(r.count_delta > 100);
+	assert_int_equal(r.vfork_ret, 5); /* the reader's read() */
+}
+
+/*
  * --- signals caught while injecting keep their siginfo (issue 19, finding
  * 9: QEMU aborts on a SIGBUS that is not BUS_MCEERR_*) ---
  */
@@ -964,6 +1042,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_tracer_killed_between_syscalls, teardown),
 		cmocka_unit_test_teardown(test_tracer_killed_inside_a_syscall, teardown),
 		cmocka_unit_test_teardown(test_stuck_thread_deadline, teardown),
+		cmocka_unit_test_teardown(test_userfault_thread_deadline, teardown),
 		cmocka_unit_test_teardown(test_held_signals_keep_siginfo, teardown),
 	};
 
