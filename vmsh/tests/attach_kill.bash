@@ -29,15 +29,23 @@ after_kill() {
 		{ echo "$what: the next attach: status $status: $output $stderr"; return 1; }
 }
 
-# kill_points DELAY...: SIGKILL an attach after each delay (seconds), then
-# once in the steady state of a long-running command.
+# kill_points N: SIGKILL N attaches at points spread evenly over the time
+# an attach takes to its command's output here (measured first: about 1 s
+# on hardware, 10 s in a loaded nested lab), then once in the steady state
+# of a long-running command.
 kill_points() {
-	local delay rc release hv0 g0 last vmsh
+	local n=$1 k delay rc release hv0 g0 last vmsh t0 span
 	start_vm 6.1-cloud q35 2
 	release=$("$LAB" vm exec "$VM" -- uname -r)
 	hv0=$(hv_state "$PID")
 	g0=$(guest_state)
-	for delay in "$@"; do
+	t0=$(date +%s%N)
+	run --separate-stderr timeout 120 "$VMSH" attach "$PID" -- uname -r </dev/null
+	[ "$status" -eq 0 ] || { echo "a first attach failed: $stderr"; return 1; }
+	span=$((($(date +%s%N) - t0) / 1000000))
+	echo "# an attach takes $span ms here: $n kills spread over it" >&3
+	for ((k = 0; k < n; k++)); do
+		delay=$(awk -v s="$span" -v k="$k" -v n="$n" 'BEGIN { printf "%.2f", s * (k + 0.5) / n / 1000 }')
 		"$VMSH" attach -v "$PID" -- sleep 600 </dev/null >/dev/null 2>"$BATS_TEST_TMPDIR/err" &
 		helper=$!
 		sleep "$delay"
