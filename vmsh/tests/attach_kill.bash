@@ -25,8 +25,11 @@ after_kill() {
 		{ echo "$what: threads left stopped"; return 1; }
 	timeout 60 "$LAB" vm exec "$VM" -- true || { echo "$what: the guest does not answer"; return 1; }
 	run --separate-stderr timeout 120 "$VMSH" attach "$PID" -- uname -r </dev/null
-	[ "$status" -eq 0 ] && [ "$output" = "$release" ] ||
-		{ echo "$what: the next attach: status $status: $output $stderr"; return 1; }
+	[ "$status" -eq 0 ] && [ "$output" = "$release" ] || {
+		echo "# $what: the next attach: status $status: $output" >&3
+		sed 's/^/#     vmsh: /' <<<"$stderr" | tail -15 >&3
+		return 1
+	}
 }
 
 # kill_points N: SIGKILL N attaches at points spread evenly over the time
@@ -34,7 +37,7 @@ after_kill() {
 # on hardware, 10 s in a loaded nested lab), then once in the steady state
 # of a long-running command.
 kill_points() {
-	local n=$1 k delay rc release hv0 g0 last vmsh t0 span
+	local n=$1 k delay rc release hv0 g0 last vmsh t0 span failed=()
 	start_vm 6.1-cloud q35 2
 	release=$("$LAB" vm exec "$VM" -- uname -r)
 	hv0=$(hv_state "$PID")
@@ -54,7 +57,9 @@ kill_points() {
 		wait "$helper" || rc=$?
 		helper=
 		last=$(grep -v '^ *$' "$BATS_TEST_TMPDIR/err" | tail -1 | cut -c1-100)
-		after_kill "SIGKILL after $delay s (status $rc, last said: $last)" "$hv0" "$g0" "$release"
+		# every point runs, so that one run shows all that fail
+		after_kill "SIGKILL after $delay s (status $rc, last said: $last)" "$hv0" "$g0" "$release" ||
+			failed+=("$delay s")
 	done
 	"$VMSH" attach -v "$PID" -- sh -c 'while :; do echo tick; sleep 0.2; done' </dev/null \
 		> >(cat >/dev/null) 2>"$BATS_TEST_TMPDIR/err" &
@@ -66,5 +71,6 @@ kill_points() {
 	kill -KILL "$vmsh"
 	wait "$vmsh" || true
 	helper=
-	after_kill "SIGKILL in the steady state" "$hv0" "$g0" "$release"
+	after_kill "SIGKILL in the steady state" "$hv0" "$g0" "$release" || failed+=("steady state")
+	[ ${#failed[@]} -eq 0 ] || { echo "failed after the kills at: ${failed[*]}"; return 1; }
 }
