@@ -4,3 +4,7 @@ VMSH_OBJS += $(BUILD)/vmsh/src/tracee.o
 UNIT_TESTS += $(BUILD)/tests/vmsh_tracee
 $(BUILD)/tests/vmsh_tracee: $(BUILD)/vmsh/tests/test_tracee.o $(BUILD)/vmsh/src/tracee.o $(BUILD)/vmsh/src/util.o
 LDLIBS_vmsh_tracee := -lcmocka -lpthread
+
+# Lab: SIGKILL at every phase, many attaches in a row (issue 19).
+LAB_TESTS += vmsh/tests/attach_kill.bats vmsh/tests/attach_many.bats
+LAB_TESTS_FULL += vmsh/tests/attach_kill_full.bats vmsh/tests/attach_many_full.bats

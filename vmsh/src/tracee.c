@@ -17,9 +17,17 @@
  *
  * Signals: one held in a signal-delivery-stop is delivered exactly by
  * PTRACE_DETACH's data. A thread that ran injected syscalls swallowed the
- * signals it met (they would have run handlers mid-injection); it is driven
- * back into a signal-delivery-stop of the first one before detaching, so its
- * siginfo survives, and the others are re-raised.
+ * signals it met (they would have run handlers mid-injection), keeping each
+ * one's siginfo; before detaching it is driven through a signal-delivery-stop
+ * of each again, where its siginfo is put back (see tracee__restop).
+ *
+ * Deadlines: no wait here blocks. A thread in a killable or uninterruptible
+ * kernel wait does not take PTRACE_INTERRUPT's stop until that wait ends
+ * (hung storage, a userfaultfd whose handler is gone, a vfork parent), and a
+ * blocking waitpid() for it would keep every other thread of the hypervisor
+ * stopped for as long: a frozen VM. Each wait has a deadline; when it
+ * passes, every thread that did stop is let go as found and the hold fails
+ * naming the thread, its state and kernel function.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,6 +35,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,12 +58,19 @@
 #define ERESTARTNOHAND 514
 #define ERESTART_RESTARTBLOCK 516
 
+unsigned int tracee_deadline_ms = TRACEE_STOP_DEADLINE_MS;
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t deadline_in(unsigned int ms)
+{
+	return now_ns() + (uint64_t)ms * 1000000u;
 }
 
 /* Every request goes through here so that nr_ptrace counts them all. */
@@ -88,6 +104,7 @@ static long tracee__add(struct tracee *t, pid_t tid)
 	memset(&n[t->nthreads], 0, sizeof(*n));
 	n[t->nthreads].tid = tid;
 	n[t->nthreads].attached = true;
+	n[t->nthreads].own_insn = 1; /* not checked yet */
 	return (long)t->nthreads++;
 }
 
@@ -112,24 +129,38 @@ static size_t tracee__index(struct tracee *t, pid_t tid)
 }
 
 /*
- * A signal-delivery-stop: the signal is ours to deliver later. The first one
- * keeps its siginfo; further ones (only while injecting) are re-raised.
+ * A signal-delivery-stop: the signal is ours to deliver later, with its
+ * siginfo. Further ones (only while injecting) go to more_info, beyond that
+ * to more_signals (re-sent without their siginfo).
  */
 static void tracee__record_signal(struct tracee *t, struct tracee_thread *th, int sig)
 {
 	siginfo_t si;
 
 	pr_debug("thread %d: holding signal %d", th->tid, sig);
-	if (th->pending_signal) {
-		if (sig >= 1 && sig <= 64)
-			th->more_signals |= 1ull << (sig - 1);
-		return;
-	}
 	memset(&si, 0, sizeof(si));
 	if (tracee__ptrace(t, PTRACE_GETSIGINFO, th->tid, NULL, &si) < 0)
 		si.si_signo = 0; /* delivered with a kernel-made siginfo then */
-	th->pending_signal = sig;
-	th->pending_info = si;
+	/*
+	 * A standard signal held already: sent again it would stay one
+	 * pending signal (they do not queue), one stop for two expected.
+	 */
+	if (sig < 32 && th->pending_signal == sig)
+		return;
+	for (unsigned int k = 0; sig < 32 && k < th->nmore; k++)
+		if (th->more_info[k].si_signo == sig)
+			return;
+	if (!th->pending_signal) {
+		th->pending_signal = sig;
+		th->pending_info = si;
+	} else if (th->nmore < TRACEE_MAX_HELD && si.si_signo == sig) {
+		th->more_info[th->nmore++] = si;
+	} else if (sig >= 1 && sig <= 64) {
+		pr_err("thread %d: signal %d is re-sent without its siginfo (more than %d "
+		       "signals arrived while vmsh ran syscalls in it)",
+		       th->tid, sig, TRACEE_MAX_HELD + 1);
+		th->more_signals |= 1ull << (sig - 1);
+	}
 }
 
 /*
@@ -184,25 +215,201 @@ static int tracee__handle_status(struct tracee *t, size_t i, int status)
 	return 1;
 }
 
-static int tracee__waitpid(pid_t tid, int *status)
+/*
+ * A timer signal interrupts a blocking waitpid() at the deadline: a pidfd
+ * does not report ptrace stops, and polling with WNOHANG costs a stop's
+ * latency several times over (measured: an injected syscall 41 us blocking,
+ * 226 us polling). The signal is a real-time one vmsh uses for nothing else,
+ * its handler does nothing (it only makes waitpid return EINTR: no
+ * SA_RESTART), and the per-thread timer fires again every 10 ms after the
+ * deadline, so a first shot that lands just before waitpid blocks is not
+ * lost.
+ */
+#define TRACEE_WAKE_SIGNAL (SIGRTMAX - 2)
+#define TRACEE_WAKE_REPEAT_NS 10000000
+
+static __thread timer_t wake_timer;
+static __thread pid_t wake_tid; /* the thread it was made for: none after a fork */
+
+static void tracee__wake(int sig)
 {
+	(void)sig;
+}
+
+static int tracee__wake_setup(void)
+{
+	struct sigaction sa = { .sa_handler = tracee__wake }; /* no SA_RESTART */
+	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID,
+				.sigev_signo = TRACEE_WAKE_SIGNAL };
+	sigset_t set;
+
+	/* Unblocked each time: a signal mask set meanwhile must not void the deadline. */
+	sigemptyset(&set);
+	sigaddset(&set, TRACEE_WAKE_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (wake_tid == gettid())
+		return 0;
+	sev._sigev_un._tid = gettid();
+	if (sigaction(TRACEE_WAKE_SIGNAL, &sa, NULL) < 0 ||
+	    timer_create(CLOCK_MONOTONIC, &sev, &wake_timer) < 0) {
+		pr_err("unable to set up the timer that bounds ptrace waits: %s", strerror(errno));
+		return -errno;
+	}
+	wake_tid = gettid();
+	return 0;
+}
+
+static int tracee__wake_arm(uint64_t deadline)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = (time_t)(deadline / 1000000000u),
+			      .tv_nsec = (long)(deadline % 1000000000u) },
+		.it_interval = { .tv_nsec = TRACEE_WAKE_REPEAT_NS },
+	};
+
+	if (!deadline)
+		its = (struct itimerspec){ 0 }; /* disarm */
+	return timer_settime(wake_timer, TIMER_ABSTIME, &its, NULL);
+}
+
+/* waitpid(tid) until deadline (CLOCK_MONOTONIC ns): -ETIMEDOUT then. */
+static int tracee__waitpid(pid_t tid, int *status, uint64_t deadline)
+{
+	pid_t r = waitpid(tid, status, __WALL | WNOHANG);
+	int err;
+
+	if (r == tid)
+		return 0;
+	if (r < 0 && errno != EINTR)
+		return -errno;
+	if (tracee__wake_setup() < 0 || tracee__wake_arm(deadline) < 0) {
+		/* No timer: poll, which only costs latency. */
+		while ((r = waitpid(tid, status, __WALL | WNOHANG)) != tid) {
+			if (r < 0 && errno != EINTR)
+				return -errno;
+			if (now_ns() >= deadline)
+				return -ETIMEDOUT;
+			usleep(1000);
+		}
+		return 0;
+	}
 	for (;;) {
-		if (waitpid(tid, status, __WALL) == tid)
-			return 0;
-		if (errno != EINTR)
-			return -errno;
+		r = waitpid(tid, status, __WALL);
+		err = errno;
+		if (r == tid) {
+			err = 0;
+			break;
+		}
+		if (err != EINTR) {
+			err = -err;
+			break;
+		}
+		if (now_ns() >= deadline) {
+			err = -ETIMEDOUT;
+			break;
+		}
+	}
+	tracee__wake_arm(0);
+	return err;
+}
+
+/* The state letter and its name in /proc/PID/task/TID/stat, and wchan. */
+static void tracee__thread_state(pid_t pid, pid_t tid, char *comm, size_t commsz, char *state,
+				 char *wchan, size_t wchansz)
+{
+	char path[96], buf[512];
+	const char *open_paren, *close_paren;
+	ssize_t n;
+	int fd;
+
+	snprintf(comm, commsz, "?");
+	*state = '?';
+	snprintf(wchan, wchansz, "?");
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		/* "TID (COMM) S ...": COMM may hold spaces and parentheses. */
+		open_paren = strchr(buf, '(');
+		close_paren = strrchr(buf, ')');
+		if (open_paren && close_paren > open_paren && close_paren[1] == ' ') {
+			snprintf(comm, commsz, "%.*s", (int)(close_paren - open_paren - 1),
+				 open_paren + 1);
+			*state = close_paren[2];
+		}
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, wchan, wchansz - 1);
+		close(fd);
+		if (n > 0)
+			wchan[n] = '\0';
 	}
 }
 
-/* Waits until the thread tid is held in a stop, or is gone (-ESRCH). */
-static int tracee__wait_stop(struct tracee *t, pid_t tid)
+static const char *state_name(char state)
 {
+	switch (state) {
+	case 'R':
+		return "running";
+	case 'S':
+		return "sleeping";
+	case 'D':
+		return "in an uninterruptible or killable wait";
+	case 'T':
+		return "stopped";
+	case 't':
+		return "in a tracing stop";
+	case 'Z':
+	case 'X':
+		return "exiting";
+	default:
+		return "in an unknown state";
+	}
+}
+
+/*
+ * threads[i] did not reach a stop by its deadline: it stays seized (nothing
+ * can let a running tracee go: PTRACE_DETACH needs it stopped), is not waited
+ * for again, and the user is told which thread, where it waits, what to do.
+ */
+static void tracee__stuck(struct tracee *t, size_t i, unsigned int ms, const char *what)
+{
+	char comm[64], state, wchan[128];
+	pid_t tid = t->threads[i].tid;
+
+	t->threads[i].stuck = true;
+	t->threads[i].stopped = false;
+	tracee__thread_state(t->pid, tid, comm, sizeof(comm), &state, wchan, sizeof(wchan));
+	pr_err("thread %d (%s) of process %d did not %s within %u ms: it is %s (state %c, "
+	       "kernel function %s; its kernel stack: /proc/%d/task/%d/stack). A thread in a "
+	       "killable or uninterruptible wait (storage that hangs, a userfaultfd whose handler "
+	       "is gone, a vfork parent whose child runs on) cannot be held: vmsh lets every "
+	       "other thread go as it found it; retry when that thread no longer waits",
+	       tid, comm, t->pid, what, ms, state_name(state), state,
+	       wchan[0] && strcmp(wchan, "0") ? wchan : "unknown", t->pid, tid);
+}
+
+/*
+ * Waits until the thread tid is held in a stop, or is gone (-ESRCH), for at
+ * most ms milliseconds (-ETIMEDOUT: it is marked stuck).
+ */
+static int tracee__wait_stop(struct tracee *t, pid_t tid, unsigned int ms, const char *what)
+{
+	uint64_t deadline = deadline_in(ms);
 	int status, r;
 	size_t i;
 
 	for (;;) {
-		r = tracee__waitpid(tid, &status);
+		r = tracee__waitpid(tid, &status, deadline);
 		i = tracee__index(t, tid);
+		if (r == -ETIMEDOUT && i != SIZE_MAX) {
+			tracee__stuck(t, i, ms, what);
+			return r;
+		}
 		if (r < 0) {
 			pr_err("unable to wait for thread %d: %s", tid, strerror(-r));
 			if (r == -ECHILD && i != SIZE_MAX)
@@ -307,7 +514,7 @@ static int tracee__scan(struct tracee *t, pid_t *busy)
 			r = (int)idx;
 			/* Not in threads[]: let it go here, it is still running. */
 			tracee__ptrace(t, PTRACE_INTERRUPT, tid, NULL, NULL);
-			if (tracee__waitpid(tid, &(int){ 0 }) == 0)
+			if (tracee__waitpid(tid, &(int){ 0 }, deadline_in(tracee_deadline_ms)) == 0)
 				tracee__ptrace(t, PTRACE_DETACH, tid, NULL, NULL);
 			break;
 		}
@@ -335,7 +542,7 @@ static int tracee__stop_all(struct tracee *t)
 			i++;
 			continue;
 		}
-		r = tracee__wait_stop(t, tid);
+		r = tracee__wait_stop(t, tid, tracee_deadline_ms, "stop when interrupted");
 		if (r == -ESRCH)
 			continue; /* dropped: threads[i] is the next one now */
 		if (r < 0)
@@ -493,18 +700,19 @@ int tracee__attach_except(struct tracee *t, pid_t pid, const pid_t *skip, size_t
 		}
 	}
 
-	r = tracee__find_syscall(t);
-	if (r < 0)
-		goto err_release;
-
 	pr_info("attached to process %d: %zu threads, %lu ptrace requests", pid, t->nthreads,
 		t->nr_ptrace);
 	return 0;
 
 err_release:
-	/* Threads are seized but not yet stopped only if waiting failed: stop them. */
+	/*
+	 * Threads are seized but not yet stopped only if waiting failed: stop
+	 * them, except those that already missed their deadline.
+	 */
 	for (size_t i = 0; i < t->nthreads;) {
-		if (!t->threads[i].stopped && tracee__wait_stop(t, t->threads[i].tid) == -ESRCH)
+		if (!t->threads[i].stopped && !t->threads[i].stuck &&
+		    tracee__wait_stop(t, t->threads[i].tid, tracee_deadline_ms,
+				      "stop when interrupted") == -ESRCH)
 			continue;
 		i++;
 	}
@@ -519,10 +727,12 @@ err_release:
 
 /*
  * Resumes the injecting thread with PTRACE_SYSCALL until its next syscall
- * stop, holding any signal it meets on the way for delivery on detach.
+ * stop, holding any signal it meets on the way for delivery on detach; at
+ * most ms milliseconds (-ETIMEDOUT: the thread stays seized, running).
  */
-static int tracee__to_syscall_stop(struct tracee *t, pid_t tid)
+static int tracee__to_syscall_stop(struct tracee *t, pid_t tid, unsigned int ms, const char *what)
 {
+	uint64_t deadline = deadline_in(ms);
 	int status, r;
 	size_t i;
 
@@ -532,14 +742,23 @@ static int tracee__to_syscall_stop(struct tracee *t, pid_t tid)
 			pr_err("unable to resume thread %d: %s", tid, strerror(errno));
 			return r;
 		}
-		r = tracee__waitpid(tid, &status);
 		i = tracee__index(t, tid);
+		if (i != SIZE_MAX)
+			t->threads[i].stopped = false;
+		r = tracee__waitpid(tid, &status, deadline);
+		i = tracee__index(t, tid);
+		if (r == -ETIMEDOUT && i != SIZE_MAX) {
+			tracee__stuck(t, i, ms, what);
+			return r;
+		}
 		if (r < 0 || i == SIZE_MAX) {
 			pr_err("unable to wait for thread %d: %s", tid, strerror(r ? -r : ESRCH));
 			return r ? r : -ESRCH;
 		}
-		if (WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80))
+		if (WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+			t->threads[i].stopped = true;
 			return 0;
+		}
 		r = tracee__handle_status(t, i, status);
 		if (r == -ESRCH)
 			pr_err("thread %d exited while running an injected syscall", tid);
@@ -552,17 +771,76 @@ static int tracee__to_syscall_stop(struct tracee *t, pid_t tid)
 		 * would fail, so wait for the next stop instead.
 		 */
 		if (r == 0) {
-			r = tracee__wait_stop(t, tid);
+			r = tracee__wait_stop(t, tid, tracee_deadline_ms, what);
 			if (r < 0)
 				return r;
 		}
 	}
 }
 
+/*
+ * The `syscall` to inject with in th: its own, at RIP-2, when th was stopped
+ * inside a syscall (orig_rax >= 0; the kernel has not rewound RIP for a
+ * restart yet at our stops), else one found in the executable mappings.
+ */
+static int tracee__insn(struct tracee *t, struct tracee_thread *th, uint64_t *insn)
+{
+	unsigned char b[SYSCALL_INSN_LEN];
+	struct iovec local = { b, sizeof(b) },
+		     remote = { (void *)(uintptr_t)(th->regs.rip - SYSCALL_INSN_LEN), sizeof(b) };
+	int r;
+
+	if (th->own_insn == 1) {
+		th->own_insn = 0;
+		if ((long long)th->regs.orig_rax >= 0 && th->regs.rip >= SYSCALL_INSN_LEN &&
+		    process_vm_readv(t->pid, &local, 1, &remote, 1, 0) == sizeof(b) &&
+		    b[0] == 0x0f && b[1] == 0x05)
+			th->own_insn = th->regs.rip - SYSCALL_INSN_LEN;
+	}
+	if (th->own_insn) {
+		*insn = th->own_insn;
+		return 0;
+	}
+	if (!t->syscall_insn) {
+		r = tracee__find_syscall(t);
+		if (r < 0)
+			return r;
+	}
+	*insn = t->syscall_insn;
+	return 0;
+}
+
+/*
+ * What the injecting thread sees if vmsh is SIGKILLed at each point (the
+ * kernel then unlinks it: a thread in a ptrace stop is woken with
+ * TIF_SIGPENDING, so it passes the signal path and its restart rules):
+ *
+ * 1. Before the SETREGS that loads the injected registers (in its attach
+ *    stop, or in the syscall-exit-stop of the previous injection, where its
+ *    own registers were put back): as if never held. Its interrupted
+ *    syscall restarts (-ERESTART*), or returns -EINTR where a signal
+ *    handler runs (the kernel's usual rules), or its user code resumes.
+ * 2. After that SETREGS, in the syscall-entry-stop, inside the syscall, or
+ *    in the syscall-exit-stop before its registers are put back: the
+ *    injected syscall runs to its end without vmsh and returns to insn+2.
+ *    With its own `syscall` (RIP-2, a thread stopped in a syscall: QEMU's
+ *    main thread in ppoll) that is its own code at its own RIP: its own
+ *    syscall appears to return the injected one's result, with rdi, rsi,
+ *    rdx, r10, r8, r9 as injected (all but rax, rcx, r11 are its own).
+ *    No restart or -EINTR is possible there: the kernel writes rax on the
+ *    way out. With a gadget (a thread that was not in a syscall) it would
+ *    run the gadget's next instructions: foreign code. vmsh's injected
+ *    syscalls do not block, so this window lasts microseconds.
+ * 3. After its registers are put back at the exit stop: as 1.
+ * A vmsh killed between injections, where it spends nearly all its time
+ * (reading and writing memory, waiting for the guest), is always at 1 or 3.
+ */
 int tracee__syscall(struct tracee *t, long *ret, long nr, const long a[6])
 {
 	struct tracee_thread *th;
 	struct user_regs_struct regs;
+	uint64_t insn;
+	size_t i;
 	pid_t tid;
 	int r;
 
@@ -572,9 +850,17 @@ int tracee__syscall(struct tracee *t, long *ret, long nr, const long a[6])
 	}
 	th = &t->threads[t->inject_idx];
 	tid = th->tid;
+	if (!th->stopped) {
+		pr_err("thread %d of process %d is not held: no syscall can run in it", tid,
+		       t->pid);
+		return -ESRCH;
+	}
+	r = tracee__insn(t, th, &insn);
+	if (r < 0)
+		return r;
 
 	regs = th->regs;
-	regs.rip = t->syscall_insn;
+	regs.rip = insn;
 	regs.rax = (unsigned long long)nr;
 	regs.rdi = (unsigned long long)a[0];
 	regs.rsi = (unsigned long long)a[1];
@@ -590,23 +876,26 @@ int tracee__syscall(struct tracee *t, long *ret, long nr, const long a[6])
 		return r;
 	}
 	th->resumed = true;
+	th->dirty = true;
 
-	r = tracee__to_syscall_stop(t, tid); /* entry */
+	/* th dies here: a clone event on the way may grow threads[]. */
+	r = tracee__to_syscall_stop(t, tid, tracee_deadline_ms, "enter an injected syscall");
 	if (r < 0)
 		return r;
 	if (tracee__ptrace(t, PTRACE_GETREGS, tid, NULL, &regs) < 0)
 		return -errno;
-	if (regs.rip != t->syscall_insn + SYSCALL_INSN_LEN || regs.orig_rax != (uint64_t)nr) {
+	if (regs.rip != insn + SYSCALL_INSN_LEN || regs.orig_rax != (uint64_t)nr) {
 		pr_err("thread %d stopped at 0x%llx in syscall %lld, not in the injected %ld", tid,
 		       regs.rip, (long long)regs.orig_rax, nr);
 		return -EIO;
 	}
-	r = tracee__to_syscall_stop(t, tid); /* exit */
+	r = tracee__to_syscall_stop(t, tid, TRACEE_SYSCALL_DEADLINE_MS,
+				    "return from an injected syscall");
 	if (r < 0)
 		return r;
 	if (tracee__ptrace(t, PTRACE_GETREGS, tid, NULL, &regs) < 0)
 		return -errno;
-	if (regs.rip != t->syscall_insn + SYSCALL_INSN_LEN) {
+	if (regs.rip != insn + SYSCALL_INSN_LEN) {
 		pr_err("thread %d left the injected syscall %ld at 0x%llx", tid, nr, regs.rip);
 		return -EIO;
 	}
@@ -615,6 +904,16 @@ int tracee__syscall(struct tracee *t, long *ret, long nr, const long a[6])
 	if (*ret == -ERESTARTSYS || *ret == -ERESTARTNOINTR || *ret == -ERESTARTNOHAND ||
 	    *ret == -ERESTART_RESTARTBLOCK)
 		*ret = -EINTR;
+	/* Its own registers again, until the next injection: point 3 above. */
+	i = tracee__index(t, tid);
+	if (i == SIZE_MAX)
+		return -ESRCH;
+	if (tracee__ptrace(t, PTRACE_SETREGS, tid, NULL, &t->threads[i].regs) < 0) {
+		r = -errno;
+		pr_err("unable to restore the registers of thread %d: %s", tid, strerror(errno));
+		return r;
+	}
+	t->threads[i].dirty = false;
 	pr_debug("injected syscall %ld in thread %d: %ld", nr, tid, *ret);
 	return 0;
 }
@@ -657,43 +956,75 @@ int tracee__write(const struct tracee *t, uint64_t addr, const void *buf, size_t
 
 /*
  * The injecting thread, with its registers restored, swallowed signals while
- * injecting: raise them again and let it stop at the delivery of one, so that
- * PTRACE_DETACH delivers that one with its original siginfo (from a syscall
- * stop, detach's signal would arrive as a kernel-sent one). On return *sig is
- * the signal to detach with.
+ * injecting: send them again and drive it through the delivery-stop of
+ * each, where PTRACE_SETSIGINFO puts back the siginfo its sender made
+ * (tgkill's own says SI_TKILL and loses si_value, si_addr, and the
+ * BUS_MCEERR_* codes QEMU needs; rt_tgsigqueueinfo cannot send kernel codes
+ * to another process). Each but the last is delivered by PTRACE_CONT from
+ * its stop, which sets up its handler and goes on to the next pending
+ * signal's stop; on return *sig is the last one, for PTRACE_DETACH.
  */
 static int tracee__restop(struct tracee *t, struct tracee_thread *th, int *sig)
 {
+	siginfo_t info[1 + TRACEE_MAX_HELD];
+	bool used[1 + TRACEE_MAX_HELD] = { false };
+	uint64_t deadline = deadline_in(tracee_deadline_ms), more = th->more_signals;
+	unsigned int ninfo = 0, left = 0;
 	pid_t tid = th->tid;
-	int status, r, want = th->pending_signal;
-	siginfo_t info = th->pending_info;
-	uint64_t more = th->more_signals;
+	int status, r, deliver = 0;
 
+	info[ninfo] = th->pending_info;
+	info[ninfo++].si_signo = th->pending_signal; /* 0 if GETSIGINFO failed: kept below */
+	if (th->pending_info.si_signo != th->pending_signal)
+		used[0] = true; /* no siginfo of its own: the kernel makes one */
+	for (unsigned int k = 0; k < th->nmore; k++)
+		info[ninfo++] = th->more_info[k];
 	th->pending_signal = 0;
+	th->nmore = 0;
 	th->more_signals = 0;
-	if (syscall(SYS_tgkill, t->pid, tid, want) < 0)
-		return -errno;
+	for (unsigned int k = 0; k < ninfo; k++, left++)
+		if (syscall(SYS_tgkill, t->pid, tid, info[k].si_signo) < 0)
+			return -errno;
 	for (int s = 1; s <= 64; s++)
-		if ((more & (1ull << (s - 1))) && s != want)
-			syscall(SYS_tgkill, t->pid, tid, s);
+		if (more & (1ull << (s - 1))) {
+			if (syscall(SYS_tgkill, t->pid, tid, s) < 0)
+				return -errno;
+			left++;
+		}
 
 	for (;;) {
-		if (tracee__ptrace(t, PTRACE_CONT, tid, NULL, NULL) < 0)
+		if (tracee__ptrace(t, PTRACE_CONT, tid, NULL, (void *)(uintptr_t)deliver) < 0)
 			return -errno;
-		r = tracee__waitpid(tid, &status);
+		deliver = 0;
+		r = tracee__waitpid(tid, &status, deadline);
+		if (r == -ETIMEDOUT) {
+			size_t i = tracee__index(t, tid);
+
+			if (i != SIZE_MAX)
+				tracee__stuck(t, i, tracee_deadline_ms,
+					      "take back its held signals");
+		}
 		if (r < 0)
 			return r;
 		if (WIFEXITED(status) || WIFSIGNALED(status))
 			return -ESRCH;
-		if (WIFSTOPPED(status) && status >> 16 == 0 &&
-		    WSTOPSIG(status) != (SIGTRAP | 0x80)) {
-			*sig = WSTOPSIG(status);
-			/* Ours: give back the siginfo the sender made, not tgkill's. */
-			if (*sig == want && info.si_signo == want)
-				tracee__ptrace(t, PTRACE_SETSIGINFO, tid, NULL, &info);
+		if (!WIFSTOPPED(status) || status >> 16 != 0 ||
+		    WSTOPSIG(status) == (SIGTRAP | 0x80))
+			continue; /* any other stop on the way: the signals' stops follow */
+		deliver = WSTOPSIG(status);
+		/* The first held one of this number: its sender's siginfo. */
+		for (unsigned int k = 0; k < ninfo; k++) {
+			if (used[k] || info[k].si_signo != deliver)
+				continue;
+			used[k] = true;
+			tracee__ptrace(t, PTRACE_SETSIGINFO, tid, NULL, &info[k]);
+			break;
+		}
+		if (left <= 1) {
+			*sig = deliver;
 			return 0;
 		}
-		/* Any other stop on the way (a trap): the signal's stop follows. */
+		left--;
 	}
 }
 
@@ -705,10 +1036,17 @@ static int tracee__release(struct tracee *t)
 		struct tracee_thread *th = &t->threads[i];
 		int sig = th->pending_signal, r = 0;
 
+		if (th->attached && th->stuck)
+			pr_err(
+			    "thread %d of process %d stays seized until it leaves its kernel wait "
+			    "(it then stops) or vmsh exits (the kernel then lets it go)",
+			    th->tid, t->pid);
 		if (!th->attached || !th->stopped)
 			continue;
-		if (th->resumed && tracee__ptrace(t, PTRACE_SETREGS, th->tid, NULL, &th->regs) < 0)
+		if (th->dirty && tracee__ptrace(t, PTRACE_SETREGS, th->tid, NULL, &th->regs) < 0)
 			r = -errno;
+		if (r == 0)
+			th->dirty = false;
 		if (r == 0 && th->resumed && sig)
 			r = tracee__restop(t, th, &sig);
 		if (r == 0 &&

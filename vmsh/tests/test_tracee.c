@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/userfaultfd.h>
 
 #include "tracee.h"
 #include "util.h"
@@ -66,7 +68,9 @@ static int teardown(void **state)
 	(void)state;
 	if (child > 0) {
 		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		/* __WALL: threads a failed test left traced must be reaped too. */
+		while (waitpid(-1, NULL, __WALL) > 0)
+			;
 		close(data_pipe[1]);
 		close(report_pipe[0]);
 	}
@@ -328,7 +332,6 @@ static void test_blocked_threads(void **state)
 	assert_int_equal(tracee__attach(&t, pid), 0);
 	assert_int_equal(t.nthreads, 4);
 	assert_int_equal(t.threads[t.inject_idx].tid, pid);
-	assert_true(t.syscall_insn != 0);
 	for_each_task(pid, "status", check_held, &t);
 
 	/* Held: the busy thread does not count. */
@@ -338,6 +341,9 @@ static void test_blocked_threads(void **state)
 	assert_true(c1 == c2);
 
 	assert_int_equal(inject(&t, SYS_getpid, 0, 0, 0, 0, 0, 0), pid);
+	/* The leader was in pause(): its own `syscall` ran it, no gadget was searched. */
+	assert_int_equal(t.threads[t.inject_idx].own_insn, t.threads[t.inject_idx].regs.rip - 2);
+	assert_int_equal(t.syscall_insn, 0);
 
 	addr = inject(&t, SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		      -1, 0);
@@ -604,6 +610,425 @@ static void test_attach_fails_midway(void **state)
 	for_each_task(pid, "status", check_untraced, NULL);
 }
 
+/*
+ * --- the tracer dies: a tracer process of our own, SIGKILLed at a chosen
+ * point, as vmsh could be (issue 19, finding 2) ---
+ */
+
+static int tracer_pipe[2]; /* the tracer's progress and results, to the test */
+
+/* Forks fn(pid) as a tracer process of pid; the test reads tracer_pipe[0]. */
+static pid_t spawn_tracer(void (*fn)(pid_t), pid_t pid)
+{
+	pid_t tracer;
+
+	if (pipe(tracer_pipe))
+		fail_msg("pipe: %s", strerror(errno));
+	tracer = fork();
+	if (tracer < 0)
+		fail_msg("fork: %s", strerror(errno));
+	if (tracer == 0) {
+		close(tracer_pipe[0]);
+		fn(pid);
+		_exit(0);
+	}
+	close(tracer_pipe[1]);
+	return tracer;
+}
+
+static void read_tracer(void *buf, size_t len, int timeout_ms)
+{
+	struct pollfd p = { .fd = tracer_pipe[0], .events = POLLIN };
+
+	assert_int_equal(poll(&p, 1, timeout_ms), 1);
+	assert_int_equal(read(tracer_pipe[0], buf, len), (ssize_t)len);
+}
+
+static void kill_tracer(pid_t tracer)
+{
+	int status;
+
+	assert_int_equal(kill(tracer, SIGKILL), 0);
+	assert_int_equal(waitpid(tracer, &status, 0), tracer);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	close(tracer_pipe[0]);
+}
+
+/* The tracee: its leader reads data_pipe; reports each read's result. */
+struct loop_report {
+	long ret[4];
+	int err[4];
+	int n;
+	char buf[8];
+	uint64_t canary; /* a callee-saved value across the reads */
+};
+
+static void leader_read_loop_child(void)
+{
+	struct loop_report r = { .canary = 0x5eed0f0ddeadbeefull };
+	volatile uint64_t keep = r.canary;
+
+	/* A 0 is what an abandoned injected syscall may return (see tracee.c). */
+	do {
+		r.ret[r.n] = read(data_pipe[0], r.buf, sizeof(r.buf) - 1);
+		r.err[r.n] = errno;
+	} while (r.ret[r.n++] == 0 && r.n < 4);
+	r.canary = keep;
+	if (write(report_pipe[1], &r, sizeof(r)) != sizeof(r))
+		_exit(1);
+}
+
+/* Attaches, runs two syscalls, says so, and waits to be killed. */
+static void tracer_between(pid_t pid)
+{
+	struct tracee t;
+	long ret;
+	int ok;
+
+	ok = tracee__attach(&t, pid) == 0 &&
+	     tracee__syscall(&t, &ret, SYS_getpid, (const long[6]){ 0 }) == 0 && ret == pid &&
+	     tracee__syscall(&t, &ret, SYS_getppid, (const long[6]){ 0 }) == 0;
+	if (write(tracer_pipe[1], &ok, sizeof(ok)) != sizeof(ok))
+		_exit(1);
+	pause();
+}
+
+static void check_abandoned_leader(pid_t pid, int max_zeros)
+{
+	struct loop_report r;
+
+	/* The kernel let every thread go when the tracer died. */
+	for_each_task(pid, "status", check_untraced, NULL);
+	assert_int_equal(write(data_pipe[1], "hello", 5), 5);
+	read_report(&r, sizeof(r));
+	assert_int_equal(reap(), 0);
+	/* Its own read() went on (restarted), and got what was written. */
+	assert_in_range(r.n, 1, (uint64_t)max_zeros + 1);
+	for (int i = 0; i + 1 < r.n; i++)
+		assert_int_equal(r.ret[i], 0);
+	assert_int_equal(r.ret[r.n - 1], 5);
+	assert_string_equal(r.buf, "hello");
+	assert_int_equal(r.canary, 0x5eed0f0ddeadbeefull);
+}
+
+/*
+ * Killed between injections (where vmsh spends its time): the leader holds
+ * its own registers, so its read() restarts as if it had never been held.
+ */
+static void test_tracer_killed_between_syscalls(void **state)
+{
+	pid_t pid, tracer;
+	int ok = 0;
+
+	(void)state;
+	pid = spawn(leader_read_loop_child);
+	wait_blocked(pid, (struct want_syscalls){ .nr = { SYS_read }, .n = 1 });
+	tracer = spawn_tracer(tracer_between, pid);
+	read_tracer(&ok, sizeof(ok), 5000);
+	assert_int_equal(ok, 1);
+	kill_tracer(tracer);
+	check_abandoned_leader(pid, 0);
+}
+
+static struct timespec long_sleep = { .tv_sec = 1 }; /* at the same address in the tracee */
+
+/* Attaches, says so, and injects a 1 s nanosleep, during which it is killed. */
+static void tracer_inside(pid_t pid)
+{
+	struct tracee t;
+	long ret;
+	int ok;
+
+	ok = tracee__attach(&t, pid) == 0 &&
+	     tracee__syscall(&t, &ret, SYS_getpid, (const long[6]){ 0 }) == 0;
+	if (write(tracer_pipe[1], &ok, sizeof(ok)) != sizeof(ok))
+		_exit(1);
+	tracee__syscall(&t, &ret, SYS_nanosleep, (const long[6]){ (long)&long_sleep, 0 });
+	pause();
+}
+
+/*
+ * Killed inside an injected syscall: it runs to its end and returns to the
+ * leader's own code (its own `syscall` was used, not a gadget elsewhere),
+ * whose read() sees nanosleep's 0 once (tracee.c, point 2) and goes on.
+ */
+static void test_tracer_killed_inside_a_syscall(void **state)
+{
+	pid_t pid, tracer;
+	int ok = 0;
+
+	(void)state;
+	pid = spawn(leader_read_loop_child);
+	wait_blocked(pid, (struct want_syscalls){ .nr = { SYS_read }, .n = 1 });
+	tracer = spawn_tracer(tracer_inside, pid);
+	read_tracer(&ok, sizeof(ok), 5000);
+	assert_int_equal(ok, 1);
+	usleep(300000); /* inside the nanosleep */
+	wait_blocked(pid, (struct want_syscalls){ .nr = { SYS_nanosleep }, .n = 1 });
+	kill_tracer(tracer);
+	usleep(1000000); /* the nanosleep ends */
+	check_abandoned_leader(pid, 1);
+}
+
+/*
+ * --- a thread that cannot reach a ptrace stop: a vfork parent waits for
+ * its child killably, which PTRACE_INTERRUPT does not wake (issue 19,
+ * finding 6) ---
+ */
+
+struct stuck_report {
+	pid_t vfork_ret;
+	unsigned long count_delta;
+};
+static struct stuck_report stuck_rep;
+
+static void *vforker(void *arg)
+{
+	(void)arg;
+	stuck_rep.vfork_ret = vfork();
+	if (stuck_rep.vfork_ret == 0) {
+		/* The child: only raw syscalls, it shares the parent's memory. */
+		syscall(SYS_nanosleep, &(struct timespec){ .tv_sec = 3 }, NULL);
+		syscall(SYS_exit, 0);
+	}
+	return NULL;
+}
+
+static void stuck_child(void)
+{
+	pthread_t th;
+	unsigned long c;
+
+	pthread_create(&th, NULL, vforker, NULL);
+	usleep(200000);
+	c = counter;
+	for (int i = 0; i < 5000 && !stuck_rep.vfork_ret; i++) {
+		counter++;
+		usleep(1000);
+	}
+	pthread_join(th, NULL);
+	stuck_rep.count_delta = counter - c;
+	if (write(report_pipe[1], &stuck_rep, sizeof(stuck_rep)) != sizeof(stuck_rep))
+		_exit(1);
+}
+
+struct stuck_tracer_report {
+	int r;
+	uint64_t ms;
+	int traced; /* threads of pid still traced by the tracer after the failure */
+};
+
+static void count_traced(const char *path, pid_t tid, void *arg)
+{
+	struct stuck_tracer_report *s = arg;
+
+	(void)tid;
+	if (status_field(path, "TracerPid:") == getpid())
+		s->traced++;
+}
+
+static void tracer_stuck(pid_t pid)
+{
+	struct stuck_tracer_report s = { 0 };
+	struct tracee t;
+	uint64_t t0 = now_ms();
+
+	tracee_deadline_ms = 1000;
+	s.r = tracee__attach(&t, pid);
+	s.ms = now_ms() - t0;
+	for_each_task(pid, "status", count_traced, &s);
+	if (write(tracer_pipe[1], &s, sizeof(s)) != sizeof(s))
+		_exit(1);
+	/* Exiting lets the stuck thread go (tracee.h). */
+}
+
+static void test_stuck_thread_deadline(void **state)
+{
+	struct stuck_tracer_report s;
+	struct stuck_report r;
+	pid_t pid, tracer;
+	int status;
+
+	(void)state;
+	pid = spawn(stuck_child);
+	wait_blocked(pid, (struct want_syscalls){ .nr = { SYS_vfork }, .n = 1 });
+	tracer = spawn_tracer(tracer_stuck, pid);
+	read_tracer(&s, sizeof(s), 5000);
+	assert_int_equal(waitpid(tracer, &status, 0), tracer);
+	close(tracer_pipe[0]);
+	/* Failed by the deadline (1 s here), not when the vfork child ended (3 s). */
+	assert_int_equal(s.r, -ETIMEDOUT);
+	assert_in_range(s.ms, 1000, 2500);
+	/* Only the vfork parent stayed seized, the others were let go... */
+	assert_int_equal(s.traced, 1);
+	/* ...and it too once the tracer exited: nothing is traced. */
+	for_each_task(pid, "status", check_untraced, NULL);
+	read_report(&r, sizeof(r));
+	assert_int_equal(reap(), 0);
+	/* The process ran on: its main thread counted, vfork returned the child. */
+	assert_true(r.count_delta > 100);
+	assert_true(r.vfork_ret > 0);
+}
+
+/*
+ * The same with a thread whose read() copies into a page registered with a
+ * userfaultfd whose handler does not answer (QEMU's postcopy migration with
+ * a stalled source): state S, in handle_userfault, and yet no stop on 6.18.
+ */
+static int uffd_fd = -1;
+static char *uffd_page;
+
+static void *uffd_reader(void *arg)
+{
+	(void)arg;
+	stuck_rep.vfork_ret = (pid_t)read(data_pipe[0], uffd_page, 5);
+	return NULL;
+}
+
+static void uffd_child(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_zeropage zero = { 0 };
+	pthread_t th;
+	unsigned long c;
+
+	/* Made here: a registration is not inherited by fork without EVENT_FORK. */
+	uffd_fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	uffd_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	reg.range.start = zero.range.start = (uintptr_t)uffd_page;
+	reg.range.len = zero.range.len = 4096;
+	if (uffd_fd < 0 || uffd_page == MAP_FAILED || ioctl(uffd_fd, UFFDIO_API, &api) ||
+	    ioctl(uffd_fd, UFFDIO_REGISTER, &reg))
+		_exit(3);
+	pthread_create(&th, NULL, uffd_reader, NULL);
+	usleep(200000);
+	c = counter;
+	for (int i = 0; i < 2500; i++) {
+		counter++;
+		usleep(1000);
+	}
+	/* The handler answers at last: the reader's copy goes on. */
+	ioctl(uffd_fd, UFFDIO_ZEROPAGE, &zero);
+	pthread_join(th, NULL);
+	stuck_rep.count_delta = counter - c;
+	if (write(report_pipe[1], &stuck_rep, sizeof(stuck_rep)) != sizeof(stuck_rep))
+		_exit(1);
+}
+
+static void test_userfault_thread_deadline(void **state)
+{
+	struct stuck_tracer_report s;
+	struct stuck_report r;
+	pid_t pid, tracer;
+	int status, probe;
+
+	(void)state;
+	probe = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (probe < 0)
+		skip(); /* vm.unprivileged_userfaultfd=0 without CAP_SYS_PTRACE */
+	close(probe);
+	memset(&stuck_rep, 0, sizeof(stuck_rep));
+	pid = spawn(uffd_child);
+	assert_int_equal(write(data_pipe[1], "hello", 5), 5);
+	wait_blocked(pid, (struct want_syscalls){ .nr = { SYS_read }, .n = 1 });
+	tracer = spawn_tracer(tracer_stuck, pid);
+	read_tracer(&s, sizeof(s), 5000);
+	assert_int_equal(waitpid(tracer, &status, 0), tracer);
+	close(tracer_pipe[0]);
+	assert_int_equal(s.r, -ETIMEDOUT);
+	assert_in_range(s.ms, 1000, 2500);
+	assert_int_equal(s.traced, 1);
+	for_each_task(pid, "status", check_untraced, NULL);
+	read_report(&r, sizeof(r));
+	assert_int_equal(reap(), 0);
+	assert_true(r.count_delta > 100);
+	assert_int_equal(r.vfork_ret, 5); /* the reader's read() */
+}
+
+/*
+ * --- signals caught while injecting keep their siginfo (issue 19, finding
+ * 9: QEMU aborts on a SIGBUS that is not BUS_MCEERR_*) ---
+ */
+
+struct siginfo_report {
+	int usr1_code, usr1_value;
+	pid_t usr1_pid;
+	int bus_code;
+	void *bus_addr;
+	int n;
+};
+static volatile struct siginfo_report sig_rep;
+static siginfo_t bus_info; /* made before fork: at the same address in the tracee */
+
+static void on_info(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (sig == SIGUSR1) {
+		sig_rep.usr1_code = si->si_code;
+		sig_rep.usr1_value = si->si_value.sival_int;
+		sig_rep.usr1_pid = si->si_pid;
+	} else {
+		sig_rep.bus_code = si->si_code;
+		sig_rep.bus_addr = si->si_addr;
+	}
+	sig_rep.n++;
+}
+
+static void siginfo_child(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_info, .sa_flags = SA_SIGINFO };
+	struct siginfo_report r;
+
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	while (sig_rep.n < 2)
+		pause();
+	r = sig_rep;
+	if (write(report_pipe[1], &r, sizeof(r)) != sizeof(r))
+		_exit(1);
+}
+
+static void test_held_signals_keep_siginfo(void **state)
+{
+	struct siginfo_report r;
+	struct tracee t;
+	pid_t pid;
+
+	(void)state;
+	memset(&bus_info, 0, sizeof(bus_info));
+	bus_info.si_signo = SIGBUS;
+	bus_info.si_code = BUS_MCEERR_AR;
+	bus_info.si_addr = (void *)0x1234000;
+	pid = spawn(siginfo_child);
+	wait_blocked(pid, (struct want_syscalls){ .nr = { SYS_pause }, .n = 1 });
+
+	assert_int_equal(tracee__attach(&t, pid), 0);
+	/* A sigqueue()d SIGUSR1 with a value: the first signal held. */
+	assert_int_equal(sigqueue(pid, SIGUSR1, (union sigval){ .sival_int = 4242 }), 0);
+	assert_int_equal(inject(&t, SYS_getpid, 0, 0, 0, 0, 0, 0), pid);
+	/*
+	 * A SIGBUS as the kernel sends for a memory error (only the process
+	 * itself may queue a kernel si_code): the second one held.
+	 */
+	assert_int_equal(inject(&t, SYS_rt_tgsigqueueinfo, pid, pid, SIGBUS, (long)&bus_info, 0, 0),
+			 0);
+	assert_int_equal(inject(&t, SYS_getpid, 0, 0, 0, 0, 0, 0), pid);
+	/* SIGUSR1 again: a standard signal is held once (sent twice, it would be one). */
+	assert_int_equal(sigqueue(pid, SIGUSR1, (union sigval){ .sival_int = 4343 }), 0);
+	assert_int_equal(inject(&t, SYS_getpid, 0, 0, 0, 0, 0, 0), pid);
+	assert_int_equal(t.threads[t.inject_idx].pending_signal, SIGUSR1);
+	assert_int_equal(tracee__detach(&t), 0);
+
+	read_report(&r, sizeof(r));
+	assert_int_equal(reap(), 0);
+	assert_int_equal(r.usr1_code, SI_QUEUE);
+	assert_int_equal(r.usr1_value, 4242);
+	assert_int_equal(r.usr1_pid, getpid());
+	assert_int_equal(r.bus_code, BUS_MCEERR_AR);
+	assert_ptr_equal(r.bus_addr, (void *)0x1234000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -614,6 +1039,11 @@ int main(void)
 		cmocka_unit_test_teardown(test_attach_nonexistent, teardown),
 		cmocka_unit_test_teardown(test_attach_twice, teardown),
 		cmocka_unit_test_teardown(test_attach_fails_midway, teardown),
+		cmocka_unit_test_teardown(test_tracer_killed_between_syscalls, teardown),
+		cmocka_unit_test_teardown(test_tracer_killed_inside_a_syscall, teardown),
+		cmocka_unit_test_teardown(test_stuck_thread_deadline, teardown),
+		cmocka_unit_test_teardown(test_userfault_thread_deadline, teardown),
+		cmocka_unit_test_teardown(test_held_signals_keep_siginfo, teardown),
 	};
 
 	if (getenv("VMSH_VERBOSE"))
