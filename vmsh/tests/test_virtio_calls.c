@@ -90,10 +90,16 @@ static void expect_used(unsigned int n, uint16_t first_head, unsigned int ndesc,
 /*
  * One notification costs, for the rings: avail.idx; the descriptor table
  * with the new avail entries; avail.idx again (nothing more?); the used
- * elements; used.idx; avail.flags. 4 reads and 2 writes.
+ * elements; used.idx; avail.flags. 4 reads and 2 writes. (avail.idx is
+ * copied twice in each of its reads, against a torn copy: one vectored
+ * call, two without vectored callbacks.) With guest RAM mapped into vmsh,
+ * the indices and flags are single atomic accesses and no call: only the
+ * snapshot and the used elements remain.
  */
 #define RING_READS 4
 #define RING_WRITES 2
+#define RING_READS_MAPPED 1
+#define RING_WRITES_MAPPED 1
 
 /* A 256 KiB read into 64 buffers: 2 calls for the request, whatever its buffers. */
 static void test_calls_big_read(void **state)
@@ -254,8 +260,11 @@ static void test_scalar_mem(void **state)
 	c = calls_now();
 	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	c = calls_since(c);
-	/* the snapshot is two pieces (table, avail entry); 64 buffers + status */
-	assert_int_equal(c.reads, RING_READS + 1 + 1);
+	/*
+	 * the snapshot is two pieces (table, avail entry); each avail.idx read
+	 * two; 64 buffers + status
+	 */
+	assert_int_equal(c.reads, RING_READS + 1 + 2 + 1);
 	assert_int_equal(c.writes, RING_WRITES + 65);
 	expect_used(1, 0, 66, FILE_SECTORS * 512 + 1);
 	assert_int_equal(*gpa_ptr(status_gpa(0)), VIRTIO_BLK_S_OK);
@@ -282,8 +291,8 @@ static void test_direct_blk(void **state)
 	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	c = calls_since(c);
 	/* the header; the status byte; the data not at all */
-	assert_int_equal(c.reads, RING_READS + 1);
-	assert_int_equal(c.writes, RING_WRITES + 1);
+	assert_int_equal(c.reads, RING_READS_MAPPED + 1);
+	assert_int_equal(c.writes, RING_WRITES_MAPPED + 1);
 	expect_used(1, head, 66, FILE_SECTORS * 512 + 1);
 	assert_int_equal(*gpa_ptr(status_gpa(0)), VIRTIO_BLK_S_OK);
 	assert_int_equal(pread(blk_fd, file, FILE_SECTORS * 512, 0), FILE_SECTORS * 512);
@@ -297,8 +306,8 @@ static void test_direct_blk(void **state)
 	c = calls_now();
 	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	c = calls_since(c);
-	assert_int_equal(c.reads, RING_READS + 1);
-	assert_int_equal(c.writes, RING_WRITES + 1);
+	assert_int_equal(c.reads, RING_READS_MAPPED + 1);
+	assert_int_equal(c.writes, RING_WRITES_MAPPED + 1);
 	expect_used(1, head, 18, 1);
 	assert_int_equal(*gpa_ptr(status_gpa(1)), VIRTIO_BLK_S_OK);
 	assert_int_equal(pread(blk_fd, file, 16 * 4096, 8 * 512), 16 * 4096);
