@@ -10,7 +10,7 @@ $(BUILD)/tests/vmsh_virtio: $(BUILD)/vmsh/tests/test_virtio.o \
 	$(BUILD)/vmsh/tests/test_virtio_queues.o $(BUILD)/vmsh/tests/test_virtio_calls.o \
 	$(VMSH_VIRTIO_OBJS) \
 	$(BUILD)/vmsh/src/guest_mem.o $(BUILD)/vmsh/src/util.o
-LDLIBS_vmsh_virtio := -lcmocka
+LDLIBS_vmsh_virtio := -lcmocka -lpthread
 
 # libFuzzer target for the transport, the split virtqueues and both device
 # models against a hostile guest (vmsh/tests/fuzz/fuzz_virtio.c), built
