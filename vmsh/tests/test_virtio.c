@@ -143,6 +143,25 @@ static void *fake_ptr_hva(void *ctx, uint64_t hva, size_t len)
 	return hv.mem + (hva - HV_BASE);
 }
 
+static struct memslot process_slots[ARRAY_SIZE(slots)];
+static pid_t self_pid;
+
+void mem_process(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
+		process_slots[i] = slots[i];
+		process_slots[i].hva = (uintptr_t)hv.mem + (slots[i].hva - HV_BASE);
+	}
+	self_pid = getpid();
+	gm.slots = process_slots;
+	gm.read_hva = guest__read_hva_process;
+	gm.write_hva = guest__write_hva_process;
+	gm.readv_hva = NULL;
+	gm.writev_hva = NULL;
+	gm.ptr_hva = NULL;
+	gm.ctx = &self_pid;
+}
+
 void mem_direct(bool on)
 {
 	gm.ptr_hva = on ? fake_ptr_hva : NULL;

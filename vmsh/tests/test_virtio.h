@@ -83,6 +83,11 @@ void fill(uint64_t gpa, size_t len, uint8_t seed);
 void mem_vectored(bool on);
 /* The next n 2-byte reads of gpa return a, b, a, b, ... (fake_hv.tear_*). */
 void tear_reads(uint64_t gpa, uint16_t a, uint16_t b, unsigned int n);
+/*
+ * gm through the real process_vm_readv/writev, this process standing in
+ * for the hypervisor (hv.mem is its RAM); no fake callback counts calls.
+ */
+void mem_process(void);
 /* Whether gm maps guest RAM into vmsh (ptr_hva, as hvmem.h does); default off. */
 void mem_direct(bool on);
 

@@ -325,6 +325,38 @@ static void test_direct_blk(void **state)
 	free(file);
 }
 
+/*
+ * The real process_vm_readv/writev path (this process as the hypervisor):
+ * avail.idx's two copies go in one call, and used.idx in one 8-byte write
+ * of used.flags, used.idx and used.ring[0].id.
+ */
+static void test_process_mem(void **state)
+{
+	struct virtio_dev *dev;
+	struct tbuf b = { DATA, 2, false };
+	unsigned long before;
+	uint16_t head, id;
+	uint32_t len;
+
+	mem_process();
+	dev = *state = cons_new();
+	drv_start(dev, 2);
+	memcpy(gpa_ptr(DATA), "hi", 2);
+	head = drv_post(1, &b, 1);
+	before = mem_calls;
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	/* the rings, and the two bytes of output */
+	assert_int_equal(mem_calls - before, RING_READS + RING_WRITES + 1);
+	assert_int_equal(out_len, 2);
+	assert_memory_equal(out_buf, "hi", 2);
+	assert_int_equal(get16(drv.q[1].used), 0);
+	assert_int_equal(get32(drv.q[1].used + 4), head);
+	assert_true(drv_used(1, &id, &len));
+	assert_int_equal(id, head);
+	assert_int_equal(irqs, 1);
+	assert_true(virtio_dev__live(dev));
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 const struct CMUnitTest virtio_calls_tests[] = {
@@ -335,5 +367,6 @@ const struct CMUnitTest virtio_calls_tests[] = {
 	TEST(test_desc_table_partly_outside_ram),
 	TEST(test_scalar_mem),
 	TEST(test_direct_blk),
+	TEST(test_process_mem),
 };
 const size_t virtio_calls_ntests = ARRAY_SIZE(virtio_calls_tests);
