@@ -19,7 +19,9 @@
  * SMM one that must never be touched) with holes between them. Every
  * hypervisor access the device code makes is checked to fall inside the
  * slot it came from; AddressSanitizer catches every other stray access in
- * vmsh's own memory, UBSan every undefined operation.
+ * vmsh's own memory, UBSan every undefined operation. Some inputs use the
+ * real process_vm_readv/writev callbacks instead, with this process as the
+ * hypervisor.
  *
  * Build and run: make fuzz (60 s), or make fuzz FUZZ_SECONDS=3600.
  */
@@ -43,7 +45,7 @@
 #include "util.h"
 #include "virtio.h"
 
-#define HV_BASE 0x7f0000000000ULL
+#define HV_BASE 0x7f0000000000ULL /* the fake hypervisor's RAM, unless processes */
 #define HV_SIZE 0x1b000ULL
 #define SMM_HVA (HV_BASE + 0x100000) /* outside the buffer: must never be used */
 #define RAM_TOP 0x40000ULL	     /* above every slot */
@@ -55,7 +57,7 @@
  * hypervisor ranges are not adjacent, [80K, 128K) is a hole, [128K, 136K)
  * read-only, and an SMM slot overlaps [192K, 196K).
  */
-static const struct memslot fuzz_slots[] = {
+static const struct memslot fuzz_slots_fake[] = {
 	{ .id = 0, .gpa = 0x00000, .size = 0x10000, .hva = HV_BASE + 0x8000 },
 	{ .id = 1, .gpa = 0x10000, .size = 0x4000, .hva = HV_BASE + 0x0000 },
 	{ .id = 2,
@@ -67,6 +69,14 @@ static const struct memslot fuzz_slots[] = {
 };
 
 static uint8_t *hv_mem; /* HV_SIZE bytes */
+/*
+ * This input's slots: fuzz_slots_fake, or with process_vm_readv/writev
+ * (guest_mem.c's own callbacks, this process as the hypervisor) the same
+ * with hv_mem's real address as the base.
+ */
+static struct memslot fuzz_slots[ARRAY_SIZE(fuzz_slots_fake)];
+static uint64_t hv_base;
+static pid_t self_pid;
 static int blk_fd = -1;
 
 /* ---- The input, consumed from the front ---- */
@@ -113,10 +123,10 @@ static uint8_t *fuzz__hva(uint64_t hva, size_t len)
 	for (size_t i = 0; i < ARRAY_SIZE(fuzz_slots); i++) {
 		const struct memslot *s = &fuzz_slots[i];
 
-		if (s->hva == SMM_HVA)
+		if (s->id >> 16)
 			continue;
 		if (hva >= s->hva && hva - s->hva < s->size && len <= s->size - (hva - s->hva))
-			return hv_mem + (hva - HV_BASE);
+			return hv_mem + (hva - hv_base);
 	}
 	if (!len)
 		return hv_mem;
@@ -176,7 +186,7 @@ static uint8_t *fuzz__gpa(uint64_t gpa, size_t len)
 		const struct memslot *s = &fuzz_slots[i];
 
 		if (gpa >= s->gpa && gpa - s->gpa < s->size && len <= s->size - (gpa - s->gpa))
-			return hv_mem + (s->hva - HV_BASE) + (gpa - s->gpa);
+			return hv_mem + (s->hva - hv_base) + (gpa - s->gpa);
 	}
 	return NULL;
 }
@@ -437,8 +447,11 @@ static void fuzz__run(struct virtio_dev *dev, bool blk, struct in *in, struct gu
 			break;
 		case 9: /* the memslots change (mapped or not) */
 			gm->ptr_hva = op & 0x80 ? fuzz__ptr : NULL;
-			gm->readv_hva = op & 0x40 ? fuzz__readv : NULL;
-			gm->writev_hva = op & 0x40 ? fuzz__writev : NULL;
+			/* guest_mem.c's process callbacks imply their vectored forms */
+			if (gm->read_hva == fuzz__read) {
+				gm->readv_hva = op & 0x40 ? fuzz__readv : NULL;
+				gm->writev_hva = op & 0x40 ? fuzz__writev : NULL;
+			}
 			virtio_dev__set_mem(dev, gm);
 			break;
 		case 10:
@@ -464,6 +477,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		perror("fuzz: set-up");
 		abort();
 	}
+	self_pid = getpid();
 	if (getenv("FUZZ_VERBOSE"))
 		vmsh_verbose = 2;
 	return 0;
@@ -473,13 +487,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct in in = { data, size };
 	uint8_t setup = in__u8(&in);
+	bool process = setup & 128;
 	struct guest_mem gm = {
 		.slots = fuzz_slots,
 		.nslots = ARRAY_SIZE(fuzz_slots),
-		.read_hva = fuzz__read,
-		.write_hva = fuzz__write,
-		.readv_hva = setup & 2 ? NULL : fuzz__readv,
-		.writev_hva = setup & 2 ? NULL : fuzz__writev,
+		.read_hva = process ? guest__read_hva_process : fuzz__read,
+		.write_hva = process ? guest__write_hva_process : fuzz__write,
+		.ctx = &self_pid,
+		.readv_hva = setup & 2 || process ? NULL : fuzz__readv,
+		.writev_hva = setup & 2 || process ? NULL : fuzz__writev,
 		.ptr_hva = setup & 4 ? fuzz__ptr : NULL,
 	};
 	struct virtio_host host = { .notify_irq = fuzz__irq };
@@ -487,6 +503,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool blk = setup & 1;
 	size_t ram = in__u16(&in) % 2048;
 
+	hv_base = process ? (uint64_t)(uintptr_t)hv_mem : HV_BASE;
+	for (size_t i = 0; i < ARRAY_SIZE(fuzz_slots); i++) {
+		fuzz_slots[i] = fuzz_slots_fake[i];
+		fuzz_slots[i].hva = fuzz_slots_fake[i].hva - HV_BASE + hv_base;
+	}
 	memset(hv_mem, 0, HV_SIZE);
 	/* the start of RAM from the input: rings at low addresses get contents */
 	for (size_t i = 0; i < ram && in.left; i++)
