@@ -14,7 +14,10 @@
  * (SIGBUS): no hypervisor does that to RAM it has given to KVM.
  *
  * hvmem__read/write/readv/writev/ptr are the callbacks of struct guest_mem
- * (ctx: the struct hvmem).
+ * (ctx: the struct hvmem). The copies are memcpy and so promise no single
+ * access of any width, as process_vm_readv/writev do not: a field that the
+ * guest reads or writes concurrently with one access (virtio's 16-bit ring
+ * indices) is reached through hvmem__ptr and atomics (virtio_mmio.c).
  */
 #ifndef VMSH_HVMEM_H
 #define VMSH_HVMEM_H

@@ -203,6 +203,7 @@ struct virtq {
 	uint16_t last_avail;  /* next avail.ring entry to pop */
 	uint16_t avail_cache; /* avail.idx as last read */
 	uint16_t used_idx;    /* our used.idx */
+	uint32_t used0_id;    /* used.ring[0].id as last written (little-endian) */
 	bool need_irq;	      /* used entries added since the last interrupt */
 	/*
 	 * Read in one call right after avail.idx, when it shows new entries:

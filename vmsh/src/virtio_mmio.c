@@ -196,6 +196,116 @@ static int virtq__xferv_failed(struct virtio_dev *dev, const struct guest_seg *s
 }
 
 /*
+ * The ring indices (avail.idx, used.idx) are 16-bit fields that the driver
+ * accesses with single 16-bit loads and stores while vmsh copies them, so
+ * a copy must not mix bytes of two values. How depends on how vmsh
+ * reaches the ring:
+ *
+ * - Mapped into vmsh (hvmem.h): one aligned atomic 16-bit load or store,
+ *   exactly what the driver does on its side. The rings' alignment (2 for
+ *   avail, 4 for used) is checked when the queue is enabled, and memslots
+ *   are page-aligned, so the pointer is aligned too (checked all the same:
+ *   an unaligned one takes the copy path below).
+ *
+ * - Through process_vm_readv/writev: the kernel copies with
+ *   copy_to_user/copy_from_user, which on x86-64 moves a copy shorter than
+ *   8 bytes one byte at a time (copy_user_generic_unrolled, the string
+ *   forms' byte tail, rep_movs_alternative since 6.4) or with rep movsb
+ *   (FSRM), which makes no atomicity promise. So:
+ *   - avail.idx is read twice in one call (two iovecs, copied one after the
+ *     other) until both copies agree. A torn copy mixes the bytes of the
+ *     value before and after a store the driver made during it; the second
+ *     copy then sees the value after it, so they differ. Without this, a
+ *     tear when the index crosses a multiple of 256 (0x01ff from 0x00ff ->
+ *     0x0100) can look like up to 256 new entries, and the device would
+ *     pop stale ones.
+ *   - used.idx is published in virtq__store_used_idx (why there).
+ */
+#define VIRTQ_IDX_TRIES 16
+
+/* The 16-bit index at gpa as an aligned pointer in vmsh, or NULL. */
+static uint16_t *virtq__idx_ptr(struct virtio_dev *dev, uint64_t gpa, bool write)
+{
+	uint16_t *p = guest__phys_ptr(&dev->mem, gpa, sizeof(*p), write);
+
+	return p && !((uintptr_t)p % _Alignof(uint16_t)) ? p : NULL;
+}
+
+/*
+ * Read a ring index the driver writes. Loads of ring entries and
+ * descriptors that follow are ordered after it (acquire). 0, -EIO
+ * (NEEDS_RESET set), or -EAGAIN if VIRTQ_IDX_TRIES pairs of copies all
+ * disagreed (the driver stored on every copy: take it as nothing new now;
+ * its next notification comes).
+ */
+static int virtq__load_idx(struct virtio_dev *dev, uint64_t gpa, uint16_t *idx, const char *what)
+{
+	const struct guest_seg segs[2] = { { gpa, sizeof(*idx) }, { gpa, sizeof(*idx) } };
+	uint16_t *p = virtq__idx_ptr(dev, gpa, false), two[2];
+	int ret;
+
+	if (p) {
+		*idx = le16toh(__atomic_load_n(p, __ATOMIC_ACQUIRE));
+		return 0;
+	}
+	for (unsigned int t = 0; t < VIRTQ_IDX_TRIES; t++) {
+		ret = guest__readv_phys(&dev->mem, segs, ARRAY_SIZE(segs), two, NULL);
+		if (ret < 0) {
+			virtio_dev__fail(dev, "%s at 0x%llx (%zu bytes) not readable: %s", what,
+					 (unsigned long long)gpa, sizeof(*idx), strerror(-ret));
+			return -EIO;
+		}
+		if (two[0] == two[1]) {
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			*idx = le16toh(two[0]);
+			return 0;
+		}
+	}
+	pr_debug("%s: %s at 0x%llx changed during each of %d reads", dev->name, what,
+		 (unsigned long long)gpa, VIRTQ_IDX_TRIES);
+	return -EAGAIN;
+}
+
+/*
+ * Publish used.idx, after the used elements it covers (release).
+ *
+ * Mapped: one atomic 16-bit store. Through process_vm_writev, a 2-byte
+ * write would go byte by byte (see above), low byte first: going from
+ * 0x00ff to 0x0100 the driver could read 0x0000, 255 behind, take it as
+ * 255 more used entries and complete stale ids (Linux: "id %u is not a
+ * head!", the queue is then broken, or the wrong request completes). The
+ * kernel moves 8 to 63 bytes with 8-byte moves (rep_movs_alternative's
+ * word loop, the short-string path of the older ERMS copy), each one atomic
+ * when aligned, so where the used ring is 8-byte aligned (Linux's is
+ * page-aligned) the index goes out in one aligned 8-byte write of
+ * used.flags (always 0: vmsh never sets VRING_USED_F_NO_NOTIFY), used.idx
+ * and used.ring[0].id (rewritten with the value it has, which vmsh wrote
+ * last or the driver has not been told about). That is atomic on every
+ * x86-64 kernel without FSRM; with FSRM the kernel uses rep movsb, for
+ * which the architecture promises no single store, and a used ring that is
+ * only 4-byte aligned gets the 2-byte write: both can in principle still
+ * tear at a 256 boundary.
+ */
+static int virtq__store_used_idx(struct virtio_dev *dev, struct virtq *vq, uint16_t idx)
+{
+	uint16_t *p = virtq__idx_ptr(dev, vq->used + 2, true), le = htole16(idx);
+	uint8_t word[8];
+
+	if (p) {
+		__atomic_store_n(p, le, __ATOMIC_RELEASE);
+		return 0;
+	}
+	/* the elements' copy (an earlier call) before the index's */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	if (vq->used % sizeof(word))
+		return virtq__write(dev, vq->used + 2, &le, sizeof(le), "used.idx");
+	memset(word, 0, 2);
+	memcpy(word + 2, &le, sizeof(le));
+	memcpy(word + 4, &vq->used0_id, sizeof(vq->used0_id));
+	return virtq__write(dev, vq->used, word, sizeof(word), "used.idx");
+}
+
+/*
  * Take the snapshot described at struct virtq: the descriptor table and
  * the entries [last_avail, avail_cache), which wrap around the ring at most
  * once, in one vectored read. A failure is not the driver's yet (it may
@@ -219,11 +329,12 @@ static void virtq__snapshot(struct virtio_dev *dev, struct virtq *vq)
 static int virtq__read_avail_idx(struct virtio_dev *dev, struct virtq *vq, unsigned int queue)
 {
 	uint16_t idx;
+	int ret;
 
 	vq->snap_ok = false;
-	if (virtq__read(dev, vq->avail + 2, &idx, sizeof(idx), "avail.idx") < 0)
-		return -EIO;
-	idx = le16toh(idx);
+	ret = virtq__load_idx(dev, vq->avail + 2, &idx, "avail.idx");
+	if (ret < 0)
+		return ret == -EAGAIN ? 0 : -EIO;
 	/* More than a ring's worth of new entries cannot be real. */
 	if ((uint16_t)(idx - vq->last_avail) > vq->num) {
 		virtio_dev__fail(dev, "queue %u: avail.idx %u is more than %u ahead of %u", queue,
@@ -394,8 +505,13 @@ static int virtq__flush(struct virtio_dev *dev, unsigned int queue)
 	ret = guest__writev_phys(&dev->mem, segs, 2, vq->used_batch, &bad);
 	if (ret < 0)
 		return virtq__xferv_failed(dev, segs, 2, bad, ret, true, "used.ring entry");
-	idx = htole16((uint16_t)(vq->used_idx + n));
-	if (virtq__write(dev, vq->used + 2, &idx, sizeof(idx), "used.idx") < 0)
+	/* the batch wrapped to slot 0 (or started there): remember its id */
+	if (n > vq->num - first)
+		vq->used0_id = vq->used_batch[vq->num - first].id;
+	else if (!first)
+		vq->used0_id = vq->used_batch[0].id;
+	idx = (uint16_t)(vq->used_idx + n);
+	if (virtq__store_used_idx(dev, vq, idx) < 0)
 		return -EIO;
 	vq->used_idx = (uint16_t)(vq->used_idx + n);
 	vq->need_irq = true;
@@ -425,6 +541,21 @@ int virtq__push(struct virtio_dev *dev, unsigned int queue, uint16_t head, uint3
 	return 0;
 }
 
+/* avail.flags: only bit 0 is used, so a torn copy cannot mislead; atomic where mapped. */
+static int virtq__read_flags(struct virtio_dev *dev, const struct virtq *vq, uint16_t *flags)
+{
+	uint16_t *p = virtq__idx_ptr(dev, vq->avail, false);
+
+	if (p) {
+		*flags = le16toh(__atomic_load_n(p, __ATOMIC_RELAXED));
+		return 0;
+	}
+	if (virtq__read(dev, vq->avail, flags, sizeof(*flags), "avail.flags") < 0)
+		return -EIO;
+	*flags = le16toh(*flags);
+	return 0;
+}
+
 void virtq__signal(struct virtio_dev *dev, unsigned int queue)
 {
 	struct virtq *vq = &dev->vqs[queue];
@@ -434,9 +565,23 @@ void virtq__signal(struct virtio_dev *dev, unsigned int queue)
 	if (!vq->need_irq || (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET))
 		return;
 	vq->need_irq = false;
-	if (virtq__read(dev, vq->avail, &flags, sizeof(flags), "avail.flags") < 0)
+	/*
+	 * A full barrier between the used.idx store and the avail.flags load.
+	 * The driver re-enables interrupts by clearing NO_INTERRUPT, then (after
+	 * its own full barrier, virtqueue_enable_cb's virtio_mb) reads used.idx
+	 * to catch what was used meanwhile. Should this load pass our store (a
+	 * store buffer lets it on x86 too), the driver can read the old
+	 * used.idx and we the old flags: neither side acts, the request waits
+	 * forever (the lost notification that vhost's vhost_notify and Linux's
+	 * virtqueue_kick_prepare prevent with smp_mb). On the mapped path both
+	 * are plain accesses in this thread; through process_vm_writev/readv
+	 * they are the kernel's copies, made in this thread in program order,
+	 * so the fence between the two calls orders them as well.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (virtq__read_flags(dev, vq, &flags) < 0)
 		return;
-	if (!(le16toh(flags) & VRING_AVAIL_F_NO_INTERRUPT))
+	if (!(flags & VRING_AVAIL_F_NO_INTERRUPT))
 		virtio_dev__raise(dev, VIRTIO_MMIO_INT_VRING);
 }
 
@@ -530,9 +675,11 @@ static void virtq__enable(struct virtio_dev *dev, unsigned int queue)
 	}
 	if (vq->desc % VRING_DESC_ALIGN_SIZE || vq->avail % VRING_AVAIL_ALIGN_SIZE ||
 	    vq->used % VRING_USED_ALIGN_SIZE) {
+		/* The spec's alignment; the single 16-bit index accesses rely on it. */
 		virtio_dev__fail(dev,
 				 "queue %u: misaligned rings (desc 0x%llx avail 0x%llx "
-				 "used 0x%llx)",
+				 "used 0x%llx; virtio needs 16, 2 and 4): the guest's "
+				 "driver is broken",
 				 queue, (unsigned long long)vq->desc, (unsigned long long)vq->avail,
 				 (unsigned long long)vq->used);
 		return;
@@ -545,6 +692,7 @@ static void virtq__enable(struct virtio_dev *dev, unsigned int queue)
 	}
 	vq->ready = true;
 	vq->last_avail = vq->avail_cache = vq->used_idx = vq->used_pending = 0;
+	vq->used0_id = 0; /* slot 0 is written before any index covers it */
 	vq->need_irq = vq->snap_ok = false;
 }
 

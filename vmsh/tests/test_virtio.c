@@ -46,6 +46,35 @@ static int fake_xfer_hva(uint64_t hva, size_t len, uint8_t **p)
 	return 0;
 }
 
+/* A read of len bytes at p into buf, torn where tear_reads() says. */
+static void fake_copy_in(void *buf, const uint8_t *p, size_t len)
+{
+	if (len == 2 && p == hv.tear_at && hv.tear_left) {
+		uint16_t v = htole16(hv.tear_val[hv.tear_seen++ % 2]);
+
+		hv.tear_left--;
+		memcpy(buf, &v, 2);
+		return;
+	}
+	memcpy(buf, p, len);
+}
+
+void tear_reads(uint64_t gpa, uint16_t a, uint16_t b, unsigned int n)
+{
+	hv.tear_at = gpa_ptr(gpa);
+	hv.tear_val[0] = a;
+	hv.tear_val[1] = b;
+	hv.tear_left = n;
+	hv.tear_seen = 0;
+}
+
+static void fake_copy_out(uint8_t *p, const void *buf, size_t len)
+{
+	memcpy(p, buf, len);
+	if (hv.on_write)
+		hv.on_write(p, len);
+}
+
 static int fake_read_hva(void *ctx, uint64_t hva, void *buf, size_t len)
 {
 	uint8_t *p;
@@ -54,7 +83,7 @@ static int fake_read_hva(void *ctx, uint64_t hva, void *buf, size_t len)
 	hv.reads++;
 	if (fake_xfer_hva(hva, len, &p))
 		return -EFAULT;
-	memcpy(buf, p, len);
+	fake_copy_in(buf, p, len);
 	return 0;
 }
 
@@ -66,7 +95,7 @@ static int fake_write_hva(void *ctx, uint64_t hva, const void *buf, size_t len)
 	hv.writes++;
 	if (fake_xfer_hva(hva, len, &p))
 		return -EFAULT;
-	memcpy(p, buf, len);
+	fake_copy_out(p, buf, len);
 	return 0;
 }
 
@@ -82,9 +111,9 @@ static int fake_xferv_hva(const struct guest_hva_seg *segs, size_t nsegs, uint8_
 	for (size_t k = 0; k < nsegs; buf += segs[k].len, k++) {
 		fake_xfer_hva(segs[k].hva, segs[k].len, &p);
 		if (write)
-			memcpy(p, buf, segs[k].len);
+			fake_copy_out(p, buf, segs[k].len);
 		else
-			memcpy(buf, p, segs[k].len);
+			fake_copy_in(buf, p, segs[k].len);
 	}
 	return 0;
 }
@@ -112,6 +141,25 @@ static void *fake_ptr_hva(void *ctx, uint64_t hva, size_t len)
 	if (hva < HV_BASE || hva - HV_BASE > HV_SIZE || len > HV_SIZE - (hva - HV_BASE))
 		return NULL;
 	return hv.mem + (hva - HV_BASE);
+}
+
+static struct memslot process_slots[ARRAY_SIZE(slots)];
+static pid_t self_pid;
+
+void mem_process(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
+		process_slots[i] = slots[i];
+		process_slots[i].hva = (uintptr_t)hv.mem + (slots[i].hva - HV_BASE);
+	}
+	self_pid = getpid();
+	gm.slots = process_slots;
+	gm.read_hva = guest__read_hva_process;
+	gm.write_hva = guest__write_hva_process;
+	gm.readv_hva = NULL;
+	gm.writev_hva = NULL;
+	gm.ptr_hva = NULL;
+	gm.ctx = &self_pid;
 }
 
 void mem_direct(bool on)
@@ -266,6 +314,9 @@ int setup(void **state)
 	(void)state;
 	hv.mem = calloc(1, HV_SIZE);
 	hv.bad = hv.reads = hv.writes = 0;
+	hv.tear_at = NULL;
+	hv.tear_left = 0;
+	hv.on_write = NULL;
 	mem_calls = 0;
 	gm = (struct guest_mem){ .slots = slots,
 				 .nslots = ARRAY_SIZE(slots),

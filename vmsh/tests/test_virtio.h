@@ -28,6 +28,16 @@ struct fake_hv {
 	unsigned long bad; /* accesses outside the buffer: must stay 0 */
 	/* callback calls (a system call each for a live hypervisor) */
 	unsigned long reads, writes;
+	/*
+	 * Torn copies: the next tear_left 2-byte reads at tear_at return
+	 * tear_val[0], tear_val[1], tear_val[0], ... instead of the memory
+	 * (as a copy that overlaps the driver's store may).
+	 */
+	uint8_t *tear_at;
+	uint16_t tear_val[2];
+	unsigned int tear_left, tear_seen;
+	/* Called after every piece the device writes (NULL: none). */
+	void (*on_write)(uint8_t *p, size_t len);
 };
 
 struct tqueue {
@@ -71,6 +81,13 @@ void fill(uint64_t gpa, size_t len, uint8_t seed);
  * ones; for devices created after the call.
  */
 void mem_vectored(bool on);
+/* The next n 2-byte reads of gpa return a, b, a, b, ... (fake_hv.tear_*). */
+void tear_reads(uint64_t gpa, uint16_t a, uint16_t b, unsigned int n);
+/*
+ * gm through the real process_vm_readv/writev, this process standing in
+ * for the hypervisor (hv.mem is its RAM); no fake callback counts calls.
+ */
+void mem_process(void);
 /* Whether gm maps guest RAM into vmsh (ptr_hva, as hvmem.h does); default off. */
 void mem_direct(bool on);
 
