@@ -19,9 +19,10 @@
 #include "tracee.h"
 
 struct hv_vcpu {
-	int index; /* N of anon_inode:kvm-vcpu:N */
-	int fd;	   /* in the hypervisor */
-	pid_t tid; /* the thread found in KVM_RUN on it, 0 if unknown */
+	int index;	  /* N of anon_inode:kvm-vcpu:N */
+	int fd;		  /* in the hypervisor */
+	pid_t tid;	  /* the thread found in KVM_RUN on it, 0 if unknown */
+	uint64_t run_hva; /* its struct kvm_run in the hypervisor, 0 until looked up */
 };
 
 struct hv {

@@ -351,6 +351,44 @@ static int guest_limits(struct attach *a, unsigned *phys_bits, unsigned *nr_slot
 	return 0;
 }
 
+/*
+ * The kernel's own page tables, read again in this hold (the first hold's
+ * CR3 may belong to a process that has exited since, its tables freed):
+ * from a vCPU in kernel mode, checked to lead to the kernel image's tables
+ * (a PTI user PGD is replaced by the kernel's). vmsh writes only there.
+ */
+static int attach__kernel_tables(struct attach *a)
+{
+	struct guest_mmu mmu;
+	int v = vcpu__kernel_mmu(&a->hv, &mmu);
+
+	if (v == -ENOENT)
+		pr_err("attach: no vCPU is in long mode any more: is the guest rebooting?");
+	if (v < 0)
+		return v;
+	if (pagemap__kernel_root(&a->mem, &mmu, &a->kernel))
+		return -EINVAL;
+	if (mmu.cr3 != a->mmu.cr3)
+		pr_debug("kernel page tables: CR3 0x%llx (vCPU %d), was 0x%llx",
+			 (unsigned long long)mmu.cr3, a->hv.vcpus[v].index,
+			 (unsigned long long)a->mmu.cr3);
+	a->mmu = mmu;
+	return 0;
+}
+
+/*
+ * Whether stage1's entry is mapped, to where vmsh put it, in the page tables
+ * the vCPU runs on (s->sregs.cr3): RIP changes only if so.
+ */
+static bool entry_mapped(struct attach *a, const struct vcpu_state *s)
+{
+	struct guest_mmu own = { .cr3 = s->sregs.cr3, .la57 = s->sregs.cr4 & CR4_LA57 };
+	uint64_t gpa;
+
+	return !guest__translate(&a->mem, &own, a->img.entry_gva, &gpa, NULL) &&
+	       gpa == a->plan.ram_gpa + (a->img.entry_gva - a->img.gva);
+}
+
 /* Fill the shared struct: devices, modules, stage2 and its arguments. */
 static int configure_stage1(struct attach *a)
 {
@@ -434,6 +472,8 @@ static int prepare(struct attach *a)
 		return err;
 	len = loader__segments_size(l) + page_align(stage2_size) + page_align(STRINGS_SIZE);
 	err = attach__hold(a);
+	if (!err)
+		err = attach__kernel_tables(a);
 	if (!err)
 		err = guest_limits(a, &phys_bits, &nr_slots);
 	if (!err)
@@ -526,12 +566,19 @@ static int enter(struct attach *a)
 {
 	struct vcpu_state s;
 	int v = -EAGAIN, err;
+	bool unmapped = false;
 
 	for (int tries = 0; tries < ENTER_TRIES; tries++) {
 		v = vcpu__pick(&a->hv, &s);
 		/* the trap needs every vCPU's thread: seen only while in KVM_RUN */
 		if (v >= 0 && !all_vcpu_threads(a))
 			v = -EAGAIN;
+		if (v >= 0 && !entry_mapped(a, &s)) {
+			pr_debug("vCPU %d's page tables (CR3 0x%llx) do not map stage1's entry",
+				 a->hv.vcpus[v].index, (unsigned long long)s.sregs.cr3);
+			unmapped = true;
+			v = -EAGAIN;
+		}
 		if (v != -EAGAIN)
 			break;
 		/* every vCPU busy in user mode or with interrupts off: let it run */
@@ -546,8 +593,12 @@ static int enter(struct attach *a)
 			return err;
 	}
 	if (v == -EAGAIN) {
-		pr_err("attach: no vCPU was in the kernel with interrupts enabled in %d tries",
-		       ENTER_TRIES);
+		pr_err("attach: no vCPU was in the kernel with interrupts enabled and no exit "
+		       "pending in %d tries%s",
+		       ENTER_TRIES,
+		       unmapped ? " (some ran on page tables that do not map stage1: "
+				  "not the kernel's?)"
+				: "");
 		return -EBUSY;
 	}
 	if (v < 0)
