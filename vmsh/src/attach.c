@@ -327,23 +327,75 @@ static uint64_t page_align(uint64_t n)
 	return (n + LOADER_PAGE_SIZE - 1) & ~(LOADER_PAGE_SIZE - 1);
 }
 
-/* The vCPU's MAXPHYADDR (CPUID 0x80000008 EAX[7:0]) and the VM's slot count. */
-static int guest_limits(struct attach *a, unsigned *phys_bits, unsigned *nr_slots)
+#define CPUID_FEW 100 /* entries asked for first: QEMU sets some 50 */
+#define CPUID_MAX 256 /* KVM_MAX_CPUID_ENTRIES */
+
+/* vCPU 0's CPUID entries (KVM_GET_CPUID2), malloc'd into *c. */
+static int guest_cpuid(struct attach *a, struct kvm_cpuid2 **c)
 {
-	struct {
-		struct kvm_cpuid2 c;
-		struct kvm_cpuid_entry2 e[100];
-	} cpuid = { .c.nent = 100 };
+	uint32_t nent = CPUID_FEW;
 	long ret;
 	int err;
 
-	err = hv_vcpu_ioctl(&a->hv, 0, KVM_GET_CPUID2, &cpuid);
+	for (;;) {
+		size_t size = sizeof(**c) + nent * sizeof((*c)->entries[0]);
+
+		*c = calloc(1, size);
+		if (!*c)
+			return -ENOMEM;
+		(*c)->nent = nent;
+		err = __hv_ioctl(&a->hv, a->hv.vcpus[0].fd, KVM_GET_CPUID2, *c, size, &ret);
+		if (!err && ret == -E2BIG && nent < CPUID_MAX) {
+			/* more entries than asked for: KVM does not say how many */
+			free(*c);
+			nent = CPUID_MAX;
+			continue;
+		}
+		if (!err && ret < 0) {
+			pr_err("KVM_GET_CPUID2 inside the hypervisor failed: %s",
+			       strerror((int)-ret));
+			err = (int)ret;
+		}
+		if (!err && (*c)->nent > nent)
+			err = -EINVAL; /* not KVM's answer */
+		if (err) {
+			free(*c);
+			*c = NULL;
+		}
+		return err;
+	}
+}
+
+/* The guest's physical address width (guest_limits): leaf 0x80000008's EAX. */
+static unsigned guest_phys_bits(uint32_t eax)
+{
+	unsigned guest = (eax >> 16) & 0xff, max = eax & 0xff;
+
+	/*
+	 * GuestPhysBits (EAX[23:16]), when set, is how many bits of a GPA the
+	 * hypervisor supports (with 4-level EPT/NPT: 48), which may be fewer
+	 * than MAXPHYADDR (EAX[7:0]); RAM above it would be unreachable.
+	 */
+	if (guest >= 32 && (guest < max || max < 32))
+		return guest;
+	return max >= 32 ? max : 36; /* 36: the architectural default without the leaf */
+}
+
+/* The guest's physical address width and the VM's slot count. */
+static int guest_limits(struct attach *a, unsigned *phys_bits, unsigned *nr_slots)
+{
+	struct kvm_cpuid2 *cpuid;
+	long ret;
+	int err;
+
+	err = guest_cpuid(a, &cpuid);
 	if (err)
 		return err;
-	*phys_bits = 36; /* the architectural default without the leaf */
-	for (uint32_t i = 0; i < cpuid.c.nent && i < 100; i++)
-		if (cpuid.e[i].function == 0x80000008 && (cpuid.e[i].eax & 0xff) >= 32)
-			*phys_bits = cpuid.e[i].eax & 0xff;
+	*phys_bits = 36;
+	for (uint32_t i = 0; i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == 0x80000008)
+			*phys_bits = guest_phys_bits(cpuid->entries[i].eax);
+	free(cpuid);
 	err = __hv_ioctl_value(&a->hv, a->hv.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS, &ret);
 	if (err)
 		return err;
@@ -635,6 +687,7 @@ static bool vcpu_in_stage1(struct attach *a)
  */
 static int teardown(struct attach *a, bool guest_done)
 {
+	bool ram_still_mapped = false;
 	int err = 0;
 
 	if (a->trapping && kvmrun__stop(&a->trap))
@@ -660,8 +713,17 @@ static int teardown(struct attach *a, bool guest_done)
 	if (attach__steady_remove(a))
 		err = -EIO;
 	if (a->mapped && guest_done) {
-		if (pagemap__unmap(&a->mem, &a->undo))
+		if (pagemap__unmap(&a->mem, &a->undo)) {
+			/*
+			 * Some entries still link our tables and pages: the RAM
+			 * behind them stays, or the guest would walk into
+			 * unbacked memory (emulation failure, a dead VM).
+			 */
+			pr_err("attach: stage1's mapping could not be taken out of the guest's "
+			       "page tables: its RAM stays");
+			ram_still_mapped = true;
 			err = -EIO;
+		}
 		a->mapped = false;
 	}
 	for (int q = ATTACH_NQUEUES - 1; q >= 0; q--) {
@@ -681,9 +743,13 @@ static int teardown(struct attach *a, bool guest_done)
 	if (a->irq.hv_fd >= 0 && guestram__eventfd_close(&a->hv, &a->irq))
 		err = -EIO;
 	if (a->ram.added) {
-		if (guest_done) {
+		if (guest_done && !ram_still_mapped) {
 			if (guestram__remove(&a->hv, &a->ram))
 				err = -EIO;
+		} else if (ram_still_mapped) {
+			pr_err("attach: the guest still maps stage1's %" PRIu64 " KiB at gva "
+			       "0x%" PRIx64 ": they stay (memslot %u), the VM is unharmed",
+			       a->ram.slot.size >> 10, a->img.gva, a->plan.slot);
 		} else {
 			pr_err("attach: stage1 did not finish in the guest: its %" PRIu64
 			       " KiB stay mapped at gva 0x%" PRIx64 " (memslot %u) so the guest "

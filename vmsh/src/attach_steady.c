@@ -168,8 +168,11 @@ int attach__steady_enter(struct attach *a)
 		if (!virtio_dev__live(a->dev[d]))
 			return 0;
 	err = kvmrun__pause(&a->trap);
-	if (err)
+	if (err) {
+		/* a thread gone; the others, paused, must not stay stopped */
+		kvmrun__resume(&a->trap);
 		return err;
+	}
 	err = attach__hold(a);
 	if (err) {
 		kvmrun__resume(&a->trap); /* the VM must not stay stopped */
@@ -227,10 +230,13 @@ int attach__steady_leave(struct attach *a)
 		a->steady_ns ? 100.0 * (double)a->steady_cpu_ns / (double)a->steady_ns : 0.0);
 	/* the trap first, paused: the pages go while no vCPU runs */
 	err = attach__start_trap(a, true);
-	if (!err)
-		err = attach__hold(a);
 	if (err)
 		return err;
+	err = attach__hold(a);
+	if (err) {
+		kvmrun__resume(&a->trap); /* the VM must not stay stopped */
+		return err;
+	}
 	err = attach__steady_remove(a);
 	if (attach__release(a) || err)
 		return -EIO;
