@@ -248,6 +248,27 @@ static int attach__layout(struct attach *a)
 	return 0;
 }
 
+/*
+ * vmsh's memslot and its writes (process_vm_writev, its mapping of guest
+ * RAM) are invisible to KVM's dirty log and to the hypervisor's own: a
+ * migrated or snapshotted guest would carry page tables that point at RAM
+ * the destination does not have, and stale pages. Migration and savevm log
+ * every RAM slot, so the slot of the kernel image tells; a display's
+ * framebuffer slot (QEMU's VGA logs its own all the time) does not stop an
+ * attach.
+ */
+static int attach__check_dirty_log(struct attach *a)
+{
+	const struct memslot *s = hv__dirty_logged(a->hv.slots, a->hv.nslots, a->kernel.pbase);
+
+	if (!s)
+		return 0;
+	pr_err("attach: the VM is being migrated or snapshotted (KVM logs the dirty pages of "
+	       "its RAM, memslot %u): attach after it ends",
+	       s->id);
+	return -EBUSY;
+}
+
 /* Phase 1: what the hypervisor and the guest are; the hypervisor runs again. */
 static int discover(struct attach *a)
 {
@@ -309,6 +330,9 @@ static int discover(struct attach *a)
 	if (err)
 		return err;
 	pr_info("guest kernel: %s", a->kernel.banner);
+	err = attach__check_dirty_log(a);
+	if (err)
+		return err;
 	return attach__layout(a);
 }
 
@@ -524,6 +548,11 @@ static int prepare(struct attach *a)
 		return err;
 	len = loader__segments_size(l) + page_align(stage2_size) + page_align(STRINGS_SIZE);
 	err = attach__hold(a);
+	/* a migration may have begun since phase 1: the slots again */
+	if (!err)
+		err = hv__read_memslots(&a->hv);
+	if (!err)
+		err = attach__check_dirty_log(a);
 	if (!err)
 		err = attach__kernel_tables(a);
 	if (!err)

@@ -73,12 +73,31 @@ static void test_cannot_enter(void **state)
 	assert_non_null(vcpu__cannot_enter(&s));
 }
 
+/* Migration or savevm: the RAM slot holding the kernel logs dirty pages. */
+static void test_dirty_logged(void **state)
+{
+	struct memslot slots[] = {
+		{ .id = 0, .gpa = 0, .size = 0xc0000000 },
+		{ .id = 1, .gpa = 0xfd000000, .size = 16 << 20, .flags = KVM_MEM_LOG_DIRTY_PAGES },
+		{ .id = 1 << 16, .gpa = 0, .size = 0x100000, .flags = KVM_MEM_LOG_DIRTY_PAGES },
+	};
+
+	(void)state;
+	/* a framebuffer that logs (QEMU's VGA), SMM's address space: not migration */
+	assert_null(hv__dirty_logged(slots, 3, 0x1000000));
+	assert_ptr_equal(hv__dirty_logged(slots, 3, 0xfd001000), &slots[1]);
+	slots[0].flags = KVM_MEM_LOG_DIRTY_PAGES;
+	assert_ptr_equal(hv__dirty_logged(slots, 3, 0x1000000), &slots[0]);
+	assert_null(hv__dirty_logged(slots, 3, 0xc0000000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exit_finished),
 		cmocka_unit_test(test_exit_unfinished),
 		cmocka_unit_test(test_cannot_enter),
+		cmocka_unit_test(test_dirty_logged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
