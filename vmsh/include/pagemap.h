@@ -88,6 +88,15 @@ int pagemap__find_free_range(const struct guest_mem *m, const struct guest_mmu *
 #define PAGEMAP_CR3_PTI_USER 0x1000ULL
 
 /*
+ * Whether mmu->cr3 is the user PGD of a PTI pair (bit 12 set, the page below
+ * has the same user half, a different kernel half); if so *kernel gets the
+ * kernel PGD (bit 12 clear, PCID kept). Needs no knowledge of the kernel:
+ * for finding it from a vCPU in user mode.
+ */
+bool pagemap__pti_user(const struct guest_mem *m, const struct guest_mmu *mmu,
+		       struct guest_mmu *kernel);
+
+/*
  * Make *mmu the kernel's own page tables, those vmsh may add to: the PDPT
  * under the top-level entry for the kernel image, and the PD under it for
  * _text, must be pages of the kernel image k (level3_kernel_pgt and

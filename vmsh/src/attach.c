@@ -274,6 +274,8 @@ static int discover(struct attach *a)
 {
 	uint64_t ram = 0;
 	struct vcpu_state s;
+	struct guest_mmu kern;
+	bool cpl3 = false;
 	int err, v = -1;
 
 	err = hv__open(&a->hv, a->o.pid);
@@ -286,6 +288,7 @@ static int discover(struct attach *a)
 		if (!err && (s.sregs.efer & (1ULL << 10)) &&
 		    (v < 0 || !(s.sregs.cs.selector & 3))) {
 			v = (int)i;
+			cpl3 = s.sregs.cs.selector & 3;
 			a->mmu = (struct guest_mmu){ .cr3 = s.sregs.cr3,
 						     .la57 = s.sregs.cr4 & CR4_LA57 };
 		}
@@ -326,6 +329,12 @@ static int discover(struct attach *a)
 	pr_info("guest RAM: %" PRIu64 " of %" PRIu64 " MiB shared by the hypervisor, mapped into "
 		"vmsh",
 		hvmem__mapped_bytes(&a->hvmem, a->slots, a->nslots) >> 20, ram >> 20);
+	/* every vCPU in user mode: with PTI, on user page tables that map no kernel */
+	if (cpl3 && pagemap__pti_user(&a->mem, &a->mmu, &kern)) {
+		pr_info("CR3 0x%llx is a PTI user page table: using the kernel's at 0x%llx",
+			(unsigned long long)a->mmu.cr3, (unsigned long long)kern.cr3);
+		a->mmu = kern;
+	}
 	err = guest__find_kernel(&a->mem, &a->mmu, &a->kernel);
 	if (err)
 		return err;

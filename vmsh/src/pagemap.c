@@ -389,6 +389,33 @@ static int pagemap__check_root(const struct guest_mem *m, const struct guest_mmu
 	return 0;
 }
 
+bool pagemap__pti_user(const struct guest_mem *m, const struct guest_mmu *mmu,
+		       struct guest_mmu *kernel)
+{
+	uint64_t user = mmu->cr3 & PTE_ADDR_MASK, kern = user - PAGEMAP_CR3_PTI_USER;
+	uint64_t u[ENTRIES], k[ENTRIES];
+	bool used = false;
+
+	if (!(mmu->cr3 & PAGEMAP_CR3_PTI_USER) || guest__read_phys(m, user, u, sizeof(u)) < 0 ||
+	    guest__read_phys(m, kern, k, sizeof(k)) < 0)
+		return false;
+	/*
+	 * The user half of a PTI pair is the same in both (pti_set_user_pgtbl
+	 * writes it to both; the kernel's copy of a user entry gets NX); the
+	 * kernel halves differ, the user PGD mapping only the entry code. Two
+	 * PGDs of different processes share no user entry.
+	 */
+	for (unsigned i = 0; i < ENTRIES / 2; i++) {
+		if ((u[i] & ~PTE_NX) != (k[i] & ~PTE_NX))
+			return false;
+		used |= u[i] & PTE_P;
+	}
+	if (!used || u[ENTRIES - 1] == k[ENTRIES - 1])
+		return false;
+	*kernel = (struct guest_mmu){ .cr3 = mmu->cr3 & ~PAGEMAP_CR3_PTI_USER, .la57 = mmu->la57 };
+	return true;
+}
+
 int pagemap__kernel_root(const struct guest_mem *m, struct guest_mmu *mmu,
 			 const struct guest_kernel *k)
 {

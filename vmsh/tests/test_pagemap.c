@@ -267,6 +267,22 @@ static void test_kernel_root(void **state)
 	put64(UPDPT + 8 * 510, UPD | P | RW | A | D);
 	put64(UPD + 8 * 0, 0x0 | P | PS | G); /* the entry text, cloned */
 
+	/* the user half, the same in both (NX in the kernel's copy) */
+	put64(KPGD + 8 * 1, 0x40000 | P | RW | US | A | NX);
+	put64(UPGD + 8 * 1, 0x40000 | P | RW | US | A);
+	mmu = (struct guest_mmu){ .cr3 = UPGD | 0x3 };
+	struct guest_mmu kern = { 0 };
+	assert_true(pagemap__pti_user(&gm, &mmu, &kern));
+	assert_int_equal(kern.cr3, KPGD | 0x3);
+	/* not a pair: the kernel's own, an empty user half, different user halves */
+	mmu = (struct guest_mmu){ .cr3 = KPGD };
+	assert_false(pagemap__pti_user(&gm, &mmu, &kern));
+	assert_false(pagemap__pti_user(&gm, &mmu4, &kern));
+	put64(KPGD + 8 * 2, 0x41000 | P | RW | US | A);
+	mmu = (struct guest_mmu){ .cr3 = UPGD };
+	assert_false(pagemap__pti_user(&gm, &mmu, &kern));
+	put64(KPGD + 8 * 2, 0);
+
 	/* the kernel's PGD, and one with bit 12 set that is not PTI's */
 	mmu = (struct guest_mmu){ .cr3 = KPGD | 0x5 /* PCID */ };
 	assert_int_equal(pagemap__kernel_root(&gm, &mmu, &k), 0);
