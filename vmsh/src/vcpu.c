@@ -124,8 +124,7 @@ static const char *vcpu__exit_state(struct hv *hv, size_t i)
 	for (size_t t = 0; hv->vcpus[i].tid && t < hv->t.nthreads; t++)
 		if (hv->t.threads[t].tid == hv->vcpus[i].tid && hv->t.threads[t].attached)
 			r = &hv->t.threads[t].regs;
-	if (vcpu__find_runs(hv) ||
-	    guest__read_hva_process(&pid,
+	if (guest__read_hva_process(&pid,
 				    hv->vcpus[i].run_hva + offsetof(struct kvm_run, exit_reason),
 				    &reason, sizeof(reason)))
 		return "its kvm_run cannot be read";
@@ -134,9 +133,12 @@ static const char *vcpu__exit_state(struct hv *hv, size_t i)
 
 int vcpu__pick(struct hv *hv, struct vcpu_state *s)
 {
+	int err = vcpu__find_runs(hv);
+
+	if (err)
+		return err;
 	for (size_t i = 0; i < hv->nvcpus; i++) {
 		const char *why = vcpu__exit_state(hv, i);
-		int err;
 
 		if (why) {
 			pr_debug("vCPU %d cannot take the entry now: %s", hv->vcpus[i].index, why);
