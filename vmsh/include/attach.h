@@ -84,6 +84,7 @@ struct attach {
 	pid_t *trap_tids; /* nvcpus: what attach__hold leaves to the trap */
 	/* the steady state (attach_steady.c) */
 	bool steady, steady_tried;
+	bool migrating;		  /* dirty logging seen while steady: detaching */
 	struct memslot regs_slot; /* read-only, over both MMIO windows */
 	bool regs_added;
 	struct guestram_eventfd ack; /* InterruptACK writes of both devices */
@@ -148,6 +149,15 @@ int attach__start_trap(struct attach *a, bool paused);
 int attach__steady_enter(struct attach *a);
 /* Back to the trap, before the guest removes the devices. 0 or -errno. */
 int attach__steady_leave(struct attach *a);
+/*
+ * While steady: whether the hypervisor turned on dirty logging for the
+ * kernel's RAM since (live migration, savevm), seen by the memslot probe
+ * when the hypervisor issues its own VM ioctls; costs one load when nothing
+ * happened. -EBUSY (reported once, a->migrating set, and a->stop_signal set
+ * to SIGTERM if unset, so that the session detaches) or 0. Called from
+ * attach__steady_sync (each interrupt); the loop may call it every tick.
+ */
+int attach__steady_check(struct attach *a);
 /* Bring the register pages up to date with the devices (steady only). */
 void attach__steady_sync(struct attach *a);
 /* Remove the read-only slot and the InterruptACK ioeventfds (held). */

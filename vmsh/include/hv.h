@@ -19,9 +19,10 @@
 #include "tracee.h"
 
 struct hv_vcpu {
-	int index; /* N of anon_inode:kvm-vcpu:N */
-	int fd;	   /* in the hypervisor */
-	pid_t tid; /* the thread found in KVM_RUN on it, 0 if unknown */
+	int index;	  /* N of anon_inode:kvm-vcpu:N */
+	int fd;		  /* in the hypervisor */
+	pid_t tid;	  /* the thread found in KVM_RUN on it, 0 if unknown */
+	uint64_t run_hva; /* its struct kvm_run in the hypervisor, 0 until looked up */
 };
 
 struct hv {
@@ -51,8 +52,14 @@ void hv__map_vcpu_threads(const struct tracee *t, struct hv_vcpu *vcpus, size_t 
  * memory in the hypervisor.
  */
 int hv__open(struct hv *hv, pid_t pid);
-/* Read the memslots (eBPF) into hv->slots. */
+/* Read the memslots (eBPF) into hv->slots (again: the old array is freed). */
 int hv__read_memslots(struct hv *hv);
+/*
+ * The slot of address space 0 that holds gpa if KVM logs its dirty pages
+ * (KVM_MEM_LOG_DIRTY_PAGES: live migration, savevm, a dirty-rate
+ * measurement), else NULL.
+ */
+const struct memslot *hv__dirty_logged(const struct memslot *slots, size_t nslots, uint64_t gpa);
 /* Unmap the scratch memory and detach: the hypervisor runs on, as it was. */
 int hv__close(struct hv *hv);
 /* Free what hv__open and hv__read_memslots allocated (after hv__close). */

@@ -58,6 +58,12 @@ struct kvmrun {
  * one is not mapped.
  */
 int kvmrun__find_runs(pid_t pid, struct kvmrun_vcpu *vcpus, size_t n);
+/*
+ * One line of /proc/PID/maps: the vCPU index N if it maps the kvm_run of
+ * anon_inode:kvm-vcpu:N (file offset 0; not the dirty ring or another page
+ * of the fd), its start in *start; else -1.
+ */
+int kvmrun__parse_run_map(const char *line, uint64_t *start);
 
 /*
  * Trace every vCPU thread (tid != 0) with PTRACE_SYSCALL; SIGCHLD must be

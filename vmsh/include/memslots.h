@@ -35,4 +35,13 @@ int memslots__collect(struct memslots_probe *p, int (*trigger)(void *ctx), void 
 		      struct memslot **slots, size_t *nslots);
 void memslots__close(struct memslots_probe *p);
 
+/*
+ * Watching without a trigger: arm lets the next ioctl the hypervisor issues
+ * on its own VM fd walk the slots; poll never blocks: 1 and the slots
+ * (malloc'd) if such a walk finished (the probe is armed again), 0 if none
+ * did yet, or a negative errno (a walk that failed; armed again).
+ */
+void memslots__arm(struct memslots_probe *p);
+int memslots__poll(struct memslots_probe *p, struct memslot **slots, size_t *nslots);
+
 #endif

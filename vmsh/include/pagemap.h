@@ -84,6 +84,31 @@ struct pagemap_undo {
 int pagemap__find_free_range(const struct guest_mem *m, const struct guest_mmu *mmu, size_t len,
 			     uint64_t *gva);
 
+/* CR3 bit 12 with PTI: the user PGD is the kernel's + 4 KiB (PTI_USER_PGTABLE_BIT). */
+#define PAGEMAP_CR3_PTI_USER 0x1000ULL
+
+/*
+ * Whether mmu->cr3 is the user PGD of a PTI pair (bit 12 set, the page below
+ * has the same user half, a different kernel half); if so *kernel gets the
+ * kernel PGD (bit 12 clear, PCID kept). Needs no knowledge of the kernel:
+ * for finding it from a vCPU in user mode.
+ */
+bool pagemap__pti_user(const struct guest_mem *m, const struct guest_mmu *mmu,
+		       struct guest_mmu *kernel);
+
+/*
+ * Make *mmu the kernel's own page tables, those vmsh may add to: the PDPT
+ * under the top-level entry for the kernel image, and the PD under it for
+ * _text, must be pages of the kernel image k (level3_kernel_pgt and
+ * level2_kernel_pgt, which every process's kernel PGD shares with init_mm).
+ * A CR3 that fails this with bit 12 set is taken for a PTI user PGD and
+ * replaced by the kernel PGD below it, if that one passes. Anything else
+ * (a process's tables freed since CR3 was read, garbage) is -EINVAL, with
+ * an error: nothing may be written through such tables.
+ */
+int pagemap__kernel_root(const struct guest_mem *m, struct guest_mmu *mmu,
+			 const struct guest_kernel *k);
+
 /*
  * Map [gva, gva + len) to [gpa, gpa + len), 4 KiB pages: leaves
  * PRESENT|ACCESSED|DIRTY, WRITABLE for PAGEMAP_WRITE pages, NX for pages

@@ -16,7 +16,9 @@
 #include <linux/kvm.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/user.h>
 
+#include "guest.h"
 #include "hv.h"
 
 struct vcpu_state {
@@ -33,11 +35,31 @@ int vcpu__read(struct hv *hv, size_t vcpu, struct vcpu_state *s);
 const char *vcpu__cannot_enter(const struct vcpu_state *s);
 
 /*
- * Pick the first vCPU that can take an entry now and read its state into
- * *s: its index, or -EAGAIN when none can right now (the caller lets the
- * guest run a little and tries again), or another negative errno.
+ * Pure: NULL if a vCPU whose thread was stopped with registers r (NULL:
+ * no thread known) and whose kvm_run shows exit_reason has no exit left
+ * unfinished, else why (for messages). Only a thread stopped in
+ * ioctl(fd, KVM_RUN) that returned -EINTR with KVM_EXIT_INTR qualifies:
+ * after any other exit KVM completes the instruction on the next KVM_RUN
+ * from state it kept, and a RIP set now would be lost or the I/O repeated.
+ */
+const char *vcpu__exit_unfinished(const struct user_regs_struct *r, int fd, uint32_t exit_reason);
+
+/*
+ * Pick the first vCPU that can take an entry now (vcpu__cannot_enter, and
+ * vcpu__exit_unfinished for its thread held in hv->t and its kvm_run) and
+ * read its state into *s: its index, or -EAGAIN when none can right now
+ * (the caller lets the guest run a little and tries again), or another
+ * negative errno.
  */
 int vcpu__pick(struct hv *hv, struct vcpu_state *s);
+
+/*
+ * The page tables of a vCPU in kernel mode (CPL 0), else of any in long
+ * mode, into *mmu: the vCPU's index, or -ENOENT if none is in long mode.
+ * With PTI even a CPL-0 vCPU may be on the user PGD for a few instructions
+ * of the entry code: check the result with pagemap__kernel_root().
+ */
+int vcpu__kernel_mmu(struct hv *hv, struct guest_mmu *mmu);
 
 /*
  * Point vCPU vcpu (state s, from vcpu__pick) at entry: KVM_SET_REGS with only

@@ -11,4 +11,4 @@ $(BUILD)/vmsh/src/stage2_blob.o: vmsh/src/stage1_blob.S $(BUILD)/vmsh/guest/stag
 	$(Q)$(CC) -DBLOB=stage2_blob -DSTAGE1_SO='"$(STAGE2)"' -c $< -o $@
 
 LAB_TESTS += vmsh/tests/attach_matrix.bats vmsh/tests/attach_compat.bats vmsh/tests/attach.bats
-LAB_TESTS_FULL += vmsh/tests/attach_compat_full.bats
+LAB_TESTS_FULL += vmsh/tests/attach_compat_full.bats vmsh/tests/attach_migrate.bats

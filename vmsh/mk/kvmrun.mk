@@ -8,3 +8,9 @@ $(BUILD)/tests/vmsh_kvmrun_probe: $(BUILD)/vmsh/tests/kvmrun_probe.o $(BUILD)/vm
 	$(BUILD)/vmsh/src/guest_mem.o \
 	$(BUILD)/vmsh/src/util.o
 LDLIBS_vmsh_kvmrun_probe = $(LDLIBS_vmsh)
+
+# Finding kvm_run in /proc/PID/maps.
+UNIT_TESTS += $(BUILD)/tests/vmsh_kvmrun
+$(BUILD)/tests/vmsh_kvmrun: $(BUILD)/vmsh/tests/test_kvmrun.o $(BUILD)/vmsh/src/kvmrun.o \
+	$(BUILD)/vmsh/src/guest_mem.o $(BUILD)/vmsh/src/util.o
+LDLIBS_vmsh_kvmrun := -lcmocka

@@ -248,11 +248,34 @@ static int attach__layout(struct attach *a)
 	return 0;
 }
 
+/*
+ * vmsh's memslot and its writes (process_vm_writev, its mapping of guest
+ * RAM) are invisible to KVM's dirty log and to the hypervisor's own: a
+ * migrated or snapshotted guest would carry page tables that point at RAM
+ * the destination does not have, and stale pages. Migration and savevm log
+ * every RAM slot, so the slot of the kernel image tells; a display's
+ * framebuffer slot (QEMU's VGA logs its own all the time) does not stop an
+ * attach.
+ */
+static int attach__check_dirty_log(struct attach *a)
+{
+	const struct memslot *s = hv__dirty_logged(a->hv.slots, a->hv.nslots, a->kernel.pbase);
+
+	if (!s)
+		return 0;
+	pr_err("attach: the VM is being migrated or snapshotted (KVM logs the dirty pages of "
+	       "its RAM, memslot %u): attach after it ends",
+	       s->id);
+	return -EBUSY;
+}
+
 /* Phase 1: what the hypervisor and the guest are; the hypervisor runs again. */
 static int discover(struct attach *a)
 {
 	uint64_t ram = 0;
 	struct vcpu_state s;
+	struct guest_mmu kern;
+	bool cpl3 = false;
 	int err, v = -1;
 
 	err = hv__open(&a->hv, a->o.pid);
@@ -265,6 +288,7 @@ static int discover(struct attach *a)
 		if (!err && (s.sregs.efer & (1ULL << 10)) &&
 		    (v < 0 || !(s.sregs.cs.selector & 3))) {
 			v = (int)i;
+			cpl3 = s.sregs.cs.selector & 3;
 			a->mmu = (struct guest_mmu){ .cr3 = s.sregs.cr3,
 						     .la57 = s.sregs.cr4 & CR4_LA57 };
 		}
@@ -305,10 +329,19 @@ static int discover(struct attach *a)
 	pr_info("guest RAM: %" PRIu64 " of %" PRIu64 " MiB shared by the hypervisor, mapped into "
 		"vmsh",
 		hvmem__mapped_bytes(&a->hvmem, a->slots, a->nslots) >> 20, ram >> 20);
+	/* every vCPU in user mode: with PTI, on user page tables that map no kernel */
+	if (cpl3 && pagemap__pti_user(&a->mem, &a->mmu, &kern)) {
+		pr_info("CR3 0x%llx is a PTI user page table: using the kernel's at 0x%llx",
+			(unsigned long long)a->mmu.cr3, (unsigned long long)kern.cr3);
+		a->mmu = kern;
+	}
 	err = guest__find_kernel(&a->mem, &a->mmu, &a->kernel);
 	if (err)
 		return err;
 	pr_info("guest kernel: %s", a->kernel.banner);
+	err = attach__check_dirty_log(a);
+	if (err)
+		return err;
 	return attach__layout(a);
 }
 
@@ -327,28 +360,118 @@ static uint64_t page_align(uint64_t n)
 	return (n + LOADER_PAGE_SIZE - 1) & ~(LOADER_PAGE_SIZE - 1);
 }
 
-/* The vCPU's MAXPHYADDR (CPUID 0x80000008 EAX[7:0]) and the VM's slot count. */
-static int guest_limits(struct attach *a, unsigned *phys_bits, unsigned *nr_slots)
+#define CPUID_FEW 100 /* entries asked for first: QEMU sets some 50 */
+#define CPUID_MAX 256 /* KVM_MAX_CPUID_ENTRIES */
+
+/* vCPU 0's CPUID entries (KVM_GET_CPUID2), malloc'd into *c. */
+static int guest_cpuid(struct attach *a, struct kvm_cpuid2 **c)
 {
-	struct {
-		struct kvm_cpuid2 c;
-		struct kvm_cpuid_entry2 e[100];
-	} cpuid = { .c.nent = 100 };
+	uint32_t nent = CPUID_FEW;
 	long ret;
 	int err;
 
-	err = hv_vcpu_ioctl(&a->hv, 0, KVM_GET_CPUID2, &cpuid);
+	for (;;) {
+		size_t size = sizeof(**c) + nent * sizeof((*c)->entries[0]);
+
+		*c = calloc(1, size);
+		if (!*c)
+			return -ENOMEM;
+		(*c)->nent = nent;
+		err = __hv_ioctl(&a->hv, a->hv.vcpus[0].fd, KVM_GET_CPUID2, *c, size, &ret);
+		if (!err && ret == -E2BIG && nent < CPUID_MAX) {
+			/* more entries than asked for: KVM does not say how many */
+			free(*c);
+			nent = CPUID_MAX;
+			continue;
+		}
+		if (!err && ret < 0) {
+			pr_err("KVM_GET_CPUID2 inside the hypervisor failed: %s",
+			       strerror((int)-ret));
+			err = (int)ret;
+		}
+		if (!err && (*c)->nent > nent)
+			err = -EINVAL; /* not KVM's answer */
+		if (err) {
+			free(*c);
+			*c = NULL;
+		}
+		return err;
+	}
+}
+
+/* The guest's physical address width (guest_limits): leaf 0x80000008's EAX. */
+static unsigned guest_phys_bits(uint32_t eax)
+{
+	unsigned guest = (eax >> 16) & 0xff, max = eax & 0xff;
+
+	/*
+	 * GuestPhysBits (EAX[23:16]), when set, is how many bits of a GPA the
+	 * hypervisor supports (with 4-level EPT/NPT: 48), which may be fewer
+	 * than MAXPHYADDR (EAX[7:0]); RAM above it would be unreachable.
+	 */
+	if (guest >= 32 && (guest < max || max < 32))
+		return guest;
+	return max >= 32 ? max : 36; /* 36: the architectural default without the leaf */
+}
+
+/* The guest's physical address width and the VM's slot count. */
+static int guest_limits(struct attach *a, unsigned *phys_bits, unsigned *nr_slots)
+{
+	struct kvm_cpuid2 *cpuid;
+	long ret;
+	int err;
+
+	err = guest_cpuid(a, &cpuid);
 	if (err)
 		return err;
-	*phys_bits = 36; /* the architectural default without the leaf */
-	for (uint32_t i = 0; i < cpuid.c.nent && i < 100; i++)
-		if (cpuid.e[i].function == 0x80000008 && (cpuid.e[i].eax & 0xff) >= 32)
-			*phys_bits = cpuid.e[i].eax & 0xff;
+	*phys_bits = 36;
+	for (uint32_t i = 0; i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == 0x80000008)
+			*phys_bits = guest_phys_bits(cpuid->entries[i].eax);
+	free(cpuid);
 	err = __hv_ioctl_value(&a->hv, a->hv.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS, &ret);
 	if (err)
 		return err;
 	*nr_slots = ret > 0 ? (unsigned)ret : 32;
 	return 0;
+}
+
+/*
+ * The kernel's own page tables, read again in this hold (the first hold's
+ * CR3 may belong to a process that has exited since, its tables freed):
+ * from a vCPU in kernel mode, checked to lead to the kernel image's tables
+ * (a PTI user PGD is replaced by the kernel's). vmsh writes only there.
+ */
+static int attach__kernel_tables(struct attach *a)
+{
+	struct guest_mmu mmu;
+	int v = vcpu__kernel_mmu(&a->hv, &mmu);
+
+	if (v == -ENOENT)
+		pr_err("attach: no vCPU is in long mode any more: is the guest rebooting?");
+	if (v < 0)
+		return v;
+	if (pagemap__kernel_root(&a->mem, &mmu, &a->kernel))
+		return -EINVAL;
+	if (mmu.cr3 != a->mmu.cr3)
+		pr_debug("kernel page tables: CR3 0x%llx (vCPU %d), was 0x%llx",
+			 (unsigned long long)mmu.cr3, a->hv.vcpus[v].index,
+			 (unsigned long long)a->mmu.cr3);
+	a->mmu = mmu;
+	return 0;
+}
+
+/*
+ * Whether stage1's entry is mapped, to where vmsh put it, in the page tables
+ * the vCPU runs on (s->sregs.cr3): RIP changes only if so.
+ */
+static bool entry_mapped(struct attach *a, const struct vcpu_state *s)
+{
+	struct guest_mmu own = { .cr3 = s->sregs.cr3, .la57 = s->sregs.cr4 & CR4_LA57 };
+	uint64_t gpa;
+
+	return !guest__translate(&a->mem, &own, a->img.entry_gva, &gpa, NULL) &&
+	       gpa == a->plan.ram_gpa + (a->img.entry_gva - a->img.gva);
 }
 
 /* Fill the shared struct: devices, modules, stage2 and its arguments. */
@@ -434,6 +557,13 @@ static int prepare(struct attach *a)
 		return err;
 	len = loader__segments_size(l) + page_align(stage2_size) + page_align(STRINGS_SIZE);
 	err = attach__hold(a);
+	/* a migration may have begun since phase 1: the slots again */
+	if (!err)
+		err = hv__read_memslots(&a->hv);
+	if (!err)
+		err = attach__check_dirty_log(a);
+	if (!err)
+		err = attach__kernel_tables(a);
 	if (!err)
 		err = guest_limits(a, &phys_bits, &nr_slots);
 	if (!err)
@@ -526,12 +656,19 @@ static int enter(struct attach *a)
 {
 	struct vcpu_state s;
 	int v = -EAGAIN, err;
+	bool unmapped = false;
 
 	for (int tries = 0; tries < ENTER_TRIES; tries++) {
 		v = vcpu__pick(&a->hv, &s);
 		/* the trap needs every vCPU's thread: seen only while in KVM_RUN */
 		if (v >= 0 && !all_vcpu_threads(a))
 			v = -EAGAIN;
+		if (v >= 0 && !entry_mapped(a, &s)) {
+			pr_debug("vCPU %d's page tables (CR3 0x%llx) do not map stage1's entry",
+				 a->hv.vcpus[v].index, (unsigned long long)s.sregs.cr3);
+			unmapped = true;
+			v = -EAGAIN;
+		}
 		if (v != -EAGAIN)
 			break;
 		/* every vCPU busy in user mode or with interrupts off: let it run */
@@ -546,8 +683,12 @@ static int enter(struct attach *a)
 			return err;
 	}
 	if (v == -EAGAIN) {
-		pr_err("attach: no vCPU was in the kernel with interrupts enabled in %d tries",
-		       ENTER_TRIES);
+		pr_err("attach: no vCPU was in the kernel with interrupts enabled and no exit "
+		       "pending in %d tries%s",
+		       ENTER_TRIES,
+		       unmapped ? " (some ran on page tables that do not map stage1: "
+				  "not the kernel's?)"
+				: "");
 		return -EBUSY;
 	}
 	if (v < 0)
@@ -584,6 +725,7 @@ static bool vcpu_in_stage1(struct attach *a)
  */
 static int teardown(struct attach *a, bool guest_done)
 {
+	bool ram_still_mapped = false;
 	int err = 0;
 
 	if (a->trapping && kvmrun__stop(&a->trap))
@@ -609,8 +751,17 @@ static int teardown(struct attach *a, bool guest_done)
 	if (attach__steady_remove(a))
 		err = -EIO;
 	if (a->mapped && guest_done) {
-		if (pagemap__unmap(&a->mem, &a->undo))
+		if (pagemap__unmap(&a->mem, &a->undo)) {
+			/*
+			 * Some entries still link our tables and pages: the RAM
+			 * behind them stays, or the guest would walk into
+			 * unbacked memory (emulation failure, a dead VM).
+			 */
+			pr_err("attach: stage1's mapping could not be taken out of the guest's "
+			       "page tables: its RAM stays");
+			ram_still_mapped = true;
 			err = -EIO;
+		}
 		a->mapped = false;
 	}
 	for (int q = ATTACH_NQUEUES - 1; q >= 0; q--) {
@@ -630,9 +781,13 @@ static int teardown(struct attach *a, bool guest_done)
 	if (a->irq.hv_fd >= 0 && guestram__eventfd_close(&a->hv, &a->irq))
 		err = -EIO;
 	if (a->ram.added) {
-		if (guest_done) {
+		if (guest_done && !ram_still_mapped) {
 			if (guestram__remove(&a->hv, &a->ram))
 				err = -EIO;
+		} else if (ram_still_mapped) {
+			pr_err("attach: the guest still maps stage1's %" PRIu64 " KiB at gva "
+			       "0x%" PRIx64 ": they stay (memslot %u), the VM is unharmed",
+			       a->ram.slot.size >> 10, a->img.gva, a->plan.slot);
 		} else {
 			pr_err("attach: stage1 did not finish in the guest: its %" PRIu64
 			       " KiB stay mapped at gva 0x%" PRIx64 " (memslot %u) so the guest "

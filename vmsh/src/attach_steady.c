@@ -39,6 +39,8 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <linux/virtio_mmio.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +49,7 @@
 #include <unistd.h>
 
 #include "attach.h"
+#include "memslots.h"
 #include "util.h"
 
 #define REG_PAGES (ATTACH_NDEV * GUESTRAM_MMIO_SIZE)
@@ -84,10 +87,37 @@ static int steady_write_page(struct attach *a, int d)
 				 sizeof(page));
 }
 
+int attach__steady_check(struct attach *a)
+{
+	struct memslot *slots = NULL;
+	const struct memslot *s;
+	size_t n = 0;
+	int ret;
+
+	if (!a->steady || !a->hv.probe || a->migrating)
+		return a->migrating ? -EBUSY : 0;
+	/* one load of the probe's state while the hypervisor issued no VM ioctl */
+	ret = memslots__poll(a->hv.probe, &slots, &n);
+	if (ret <= 0)
+		return 0;
+	s = hv__dirty_logged(slots, n, a->kernel.pbase);
+	if (s) {
+		pr_err("attach: the VM is being migrated or snapshotted (KVM logs the dirty pages "
+		       "of memslot %u): detaching, as vmsh's RAM and writes would not go with it",
+		       s->id);
+		a->migrating = true;
+		if (!a->stop_signal)
+			a->stop_signal = SIGTERM; /* the loop detaches as on SIGTERM */
+	}
+	free(slots);
+	return a->migrating ? -EBUSY : 0;
+}
+
 void attach__steady_sync(struct attach *a)
 {
 	if (!a->steady)
 		return;
+	attach__steady_check(a);
 	for (int d = 0; d < ATTACH_NDEV; d++) {
 		struct virtio_dev *dev = a->dev[d];
 		bool config = virtio_dev__interrupt_status(dev) & VIRTIO_MMIO_INT_CONFIG;
@@ -168,8 +198,11 @@ int attach__steady_enter(struct attach *a)
 		if (!virtio_dev__live(a->dev[d]))
 			return 0;
 	err = kvmrun__pause(&a->trap);
-	if (err)
+	if (err) {
+		/* a thread gone; the others, paused, must not stay stopped */
+		kvmrun__resume(&a->trap);
 		return err;
+	}
 	err = attach__hold(a);
 	if (err) {
 		kvmrun__resume(&a->trap); /* the VM must not stay stopped */
@@ -195,6 +228,13 @@ int attach__steady_enter(struct attach *a)
 	a->steady_mem_calls = a->mem_calls;
 	a->steady_notifies = a->notifies;
 	a->trapping = false;
+	/*
+	 * Migration starting while steady: the hypervisor's next VM ioctl
+	 * (QEMU enables dirty logging slot by slot, then reads or clears the
+	 * log) walks the slots for attach__steady_check.
+	 */
+	if (a->hv.probe)
+		memslots__arm(a->hv.probe);
 	if (kvmrun__stop(&a->trap))
 		return -EIO;
 	a->steady_ptrace = vmsh_ptrace_requests;
@@ -227,10 +267,13 @@ int attach__steady_leave(struct attach *a)
 		a->steady_ns ? 100.0 * (double)a->steady_cpu_ns / (double)a->steady_ns : 0.0);
 	/* the trap first, paused: the pages go while no vCPU runs */
 	err = attach__start_trap(a, true);
-	if (!err)
-		err = attach__hold(a);
 	if (err)
 		return err;
+	err = attach__hold(a);
+	if (err) {
+		kvmrun__resume(&a->trap); /* the VM must not stay stopped */
+		return err;
+	}
 	err = attach__steady_remove(a);
 	if (attach__release(a) || err)
 		return -EIO;

@@ -241,7 +241,25 @@ static int hv__poke_vm(void *ctx)
 
 int hv__read_memslots(struct hv *hv)
 {
-	return memslots__collect(hv->probe, hv__poke_vm, hv, &hv->slots, &hv->nslots);
+	struct memslot *slots;
+	size_t n;
+	int err = memslots__collect(hv->probe, hv__poke_vm, hv, &slots, &n);
+
+	if (err)
+		return err;
+	free(hv->slots);
+	hv->slots = slots;
+	hv->nslots = n;
+	return 0;
+}
+
+const struct memslot *hv__dirty_logged(const struct memslot *slots, size_t nslots, uint64_t gpa)
+{
+	for (size_t i = 0; i < nslots; i++)
+		if (!(slots[i].id >> 16) && (slots[i].flags & KVM_MEM_LOG_DIRTY_PAGES) &&
+		    gpa >= slots[i].gpa && gpa - slots[i].gpa < slots[i].size)
+			return &slots[i];
+	return NULL;
 }
 
 int hv__close(struct hv *hv)

@@ -23,8 +23,21 @@
  *   acpi_register_gsi() itself; we do not go there.
  * Rule: stage1 passes the chosen GSI unchanged as the irq resource, and the
  * GSI is an ISA IRQ in 1, 3-15. Linux programs the pin with the ISA default
- * (edge, active high) or the MADT's override for it (QEMU pc: level for 5,
- * 9, 10, 11); irqfd pulses the line, which suits both.
+ * (edge, active high) or the MADT's override for it.
+ *
+ * Only edge-triggered pins. An irqfd without a resamplefd pulses the line
+ * (assert, deassert). On a level-triggered pin the IOAPIC drops a pulse that
+ * comes while remote-IRR is set (the previous interrupt delivered, not yet
+ * EOI'd: kvm_ioapic_set_irq -> ioapic_set_irq coalesces it, and the deassert
+ * clears IRR before the EOI could re-deliver it), so an event vmsh raises
+ * while the guest is in its handler would be lost for good. A resamplefd
+ * (KVM_IRQFD_FLAG_RESAMPLE) would keep the line asserted until the EOI, but
+ * vmsh's steady state sends interrupts with no trap to learn when to lower
+ * it. So the pins that firmware makes level-triggered are never chosen: the
+ * PCI interrupt links 5, 9, 10 and 11, which QEMU's MADT (pc and q35, its
+ * pci_irq_mask) overrides to level, active high, and which ACPI PCI link
+ * devices use elsewhere. The pin is unprogrammed when it is chosen, so its
+ * trigger mode cannot be read then.
  *
  * Which pins are free. KVM resets a redirection entry to "masked" only
  * (0x10000), Linux's clear_IO_APIC() writes the same, and Linux writes the
@@ -55,8 +68,11 @@
 
 #define IOAPIC_RTE_MASKED (1ULL << 16)
 
-/* ISA IRQs in order of preference; never 0 (timer, routed to pin 2) or 2. */
-static const uint8_t irqline_order[] = { 6, 7, 3, 15, 14, 5, 10, 11, 13, 12, 9, 1, 4, 8 };
+/*
+ * ISA IRQs in order of preference; never 0 (timer, routed to pin 2) or 2,
+ * nor the level-triggered PCI links 5, 9, 10, 11 (see above).
+ */
+static const uint8_t irqline_order[] = { 6, 7, 3, 15, 14, 13, 12, 1, 4, 8 };
 
 int guestram__irq_choose(const struct kvm_ioapic_state *s, uint32_t *gsi)
 {
@@ -68,7 +84,9 @@ int guestram__irq_choose(const struct kvm_ioapic_state *s, uint32_t *gsi)
 		*gsi = pin;
 		return 0;
 	}
-	pr_err("every ISA interrupt line of the VM's IOAPIC is in use: no GSI for vmsh's devices");
+	pr_err("every edge-triggered ISA interrupt line of the VM's IOAPIC is in use: no GSI "
+	       "for vmsh's devices (the PCI link lines 5, 9, 10, 11 are level-triggered, where "
+	       "an irqfd's pulses get lost)");
 	return -ENOSPC;
 }
 

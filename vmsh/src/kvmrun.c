@@ -40,6 +40,27 @@ static long kvmrun__ptrace(enum __ptrace_request req, pid_t tid, void *addr, voi
 	return ptrace(req, tid, addr, data);
 }
 
+int kvmrun__parse_run_map(const char *line, uint64_t *start)
+{
+	uint64_t end, offset;
+	int index, used = 0;
+	const char *name = strstr(line, "anon_inode:kvm-vcpu:");
+
+	/* start-end perms offset dev inode path */
+	if (!name ||
+	    sscanf(line, "%" SCNx64 "-%" SCNx64 " %*s %" SCNx64, start, &end, &offset) != 3 ||
+	    sscanf(name, "anon_inode:kvm-vcpu:%d%n", &index, &used) != 1 || !used)
+		return -1;
+	/*
+	 * kvm_run is page 0 of the vCPU fd; the PIO data and coalesced MMIO
+	 * pages follow it, and the dirty ring is mapped on its own at page
+	 * KVM_DIRTY_LOG_PAGE_OFFSET (64), perhaps below kvm_run's address.
+	 */
+	if (offset != 0 || end <= *start)
+		return -1;
+	return index;
+}
+
 int kvmrun__find_runs(pid_t pid, struct kvmrun_vcpu *vcpus, size_t n)
 {
 	char path[64], line[512];
@@ -56,11 +77,9 @@ int kvmrun__find_runs(pid_t pid, struct kvmrun_vcpu *vcpus, size_t n)
 		vcpus[i].run_hva = 0;
 	while (fgets(line, sizeof(line), f)) {
 		uint64_t start;
-		int index, used = 0;
-		const char *name = strstr(line, "anon_inode:kvm-vcpu:");
+		int index = kvmrun__parse_run_map(line, &start);
 
-		if (!name || sscanf(line, "%" SCNx64 "-", &start) != 1 ||
-		    sscanf(name, "anon_inode:kvm-vcpu:%d%n", &index, &used) != 1 || !used)
+		if (index < 0)
 			continue;
 		for (size_t i = 0; i < n; i++)
 			if (vcpus[i].index == index && !vcpus[i].run_hva)

@@ -252,6 +252,24 @@ int memslots__collect(struct memslots_probe *p, int (*trigger)(void *ctx), void 
 	return err;
 }
 
+void memslots__arm(struct memslots_probe *p)
+{
+	__atomic_store_n(&p->skel->bss->state, 0, __ATOMIC_SEQ_CST);
+}
+
+int memslots__poll(struct memslots_probe *p, struct memslot **slots, size_t *nslots)
+{
+	uint32_t state = __atomic_load_n(&p->skel->bss->state, __ATOMIC_SEQ_CST);
+	int err;
+
+	if (state != 2)
+		return 0;
+	err =
+	    p->skel->bss->error ? -p->skel->bss->error : memslots__convert(p->skel, slots, nslots);
+	memslots__arm(p);
+	return err ? err : 1;
+}
+
 void memslots__close(struct memslots_probe *p)
 {
 	if (!p)

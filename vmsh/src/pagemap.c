@@ -340,6 +340,114 @@ int pagemap__unmap(const struct guest_mem *m, struct pagemap_undo *undo)
 	return 0;
 }
 
+/*
+ * Whether gpa is a page of the kernel image: the image is mapped linearly at
+ * vbase from pbase (the kernel's high mapping), so the page must be mapped at
+ * vbase + (gpa - pbase), inside the kernel image window, by mmu itself.
+ */
+static bool pagemap__in_image(const struct guest_mem *m, const struct guest_mmu *mmu,
+			      const struct guest_kernel *k, uint64_t gpa)
+{
+	uint64_t va, got;
+
+	if (gpa < k->pbase || gpa - k->pbase >= GUEST_KERNEL_WINDOW_END - k->vbase)
+		return false;
+	va = k->vbase + (gpa - k->pbase);
+	return !guest__translate(m, mmu, va, &got, NULL) && got == gpa;
+}
+
+/*
+ * The checks of pagemap__kernel_root for one candidate: the table under the
+ * top-level entry for the kernel image (PDPT) and the one under it for
+ * _text (PD) are both pages of the kernel image (level3_kernel_pgt and
+ * level2_kernel_pgt). Every process's kernel PGD shares them with init_mm's;
+ * a PTI user PGD has tables of its own there, allocated at run time.
+ */
+static int pagemap__check_root(const struct guest_mem *m, const struct guest_mmu *mmu,
+			       const struct guest_kernel *k, uint64_t *pdpt)
+{
+	uint64_t table = mmu->cr3 & PTE_ADDR_MASK, entry;
+	int ret;
+
+	for (int level = mmu->la57 ? 5 : 4; level >= 4; level--) {
+		ret = pagemap__read_entry(m, table, ENTRIES - 1, &entry);
+		if (ret < 0)
+			return ret;
+		if (!(entry & PTE_P) || (entry & PTE_PS))
+			return -EINVAL;
+		table = entry & PTE_ADDR_MASK;
+	}
+	*pdpt = table;
+	if (!pagemap__in_image(m, mmu, k, table))
+		return -EINVAL;
+	ret = pagemap__read_entry(m, table, (k->vbase >> 30) & (ENTRIES - 1), &entry);
+	if (ret < 0)
+		return ret;
+	if (!(entry & PTE_P) || (entry & PTE_PS) ||
+	    !pagemap__in_image(m, mmu, k, entry & PTE_ADDR_MASK))
+		return -EINVAL;
+	return 0;
+}
+
+bool pagemap__pti_user(const struct guest_mem *m, const struct guest_mmu *mmu,
+		       struct guest_mmu *kernel)
+{
+	uint64_t user = mmu->cr3 & PTE_ADDR_MASK, kern = user - PAGEMAP_CR3_PTI_USER;
+	uint64_t u[ENTRIES], k[ENTRIES];
+	bool used = false;
+
+	if (!(mmu->cr3 & PAGEMAP_CR3_PTI_USER) || guest__read_phys(m, user, u, sizeof(u)) < 0 ||
+	    guest__read_phys(m, kern, k, sizeof(k)) < 0)
+		return false;
+	/*
+	 * The user half of a PTI pair is the same in both (pti_set_user_pgtbl
+	 * writes it to both; the kernel's copy of a user entry gets NX); the
+	 * kernel halves differ, the user PGD mapping only the entry code. Two
+	 * PGDs of different processes share no user entry.
+	 */
+	for (unsigned i = 0; i < ENTRIES / 2; i++) {
+		if ((u[i] & ~PTE_NX) != (k[i] & ~PTE_NX))
+			return false;
+		used |= u[i] & PTE_P;
+	}
+	if (!used || u[ENTRIES - 1] == k[ENTRIES - 1])
+		return false;
+	*kernel = (struct guest_mmu){ .cr3 = mmu->cr3 & ~PAGEMAP_CR3_PTI_USER, .la57 = mmu->la57 };
+	return true;
+}
+
+int pagemap__kernel_root(const struct guest_mem *m, struct guest_mmu *mmu,
+			 const struct guest_kernel *k)
+{
+	struct guest_mmu kern = *mmu;
+	uint64_t pdpt = 0, upper = 0;
+	int ret;
+
+	if (!pagemap__check_root(m, mmu, k, &pdpt))
+		return 0;
+	/*
+	 * PTI: a vCPU in user mode (or in the entry code before it switched)
+	 * runs on the user PGD, the kernel PGD + 4096 (PTI_USER_PGTABLE_BIT,
+	 * bit 12 of CR3); the kernel's is the one below it.
+	 */
+	if (mmu->cr3 & PAGEMAP_CR3_PTI_USER) {
+		kern.cr3 = mmu->cr3 & ~PAGEMAP_CR3_PTI_USER;
+		ret = pagemap__check_root(m, &kern, k, &upper);
+		if (!ret) {
+			pr_info("CR3 0x%llx is a PTI user page table: using the kernel's at 0x%llx",
+				(unsigned long long)mmu->cr3, (unsigned long long)kern.cr3);
+			*mmu = kern;
+			return 0;
+		}
+	}
+	pr_err("the guest page tables at CR3 0x%llx are not the kernel's: the table for the "
+	       "kernel image (0x%llx) is not in the kernel image at 0x%llx: vmsh changes "
+	       "nothing (try again; report it if it persists)",
+	       (unsigned long long)mmu->cr3, (unsigned long long)pdpt,
+	       (unsigned long long)k->pbase);
+	return -EINVAL;
+}
+
 int pagemap__find_free_range(const struct guest_mem *m, const struct guest_mmu *mmu, size_t len,
 			     uint64_t *gva)
 {

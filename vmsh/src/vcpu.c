@@ -12,13 +12,18 @@
  * would then be ours: those states wait.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 
+#include "kvmrun.h"
 #include "util.h"
 #include "vcpu.h"
 
 #define RFLAGS_IF (1ULL << 9)
 #define EFER_LMA (1ULL << 10)
+#define CR4_LA57 (1ULL << 12)
 #define KERNEL_HALF 0xffff800000000000ULL
 
 int vcpu__read(struct hv *hv, size_t vcpu, struct vcpu_state *s)
@@ -59,12 +64,87 @@ const char *vcpu__cannot_enter(const struct vcpu_state *s)
 	return NULL;
 }
 
+/*
+ * Why a vCPU's last exit is not finished (see vcpu.h). KVM_RUN returned an
+ * exit the hypervisor must complete (KVM_EXIT_MMIO, _IO, ...) and the
+ * thread has not run KVM_RUN again yet: KVM keeps the instruction half-done
+ * (vcpu->mmio_needed, arch.pio.count) with arch.complete_userspace_io set,
+ * and the next KVM_RUN calls that completion before anything else:
+ * complete_emulated_mmio() re-enters the emulator with the instruction it
+ * decoded (EMULTYPE_NO_DECODE), writes the read's data into the register and
+ * sets RIP from the emulator's own copy, past the instruction: a RIP set
+ * meanwhile is overwritten, and stage1 would never run. complete_fast_pio_*
+ * see RIP changed and drop the access; the OUT or IN is then executed again
+ * when stage1 returns to it: a device gets the same I/O twice. Only a KVM_RUN
+ * that returned -EINTR with KVM_EXIT_INTR (a signal, our PTRACE_INTERRUPT)
+ * leaves nothing behind. A stale exit_reason after an -EINTR (immediate_exit,
+ * which in older kernels returned before the completion ran) fails too.
+ */
+const char *vcpu__exit_unfinished(const struct user_regs_struct *r, int fd, uint32_t exit_reason)
+{
+	if (!r)
+		return "its thread is unknown";
+	if ((long)r->orig_rax != SYS_ioctl || r->rsi != KVM_RUN ||
+	    r->rdi != (unsigned long long)(unsigned)fd)
+		return "its thread is outside KVM_RUN (an exit may be in progress)";
+	if ((long)r->rax != -EINTR)
+		return "its KVM_RUN returned an exit the hypervisor has not completed";
+	if (exit_reason != KVM_EXIT_INTR)
+		return "its last exit was not KVM_EXIT_INTR";
+	return NULL;
+}
+
+/* Where each vCPU's kvm_run is mapped in the hypervisor (once, /proc/PID/maps). */
+static int vcpu__find_runs(struct hv *hv)
+{
+	struct kvmrun_vcpu *rv;
+	int err;
+
+	if (hv->nvcpus && hv->vcpus[0].run_hva)
+		return 0;
+	rv = calloc(hv->nvcpus, sizeof(*rv));
+	if (!rv)
+		return -ENOMEM;
+	for (size_t i = 0; i < hv->nvcpus; i++)
+		rv[i].index = hv->vcpus[i].index;
+	err = kvmrun__find_runs(hv->t.pid, rv, hv->nvcpus);
+	for (size_t i = 0; !err && i < hv->nvcpus; i++)
+		hv->vcpus[i].run_hva = rv[i].run_hva;
+	free(rv);
+	return err;
+}
+
+/* vcpu__exit_unfinished for vCPU i of a held hypervisor. */
+static const char *vcpu__exit_state(struct hv *hv, size_t i)
+{
+	const struct user_regs_struct *r = NULL;
+	uint32_t reason = KVM_EXIT_UNKNOWN;
+	pid_t pid = hv->t.pid;
+
+	for (size_t t = 0; hv->vcpus[i].tid && t < hv->t.nthreads; t++)
+		if (hv->t.threads[t].tid == hv->vcpus[i].tid && hv->t.threads[t].attached)
+			r = &hv->t.threads[t].regs;
+	if (guest__read_hva_process(&pid,
+				    hv->vcpus[i].run_hva + offsetof(struct kvm_run, exit_reason),
+				    &reason, sizeof(reason)))
+		return "its kvm_run cannot be read";
+	return vcpu__exit_unfinished(r, hv->vcpus[i].fd, reason);
+}
+
 int vcpu__pick(struct hv *hv, struct vcpu_state *s)
 {
-	for (size_t i = 0; i < hv->nvcpus; i++) {
-		const char *why;
-		int err = vcpu__read(hv, i, s);
+	int err = vcpu__find_runs(hv);
 
+	if (err)
+		return err;
+	for (size_t i = 0; i < hv->nvcpus; i++) {
+		const char *why = vcpu__exit_state(hv, i);
+
+		if (why) {
+			pr_debug("vCPU %d cannot take the entry now: %s", hv->vcpus[i].index, why);
+			continue;
+		}
+		err = vcpu__read(hv, i, s);
 		if (err)
 			return err;
 		why = vcpu__cannot_enter(s);
@@ -74,6 +154,26 @@ int vcpu__pick(struct hv *hv, struct vcpu_state *s)
 			 why, (unsigned long long)s->regs.rip);
 	}
 	return -EAGAIN;
+}
+
+int vcpu__kernel_mmu(struct hv *hv, struct guest_mmu *mmu)
+{
+	int v = -ENOENT;
+
+	for (size_t i = 0; i < hv->nvcpus; i++) {
+		struct kvm_sregs sregs;
+		int err = hv_vcpu_ioctl(hv, i, KVM_GET_SREGS, &sregs);
+
+		if (err)
+			return err;
+		if (!(sregs.efer & EFER_LMA) || (v >= 0 && (sregs.cs.selector & 3)))
+			continue;
+		*mmu = (struct guest_mmu){ .cr3 = sregs.cr3, .la57 = sregs.cr4 & CR4_LA57 };
+		v = (int)i;
+		if (!(sregs.cs.selector & 3))
+			break; /* CPL 0: the kernel's tables, unless in the PTI entry code */
+	}
+	return v;
 }
 
 int vcpu__enter(struct hv *hv, size_t vcpu, const struct vcpu_state *s, uint64_t entry)

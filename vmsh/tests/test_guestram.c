@@ -249,6 +249,13 @@ static void test_irq_choose(void **state)
 	s.redirtbl[8].bits = 1ULL << 16;
 	assert_int_equal(guestram__irq_choose(&s, &gsi), 0);
 	assert_int_equal(gsi, 8);
+	/* The PCI link pins, level-triggered (QEMU's MADT), are never chosen. */
+	s.redirtbl[8].bits = 0x38;
+	s.redirtbl[5].bits = s.redirtbl[9].bits = s.redirtbl[10].bits = s.redirtbl[11].bits = 1ULL
+											      << 16;
+	gsi = 99;
+	assert_int_equal(guestram__irq_choose(&s, &gsi), -ENOSPC);
+	assert_int_equal(gsi, 99);
 }
 
 /* --- the hypervisor side, against a fake --------------------------------- */

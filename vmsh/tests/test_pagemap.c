@@ -241,6 +241,82 @@ static void test_find_free_range(void **state)
 	assert_int_equal(pagemap__find_free_range(&gm, &bad, 1, &gva), -EFAULT);
 }
 
+/*
+ * PTI: the kernel PGD at KPGD (8 KiB-aligned), the user PGD at KPGD + 4 KiB
+ * whose kernel-image entry has a PDPT of its own outside the kernel image
+ * (pti_clone_entry_text allocates it). The image (2 MiB at gpa 0, mapped at
+ * KTEXT) holds the kernel's PDPT_K and PD_K, as level3/level2_kernel_pgt.
+ */
+#define KPGD 0x20000ULL
+#define UPGD (KPGD + 0x1000)
+#define UPDPT 0x300000ULL
+#define UPD 0x301000ULL
+
+static void test_kernel_root(void **state)
+{
+	const struct guest_kernel k = { .vbase = KTEXT, .pbase = 0 };
+	struct guest_mmu mmu;
+	uint64_t gva = 0;
+
+	(void)state;
+	put64(PD_K + 8 * 0, 0x0 | P | RW | PS | G); /* _text: gpa 0 */
+	memset(gpa_ptr(KPGD), 0, 0x2000);
+	put64(KPGD + 8 * 511, PDPT_K | P | RW | A | D);
+	put64(UPGD + 8 * 511, UPDPT | P | RW | A | D);
+	memset(gpa_ptr(UPDPT), 0, 0x2000);
+	put64(UPDPT + 8 * 510, UPD | P | RW | A | D);
+	put64(UPD + 8 * 0, 0x0 | P | PS | G); /* the entry text, cloned */
+
+	/* the user half, the same in both (NX in the kernel's copy) */
+	put64(KPGD + 8 * 1, 0x40000 | P | RW | US | A | NX);
+	put64(UPGD + 8 * 1, 0x40000 | P | RW | US | A);
+	mmu = (struct guest_mmu){ .cr3 = UPGD | 0x3 };
+	struct guest_mmu kern = { 0 };
+	assert_true(pagemap__pti_user(&gm, &mmu, &kern));
+	assert_int_equal(kern.cr3, KPGD | 0x3);
+	/* not a pair: the kernel's own, an empty user half, different user halves */
+	mmu = (struct guest_mmu){ .cr3 = KPGD };
+	assert_false(pagemap__pti_user(&gm, &mmu, &kern));
+	assert_false(pagemap__pti_user(&gm, &mmu4, &kern));
+	put64(KPGD + 8 * 2, 0x41000 | P | RW | US | A);
+	mmu = (struct guest_mmu){ .cr3 = UPGD };
+	assert_false(pagemap__pti_user(&gm, &mmu, &kern));
+	put64(KPGD + 8 * 2, 0);
+
+	/* the kernel's PGD, and one with bit 12 set that is not PTI's */
+	mmu = (struct guest_mmu){ .cr3 = KPGD | 0x5 /* PCID */ };
+	assert_int_equal(pagemap__kernel_root(&gm, &mmu, &k), 0);
+	assert_int_equal(mmu.cr3, KPGD | 0x5);
+	mmu = mmu4;
+	assert_int_equal(pagemap__kernel_root(&gm, &mmu, &k), 0);
+	assert_int_equal(mmu.cr3, PML4);
+	mmu = mmu5;
+	assert_int_equal(pagemap__kernel_root(&gm, &mmu, &k), 0);
+	assert_int_equal(mmu.cr3, PML5);
+
+	/* the user PGD has room in the hole too: mapping there would miss the kernel */
+	mmu = (struct guest_mmu){ .cr3 = UPGD };
+	assert_int_equal(pagemap__find_free_range(&gm, &mmu, 0x1000, &gva), 0);
+	assert_int_equal(pagemap__kernel_root(&gm, &mmu, &k), 0);
+	assert_int_equal(mmu.cr3, KPGD);
+
+	/* a PGD whose kernel half is not the kernel's (freed, reused): refused */
+	mmu = (struct guest_mmu){ .cr3 = UPDPT };
+	assert_int_equal(pagemap__kernel_root(&gm, &mmu, &k), -EINVAL);
+	put64(KPGD + 8 * 511, UPDPT | P | RW | A | D);
+	mmu = (struct guest_mmu){ .cr3 = UPGD };
+	assert_int_equal(pagemap__kernel_root(&gm, &mmu, &k), -EINVAL);
+	assert_int_equal(mmu.cr3, UPGD);
+	/* the PDPT is the kernel's but its PD for _text is not */
+	put64(KPGD + 8 * 511, PDPT_K | P | RW | A | D);
+	put64(PDPT_K + 8 * 510, UPD | P | RW | A | D);
+	mmu = (struct guest_mmu){ .cr3 = KPGD };
+	assert_int_equal(pagemap__kernel_root(&gm, &mmu, &k), -EINVAL);
+	/* outside memory */
+	mmu = (struct guest_mmu){ .cr3 = 0x7000000 };
+	assert_int_equal(pagemap__kernel_root(&gm, &mmu, &k), -EINVAL);
+}
+
 static void test_map_unmap_hole(void **state)
 {
 	const struct pagemap_range r[] = {
@@ -408,6 +484,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_find_free_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kernel_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_unmap_hole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_5level_and_big, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_into_existing_tables, setup, teardown),
