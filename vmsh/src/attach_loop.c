@@ -302,6 +302,9 @@ static void report_stage1_error(struct attach *a)
 	if (abi.failed_step)
 		pr_err("attach: stage1 failed in the guest at step %u: %s", abi.failed_step,
 		       strerror(abi.error < 0 ? -abi.error : abi.error));
+	if (abi.stage2_left)
+		pr_err("attach: the guest still has %.*s (removing it gave %d): remove it there",
+		       STAGE1_PATH_LEN, abi.stage2_path, abi.stage2_left);
 	for (uint32_t i = 0; i < abi.nmodules && i < STAGE1_MAX_MODULES; i++)
 		if (abi.module_err[i])
 			pr_err("attach: loading %.*s in the guest gave %d", STAGE1_MODULE_LEN,
