@@ -30,7 +30,7 @@ not_stopped() {
 	start_vm 6.1-cloud q35 2
 	hv0=$(hv_state "$PID")
 	vm_answers 30
-	for delay in 0.05 0.3 1 2 4; do
+	for delay in 0.2 0.5 1 2 4; do
 		"$VMSH" attach "$PID" -- sh -c 'sleep 6; echo finished' </dev/null \
 			>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
 		helper=$!
