@@ -10,7 +10,7 @@
  *   - config (and layout): vmsh, before the vCPU is redirected; stage1 only
  *     reads it.
  *   - request, stage2_pid, stage2_gone: vmsh, at run time.
- *   - state, heartbeat, failed_step, error, module_err, pdev, irq_work_ran,
+ *   - state, heartbeat, failed_step, error, module_err, pdev, irq_work_cpu,
  *     stage2_left: stage1.
  *   - entered, work: stage1 only (vmsh leaves them zero).
  *
@@ -147,7 +147,7 @@ struct stage1_abi {
 	/* Config, written by vmsh before the vCPU is redirected. */
 	uint64_t orig_rip;	 /* where stage1_entry returns to */
 	uint64_t work_data_init; /* WORK_DATA_INIT() of the guest's kernel */
-	uint32_t work_cpu;	 /* CPU to queue the work on (0) */
+	uint32_t work_cpu;	 /* CPU to queue the work on if stage1 cannot tell its own (0) */
 	uint32_t ndevices;
 	struct stage1_device devices[STAGE1_MAX_DEVICES];
 	uint32_t nmodules;
@@ -165,10 +165,10 @@ struct stage1_abi {
 	uint32_t envp[STAGE1_MAX_ENVP];
 
 	/* Run time, vmsh -> stage1. */
-	uint32_t request;      /* enum stage1_request */
-	int32_t stage2_pid;    /* in the initial pid namespace; 0: unknown */
-	uint32_t stage2_gone;  /* 1 once stage2 has exited */
-	uint32_t irq_work_ran; /* stage1 -> vmsh: its irq_work queued the work item */
+	uint32_t request;     /* enum stage1_request */
+	int32_t stage2_pid;   /* in the initial pid namespace; 0: unknown */
+	uint32_t stage2_gone; /* 1 once stage2 has exited */
+	int32_t irq_work_cpu; /* stage1 -> vmsh: the CPU whose irq_work queued the work item */
 
 	/* Run time, stage1 -> vmsh. */
 	uint32_t state;				/* enum stage1_state */

@@ -232,17 +232,42 @@ void stage1_enter(void)
 }
 
 /*
+ * This CPU's number, as the vDSO's getcpu reads it: Linux (x86-64, 4.19+)
+ * puts (node << 12) | cpu in the limit of the GDT's CPUNODE segment
+ * (selector 15 * 8 + 3), which lsl reads at any privilege level. -1 if the
+ * selector is not valid (ZF clear).
+ */
+static int this_cpu(void)
+{
+	uint32_t limit = 0;
+	uint8_t ok;
+
+	__asm__ __volatile__("lsl %2, %0\n\tsetz %1"
+			     : "=r"(limit), "=q"(ok)
+			     : "r"((uint32_t)(15 * 8 + 3))
+			     : "cc");
+	return ok ? (int)(limit & 0xfff) : -1;
+}
+
+/*
  * In hard-IRQ context (the irq_work's interrupt, on the entering CPU, just
- * after the entry returned): no scheduling point until it returns, and the
- * kernel's last access to the irq_work is its cmpxchg that clears BUSY,
- * which the worker waits for before its final state.
+ * after the entry returned): no scheduling point until it returns. The work
+ * item goes to this same CPU's kworker (system_long_wq is per-CPU, its
+ * workers are bound): that task can only run once this interrupt, with the
+ * kernel's last accesses to the irq_work after we return (irq_work_single's
+ * cmpxchg of its flags and, on PREEMPT_RT, one more read), is over. The
+ * worker also waits for BUSY to clear, for the case where this CPU's number
+ * could not be read and the work went to work_cpu.
  */
 void stage1_irq_work(struct irq_work *iw)
 {
+	int cpu = this_cpu();
+
 	(void)iw;
-	WRITE_ONCE(stage1_abi.irq_work_ran, 1);
-	if (!queue_work_on((int)stage1_abi.work_cpu, system_long_wq,
-			   (struct work_struct *)stage1_abi.work)) {
+	if (cpu < 0)
+		cpu = (int)stage1_abi.work_cpu;
+	WRITE_ONCE(stage1_abi.irq_work_cpu, cpu);
+	if (!queue_work_on(cpu, system_long_wq, (struct work_struct *)stage1_abi.work)) {
 		WRITE_ONCE(stage1_abi.error, -EBUSY);
 		WRITE_ONCE(stage1_abi.failed_step, STAGE1_STEP_QUEUE);
 		set_state(STAGE1_ERROR);
