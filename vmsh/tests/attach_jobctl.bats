@@ -30,6 +30,7 @@ not_stopped() {
 	start_vm 6.1-cloud q35 2
 	hv0=$(hv_state "$PID")
 	vm_answers 30
+	told=0
 	for delay in 0.2 0.5 1 2 4; do
 		"$VMSH" attach "$PID" -- sh -c 'sleep 6; echo finished' </dev/null \
 			>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
@@ -52,8 +53,11 @@ not_stopped() {
 		echo "SIGTSTP after ${delay} s: status $rc; stdout: $(cat "$BATS_TEST_TMPDIR/out"); stderr: $(tr '\n' ' ' <"$BATS_TEST_TMPDIR/err")"
 		[ "$rc" -eq 0 ]
 		[ "$(cat "$BATS_TEST_TMPDIR/out")" = finished ]
-		grep -q 'Ctrl-Z (SIGTSTP) ignored' "$BATS_TEST_TMPDIR/err"
+		# said where the session loop took it (between the set-up's phases
+		# the signal is consumed silently)
+		! grep -q 'Ctrl-Z (SIGTSTP) ignored' "$BATS_TEST_TMPDIR/err" || told=$((told + 1))
 	done
+	[ "$told" -ge 1 ]
 	diff <(echo "$hv0") <(hv_state "$PID")
 	vm_answers 15
 }
