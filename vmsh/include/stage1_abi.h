@@ -10,7 +10,8 @@
  *   - config (and layout): vmsh, before the vCPU is redirected; stage1 only
  *     reads it.
  *   - request, stage2_pid, stage2_gone: vmsh, at run time.
- *   - state, heartbeat, failed_step, error, module_err, pdev: stage1.
+ *   - state, heartbeat, failed_step, error, module_err, pdev, irq_work_cpu,
+ *     stage2_left: stage1.
  *   - entered, work: stage1 only (vmsh leaves them zero).
  *
  * Memory ordering. vmsh reads and writes this struct from outside the VM
@@ -27,16 +28,21 @@
  *   - vmsh writes stage2_pid (and stage2_gone) in their own call before or
  *     after the request it goes with, never in the same iovec; stage1 reads
  *     request first, then the rest.
- *   - DONE and ERROR are final: stage1 makes that store last and then only
- *     returns from its work function. The return itself still runs stage1's
- *     code, so vmsh waits a little (>= 100 ms) after seeing a final state
- *     before it unmaps the image or removes the memslot.
+ *   - DONE and ERROR are final. The worker's final store is made by the
+ *     kernel's memcpy, tail-called by stage1_worker (entry.S), so once vmsh
+ *     sees it no task runs or will return into stage1's code: see
+ *     DESIGN.md, "Removing stage1". (The entry's ERROR, for an impossible
+ *     config or a refused queue, is stored with interrupts off a few
+ *     instructions before its ret.) vmsh still waits 100 ms and checks
+ *     that no vCPU's RIP is in stage1 before it removes the memory.
  */
 #ifndef VMSH_STAGE1_ABI_H
 #define VMSH_STAGE1_ABI_H
 
 /* For entry.S, which reads orig_rip before it can call C. */
 #define STAGE1_ABI_OFF_ORIG_RIP 16
+/* For entry.S, whose worker tail makes the final store to state. */
+#define STAGE1_ABI_OFF_STATE 584
 
 #ifndef __ASSEMBLER__
 #include <stddef.h>
@@ -141,7 +147,7 @@ struct stage1_abi {
 	/* Config, written by vmsh before the vCPU is redirected. */
 	uint64_t orig_rip;	 /* where stage1_entry returns to */
 	uint64_t work_data_init; /* WORK_DATA_INIT() of the guest's kernel */
-	uint32_t work_cpu;	 /* CPU to queue the work on (0) */
+	uint32_t work_cpu;	 /* CPU to queue the work on if stage1 cannot tell its own (0) */
 	uint32_t ndevices;
 	struct stage1_device devices[STAGE1_MAX_DEVICES];
 	uint32_t nmodules;
@@ -162,7 +168,7 @@ struct stage1_abi {
 	uint32_t request;     /* enum stage1_request */
 	int32_t stage2_pid;   /* in the initial pid namespace; 0: unknown */
 	uint32_t stage2_gone; /* 1 once stage2 has exited */
-	uint32_t reserved0;
+	int32_t irq_work_cpu; /* stage1 -> vmsh: the CPU whose irq_work queued the work item */
 
 	/* Run time, stage1 -> vmsh. */
 	uint32_t state;				/* enum stage1_state */
@@ -174,7 +180,8 @@ struct stage1_abi {
 
 	/* stage1 only. */
 	uint32_t entered; /* set atomically by the first entry */
-	uint32_t reserved1;
+	/* Run time, stage1 -> vmsh (in version 2's reserved room). */
+	int32_t stage2_left; /* stage2's file could not be removed: rm's result */
 	uint8_t work[STAGE1_WORK_SIZE] __attribute__((aligned(16))); /* struct work_struct */
 
 	/* Config, continued (version 2), written by vmsh with the rest. */
@@ -197,7 +204,7 @@ _Static_assert(offsetof(struct stage1_abi, envp) == 504, "stage1_abi layout");
 _Static_assert(offsetof(struct stage1_abi, request) == 568, "stage1_abi layout");
 _Static_assert(offsetof(struct stage1_abi, stage2_pid) == 572, "stage1_abi layout");
 _Static_assert(offsetof(struct stage1_abi, stage2_gone) == 576, "stage1_abi layout");
-_Static_assert(offsetof(struct stage1_abi, state) == 584, "stage1_abi layout");
+_Static_assert(offsetof(struct stage1_abi, state) == STAGE1_ABI_OFF_STATE, "stage1_abi layout");
 _Static_assert(offsetof(struct stage1_abi, heartbeat) == 588, "stage1_abi layout");
 _Static_assert(offsetof(struct stage1_abi, failed_step) == 592, "stage1_abi layout");
 _Static_assert(offsetof(struct stage1_abi, error) == 596, "stage1_abi layout");

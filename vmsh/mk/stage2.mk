@@ -20,3 +20,6 @@ $(BUILD)/tests/vmsh_stage2_proto: $(BUILD)/vmsh/tests/test_stage2_proto.o $(BUIL
 LDLIBS_vmsh_stage2_proto := -lcmocka
 
 LAB_TESTS += vmsh/tests/stage2.bats
+
+# Job control and a terminal that does not read, during an attach (issue 19).
+LAB_TESTS_FULL += vmsh/tests/attach_jobctl.bats

@@ -6,6 +6,32 @@
  * notifications), the terminal or pipe, and every 20 ms the state stage1
  * keeps in guest memory. stage2's messages arrive as writes to the block
  * device's control area. Devices are only ever touched from this thread.
+ *
+ * Nothing the user's terminal does may stop this thread while it traces the
+ * vCPUs, since every vCPU that exits then waits for it (issue 19, finding
+ * 7):
+ *   - Job control: SIGTSTP is blocked and read from the signalfd: vmsh says
+ *     once that it ignores Ctrl-Z (stopping would freeze the VM) and goes
+ *     on. With a terminal on stdin, which is raw, Ctrl-Z is just a byte
+ *     for the guest's terminal: CMD's shell there gets it. SIGTTIN and
+ *     SIGTTOU are ignored (attach.c). SIGSTOP cannot be caught: never send
+ *     it to vmsh.
+ *   - Output: the terminal or pipe is written through a non-blocking file
+ *     description of its own (reopened by /proc/self/fd, so the shell's is
+ *     left blocking), stderr too. What it does not take waits in a bounded
+ *     buffer (OUT_BUF). While vmsh traces the vCPUs it never waits for the
+ *     terminal: output beyond the buffer is dropped (and counted, and said
+ *     at the end). In the steady state, where the vCPUs run untraced, a
+ *     full buffer makes vmsh wait for the terminal instead (polling it and
+ *     the signalfd): the guest's console then fills and CMD's writes
+ *     block, and the vCPUs run on.
+ *   - SIGINT/SIGTERM/SIGHUP end any such wait at once. From any state, vmsh
+ *     starts to detach within a tick (20 ms; 200 ms steady) and exits within
+ *     STOP_TIMEOUT_MS (30 s: stage1 gives stage2 at most 10 + 10 s) plus
+ *     the teardown's hold plus OUT_FLUSH_MS (2 s) of last output, with the
+ *     VM running.
+ *   - Not done: the block device's image I/O (virtio_blk.c) is still
+ *     synchronous on this thread; on a local image it is short.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +42,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +59,20 @@
 #define PROBE_TIMEOUT_MS 3000	/* a driver probes a device as it is added */
 #define STEADY_AFTER_MS 200	/* CMD ran this long: leave the trap */
 #define EOT 0x04		/* ^D: end of input for the guest's terminal */
+#define OUT_BUF (256u << 10)	/* the guest's output the terminal did not take yet */
+#define OUT_FLUSH_MS 2000	/* at the end, the terminal gets this long to take it */
+
+/* The output side of the one session of this process (see the top). */
+static struct {
+	int fd;		/* non-blocking where it could be made so; a->out_fd */
+	bool own_fd;	/* fd was opened here */
+	bool sock;	/* send(MSG_DONTWAIT) */
+	bool stopping;	/* attach__stop_guest runs: never wait */
+	bool told_tstp; /* the Ctrl-Z message was printed */
+	char *buf;
+	size_t len;
+	uint64_t dropped;
+} out = { .fd = -1 };
 
 static uint64_t now_ms(void)
 {
@@ -55,10 +97,72 @@ static void notify_irq(void *ctx)
 	attach__notify_irq(ctx);
 }
 
+/* write(2) that never blocks on out.fd; -1 with errno set, EAGAIN when full */
+static ssize_t out_write(const void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = out.sock ? send(out.fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL)
+			     : write(out.fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+/* As much of the buffer as the terminal takes now; false if it is gone. */
+static bool out_flush(void)
+{
+	while (out.len) {
+		ssize_t n = out_write(out.buf, out.len);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return true;
+		if (n <= 0) { /* a closed terminal drops output */
+			out.len = 0;
+			return false;
+		}
+		memmove(out.buf, out.buf + n, out.len - (size_t)n);
+		out.len -= (size_t)n;
+	}
+	return true;
+}
+
+static void take_signals(struct attach *a);
+
+/*
+ * Wait until the terminal takes some output, a signal asks vmsh to stop, or
+ * ms passed (-1: no limit). Only where no vCPU waits for this thread.
+ */
+static void out_wait(struct attach *a, int ms)
+{
+	struct pollfd pfd[2] = { { .fd = out.fd, .events = POLLOUT },
+				 { .fd = a->sigfd, .events = POLLIN } };
+
+	while (out.len && !a->stop_signal) {
+		int r = poll(pfd, 2, ms);
+
+		if (r <= 0 && !(r < 0 && errno == EINTR))
+			return;
+		if (pfd[1].revents & POLLIN)
+			take_signals(a);
+		if (pfd[0].revents & (POLLOUT | POLLERR | POLLHUP)) {
+			out_flush();
+			return;
+		}
+	}
+}
+
+/* vmsh may wait for the terminal: no vCPU is traced, no stop is under way. */
+static bool out_may_wait(const struct attach *a)
+{
+	return !a->trapping && !a->stop_signal && !out.stopping;
+}
+
 static ssize_t console_output(void *ctx, const void *buf, size_t len)
 {
 	struct attach *a = ctx;
-	ssize_t n;
+	const char *p = buf;
+	size_t left = len;
 
 	pr_debug("console: %zu bytes from the guest", len);
 	if (!a->t_first_output_ns) {
@@ -67,10 +171,98 @@ static ssize_t console_output(void *ctx, const void *buf, size_t len)
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		a->t_first_output_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	}
-	do
-		n = write(a->out_fd, buf, len);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? (ssize_t)len : n; /* a closed terminal drops output */
+	if (!out_flush())
+		return (ssize_t)len;
+	if (!out.len) {
+		ssize_t n = out_write(p, left);
+
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return (ssize_t)len; /* a closed terminal drops output */
+		if (n > 0) {
+			p += n;
+			left -= (size_t)n;
+		}
+	}
+	while (left) {
+		size_t room = OUT_BUF - out.len, take = left < room ? left : room;
+
+		memcpy(out.buf + out.len, p, take);
+		out.len += take;
+		p += take;
+		left -= take;
+		if (!left || !out_may_wait(a))
+			break;
+		out_wait(a, -1);
+	}
+	if (left && !out.dropped)
+		pr_debug("console: the terminal does not keep up: dropping output");
+	out.dropped += left;
+	return (ssize_t)len;
+}
+
+/*
+ * The output's own non-blocking file description: a terminal or a pipe is
+ * reopened through /proc/self/fd (O_NONBLOCK on the shared one would reach
+ * the shell too); a socket gets MSG_DONTWAIT; anything else (a file) is
+ * written as it is.
+ */
+static int out_open(int fd)
+{
+	struct stat st;
+	char path[32];
+	int nfd;
+
+	out.fd = fd;
+	out.own_fd = out.sock = false;
+	if (fstat(fd, &st))
+		return fd;
+	if (S_ISSOCK(st.st_mode)) {
+		out.sock = true;
+		return fd;
+	}
+	if (!S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode))
+		return fd;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	nfd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (nfd < 0) {
+		pr_debug("attach: cannot reopen fd %d non-blocking: %s", fd, strerror(errno));
+		return fd;
+	}
+	out.fd = nfd;
+	out.own_fd = true;
+	return nfd;
+}
+
+/* vmsh's own messages (stderr) must not block either: they are dropped instead. */
+static void stderr_nonblocking(void)
+{
+	struct stat st;
+	int fd;
+
+	if (fstat(STDERR_FILENO, &st) || (!S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode)))
+		return;
+	fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return;
+	if (fd != STDERR_FILENO) {
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+}
+
+/* Ctrl-Z and friends: see the top. The signalfd gets SIGTSTP too. */
+static int block_job_control(struct attach *a)
+{
+	sigset_t tstp, mask;
+
+	sigemptyset(&tstp);
+	sigaddset(&tstp, SIGTSTP);
+	if (sigprocmask(SIG_BLOCK, &tstp, &mask))
+		return -errno;
+	sigaddset(&mask, SIGTSTP);
+	if (signalfd(a->sigfd, &mask, SFD_CLOEXEC | SFD_NONBLOCK) < 0)
+		return -errno;
+	return 0;
 }
 
 static void console_rx_ready(void *ctx)
@@ -124,18 +316,31 @@ int attach__loop_init(struct attach *a)
 					   .rx_ready = console_rx_ready };
 	int err;
 
+	err = block_job_control(a);
+	if (err) {
+		pr_err("attach: cannot block SIGTSTP: %s", strerror(-err));
+		return err;
+	}
+	out.buf = malloc(OUT_BUF);
+	if (!out.buf)
+		return -ENOMEM;
+	out.len = 0;
+	out.dropped = 0;
+	out.stopping = out.told_tstp = false;
 	if (a->o.pts) {
-		a->in_fd = open(a->o.pts, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		a->in_fd = open(a->o.pts, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 		if (a->in_fd < 0 || !isatty(a->in_fd)) {
 			pr_err("attach: %s is not a terminal vmsh can open: %s", a->o.pts,
 			       strerror(errno ? errno : ENOTTY));
 			return -EINVAL;
 		}
 		a->out_fd = a->in_fd;
+		out.fd = a->out_fd;
 	} else {
 		a->in_fd = STDIN_FILENO;
-		a->out_fd = STDOUT_FILENO;
+		a->out_fd = out_open(STDOUT_FILENO);
 	}
+	stderr_nonblocking();
 	if (isatty(a->in_fd))
 		ioctl(a->in_fd, TIOCGWINSZ, &ws);
 	con.cols = ws.ws_col ? ws.ws_col : 80;
@@ -150,8 +355,22 @@ int attach__loop_init(struct attach *a)
 
 void attach__loop_fini(struct attach *a)
 {
+	/* the VM is released: the terminal gets a last, bounded, chance */
+	uint64_t until = now_ms() + OUT_FLUSH_MS;
+
+	while (out.fd >= 0 && out.len && out_flush() && out.len && now_ms() < until) {
+		struct pollfd pfd = { .fd = out.fd, .events = POLLOUT };
+
+		poll(&pfd, 1, (int)(until - now_ms()));
+	}
+	out.dropped += out.len;
+	if (out.dropped)
+		pr_err("attach: the terminal did not keep up: %" PRIu64
+		       " bytes of the guest's output were dropped",
+		       out.dropped);
+	/* TCSANOW: draining could wait for ever on a terminal nobody reads */
 	if (a->raw_tty)
-		tcsetattr(a->in_fd, TCSADRAIN, &a->saved_tty);
+		tcsetattr(a->in_fd, TCSANOW, &a->saved_tty);
 	a->raw_tty = false;
 	for (int d = 0; d < ATTACH_NDEV; d++) {
 		virtio_dev__free(a->dev[d]);
@@ -159,6 +378,13 @@ void attach__loop_fini(struct attach *a)
 	}
 	if (a->o.pts && a->in_fd >= 0)
 		close(a->in_fd);
+	if (out.own_fd)
+		close(out.fd);
+	out.own_fd = false;
+	out.fd = -1;
+	free(out.buf);
+	out.buf = NULL;
+	out.len = 0;
 	a->in_fd = a->out_fd = -1;
 }
 
@@ -195,6 +421,26 @@ static void trap_serve(void *ctx, uint64_t gpa, uint8_t data[8], uint32_t len, b
 	}
 }
 
+static void resize(struct attach *a);
+
+static void take_signals(struct attach *a)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGWINCH) {
+			resize(a);
+		} else if (si.ssi_signo == SIGTSTP) {
+			if (!out.told_tstp)
+				pr_err("attach: Ctrl-Z (SIGTSTP) ignored: a stopped vmsh would "
+				       "freeze the VM; SIGINT or SIGTERM detach");
+			out.told_tstp = true;
+		} else if (si.ssi_signo != SIGCHLD && !a->stop_signal) {
+			a->stop_signal = (int)si.ssi_signo;
+		}
+	}
+}
+
 static void resize(struct attach *a)
 {
 	struct winsize ws;
@@ -222,8 +468,8 @@ static void push_input(struct attach *a)
  */
 static int turn(struct attach *a, bool take_input)
 {
-	struct pollfd pfd[2 + ATTACH_NQUEUES];
-	int n = 0, in_slot = -1;
+	struct pollfd pfd[3 + ATTACH_NQUEUES];
+	int n = 0, in_slot = -1, out_slot = -1;
 
 	pfd[n++] = (struct pollfd){ .fd = a->sigfd, .events = POLLIN };
 	for (int q = 0; q < ATTACH_NQUEUES; q++)
@@ -232,19 +478,17 @@ static int turn(struct attach *a, bool take_input)
 		in_slot = n;
 		pfd[n++] = (struct pollfd){ .fd = a->in_fd, .events = POLLIN };
 	}
+	if (out.len && out.fd >= 0) {
+		out_slot = n;
+		pfd[n++] = (struct pollfd){ .fd = out.fd, .events = POLLOUT };
+	}
 	if (poll(pfd, (nfds_t)n, a->steady ? STEADY_TICK_MS : TICK_MS) < 0 && errno != EINTR)
 		return -errno;
 
-	if (pfd[0].revents & POLLIN) {
-		struct signalfd_siginfo si;
-
-		while (read(a->sigfd, &si, sizeof(si)) == sizeof(si)) {
-			if (si.ssi_signo == SIGWINCH)
-				resize(a);
-			else if (si.ssi_signo != SIGCHLD && !a->stop_signal)
-				a->stop_signal = (int)si.ssi_signo;
-		}
-	}
+	if (pfd[0].revents & POLLIN)
+		take_signals(a);
+	if (out_slot >= 0 && (pfd[out_slot].revents & (POLLOUT | POLLERR | POLLHUP)))
+		out_flush();
 	/* stops may have come without a SIGCHLD of their own (they coalesce) */
 	if (a->trapping && kvmrun__dispatch(&a->trap)) {
 		pr_err("attach: the hypervisor's vCPU threads are gone");
@@ -302,6 +546,9 @@ static void report_stage1_error(struct attach *a)
 	if (abi.failed_step)
 		pr_err("attach: stage1 failed in the guest at step %u: %s", abi.failed_step,
 		       strerror(abi.error < 0 ? -abi.error : abi.error));
+	if (abi.stage2_left)
+		pr_err("attach: the guest still has %.*s (removing it gave %d): remove it there",
+		       STAGE1_PATH_LEN, abi.stage2_path, abi.stage2_left);
 	for (uint32_t i = 0; i < abi.nmodules && i < STAGE1_MAX_MODULES; i++)
 		if (abi.module_err[i])
 			pr_err("attach: loading %.*s in the guest gave %d", STAGE1_MODULE_LEN,
@@ -431,6 +678,7 @@ int attach__stop_guest(struct attach *a)
 	uint64_t start = now_ms(), done_at = 0;
 	bool told_gone = false;
 
+	out.stopping = true; /* from here on, output never waits */
 	if (!a->entered)
 		return 0;
 	/* the driver's remove writes registers the steady state does not serve */

@@ -4,13 +4,19 @@
  * SSE, a small stack, and only the kernel symbols listed in imports.h,
  * reached through the GOT the loader fills (see vmsh/src/loader.c).
  *
- * stage1_enter() runs in whatever context the redirected vCPU was in (treat
- * it as hard-IRQ context): it only initialises the work item and queues it.
+ * stage1_enter() runs in whatever context the redirected vCPU was in, with
+ * interrupts off (entry.S), maybe the idle task where RCU is not watching:
+ * it only initialises an irq_work and the work item, and queues the
+ * irq_work (NMI-safe: atomics and a self-IPI). stage1_irq_work() then runs
+ * in that interrupt, a real one, entered the kernel's way (RCU watching),
+ * and queues the work item.
  * stage1_worker() then runs in a kworker (process context, may sleep):
  * wait for GO, request modules, register the virtio-mmio platform devices,
  * write stage2 to a file and start it, report READY, and on STOP undo all
  * of it. Every step's failure lands in stage1_abi (failed_step, error)
- * and the worker unwinds what it did; its last store is the final state.
+ * and the worker unwinds what it did. The final state (DONE or ERROR) is
+ * stored by the kernel's memcpy, tail-called from stage1_worker in entry.S,
+ * so that once vmsh sees it no task can be inside stage1 (DESIGN.md).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,6 +45,7 @@
 #define O_TRUNC 01000
 #define SIGTERM 15
 #define UMH_WAIT_EXEC 1
+#define UMH_WAIT_PROC 2
 #define IORESOURCE_MEM 0x00000200
 #define IORESOURCE_IRQ 0x00000400
 #define MAX_ERRNO 4095
@@ -75,6 +82,17 @@ extern int __request_module(bool wait, const char *fmt, ...) __attribute__((weak
 extern int acpi_register_gsi(void *dev, uint32_t gsi, int trigger, int polarity)
     __attribute__((weak));
 extern void acpi_unregister_gsi(uint32_t gsi) __attribute__((weak));
+/*
+ * Entering from a halted vCPU means running in the idle task inside RCU's
+ * extended quiescent state (the idle loop's ct_idle_enter/rcu_idle_enter
+ * around hlt), where queue_work_on's rcu_read_lock is not allowed: a real
+ * interrupt makes RCU watch first (irqentry_enter), and the functions that
+ * would let stage1 do that itself (ct_irq_enter_irqson, rcu_irq_enter_irqson)
+ * are exported by no lab kernel. irq_work_queue may be called from any
+ * context, NMI included, and gets stage1 into a real interrupt.
+ */
+struct irq_work;
+extern bool irq_work_queue(struct irq_work *work);
 #define ACPI_EDGE_SENSITIVE 1
 #define ACPI_ACTIVE_HIGH 0
 extern struct platform_device *platform_device_alloc(const char *name, int id);
@@ -92,7 +110,10 @@ extern int kill_pid(struct pid *pid, int sig, int priv);
 extern void put_pid(struct pid *pid);
 
 void stage1_enter(void);
-void stage1_worker(struct work_struct *work);
+void stage1_irq_work(struct irq_work *iw);
+void stage1_worker(struct work_struct *work); /* entry.S */
+uint32_t stage1_work(void);
+uint8_t stage1_final; /* the final state's byte, for stage1_worker's memcpy */
 
 struct stage1_abi stage1_abi = {
 	.magic = STAGE1_ABI_MAGIC,
@@ -107,6 +128,21 @@ static char *argv_ptrs[STAGE1_MAX_ARGV + 1];
 static char *envp_ptrs[STAGE1_MAX_ENVP + 1];
 static uint64_t res[2 * STAGE1_RES_SIZE / 8]; /* two struct resource */
 static bool fatal;
+
+/*
+ * struct irq_work: the same layout from 5.10 to 7.x (test_loader_kernels.c
+ * checks it against every lab kernel's BTF): flags (node.a_flags) at 8,
+ * func at 16; 32 bytes with 6.x's irqwait. HARD_IRQ: on PREEMPT_RT, run it
+ * in the interrupt, not in the irq_work kthread (which would also touch
+ * irqwait after our function returned); older kernels ignore the bit.
+ */
+#define IRQ_WORK_OFF_FLAGS 8
+#define IRQ_WORK_OFF_FUNC 16
+#define IRQ_WORK_SIZE 32
+#define IRQ_WORK_PENDING 0x1u
+#define IRQ_WORK_BUSY 0x2u
+#define IRQ_WORK_HARD_IRQ 0x8u
+static uint64_t irq_work[IRQ_WORK_SIZE / 8];
 
 static bool is_err(const void *p)
 {
@@ -132,10 +168,14 @@ static void record(uint32_t step, int err, bool is_fatal)
 	_printk(KERN_ERR "vmsh: stage1 step %u failed: %d\n", step, err);
 }
 
+/*
+ * A work_struct with more than data, entry and func (32 bytes) has a
+ * lockdep_map (CONFIG_LOCKDEP), which only the kernel's INIT_WORK can set
+ * up (a zeroed one makes lockdep complain and turn itself off): refuse.
+ */
 static bool work_layout_ok(const struct stage1_layout *l)
 {
-	return l->work_size <= STAGE1_WORK_SIZE &&
-	       stage1_layout__field_ok(l->work_data, 8, l->work_size) &&
+	return l->work_size == 32 && stage1_layout__field_ok(l->work_data, 8, l->work_size) &&
 	       stage1_layout__field_ok(l->work_entry, 16, l->work_size) &&
 	       stage1_layout__field_ok(l->work_func, 8, l->work_size);
 }
@@ -179,11 +219,69 @@ void stage1_enter(void)
 	put64(w, l->work_entry, (uint64_t)(w + l->work_entry));
 	put64(w, l->work_entry + 8, (uint64_t)(w + l->work_entry));
 	put64(w, l->work_func, (uint64_t)stage1_worker);
+	zero((uint8_t *)irq_work, sizeof(irq_work));
+	*(uint32_t *)((uint8_t *)irq_work + IRQ_WORK_OFF_FLAGS) = IRQ_WORK_HARD_IRQ;
+	put64((uint8_t *)irq_work, IRQ_WORK_OFF_FUNC, (uint64_t)stage1_irq_work);
 	set_state(STAGE1_ENTERED);
-	if (!queue_work_on((int)stage1_abi.work_cpu, system_long_wq, (struct work_struct *)w)) {
+	/* a fresh irq_work is never pending: false cannot happen */
+	if (!irq_work_queue((struct irq_work *)irq_work)) {
 		WRITE_ONCE(stage1_abi.error, -EBUSY);
 		WRITE_ONCE(stage1_abi.failed_step, STAGE1_STEP_QUEUE);
 		set_state(STAGE1_ERROR);
+	}
+}
+
+/*
+ * This CPU's number, as the vDSO's getcpu reads it: Linux (x86-64, 4.19+)
+ * puts (node << 12) | cpu in the limit of the GDT's CPUNODE segment
+ * (selector 15 * 8 + 3), which lsl reads at any privilege level. -1 if the
+ * selector is not valid (ZF clear).
+ */
+static int this_cpu(void)
+{
+	uint32_t limit = 0;
+	uint8_t ok;
+
+	__asm__ __volatile__("lsl %2, %0\n\tsetz %1"
+			     : "=r"(limit), "=q"(ok)
+			     : "r"((uint32_t)(15 * 8 + 3))
+			     : "cc");
+	return ok ? (int)(limit & 0xfff) : -1;
+}
+
+/*
+ * In hard-IRQ context (the irq_work's interrupt, on the entering CPU, just
+ * after the entry returned): no scheduling point until it returns. The work
+ * item goes to this same CPU's kworker (system_long_wq is per-CPU, its
+ * workers are bound): that task can only run once this interrupt, with the
+ * kernel's last accesses to the irq_work after we return (irq_work_single's
+ * cmpxchg of its flags and, on PREEMPT_RT, one more read), is over. The
+ * worker also waits for BUSY to clear, for the case where this CPU's number
+ * could not be read and the work went to work_cpu.
+ */
+void stage1_irq_work(struct irq_work *iw)
+{
+	int cpu = this_cpu();
+
+	(void)iw;
+	if (cpu < 0)
+		cpu = (int)stage1_abi.work_cpu;
+	WRITE_ONCE(stage1_abi.irq_work_cpu, cpu);
+	if (!queue_work_on(cpu, system_long_wq, (struct work_struct *)stage1_abi.work)) {
+		WRITE_ONCE(stage1_abi.error, -EBUSY);
+		WRITE_ONCE(stage1_abi.failed_step, STAGE1_STEP_QUEUE);
+		set_state(STAGE1_ERROR);
+	}
+}
+
+/* The kernel is done with the irq_work (see stage1_irq_work). */
+static void wait_irq_work_idle(void)
+{
+	const uint32_t *flags = (const uint32_t *)((uint8_t *)irq_work + IRQ_WORK_OFF_FLAGS);
+
+	while (READ_ONCE(*flags) & (IRQ_WORK_PENDING | IRQ_WORK_BUSY)) {
+		WRITE_ONCE(stage1_abi.heartbeat, stage1_abi.heartbeat + 1);
+		msleep(POLL_MS);
 	}
 }
 
@@ -321,7 +419,7 @@ static void unregister_devices(void)
 		if (pdev)
 			platform_device_unregister(pdev);
 		WRITE_ONCE(stage1_abi.pdev[i], 0);
-		if (gsi_mapped[i])
+		if (gsi_mapped[i] && acpi_unregister_gsi)
 			acpi_unregister_gsi(stage1_abi.devices[i].irq);
 		gsi_mapped[i] = false;
 	}
@@ -384,6 +482,8 @@ err_put:
 	return ret;
 }
 
+static bool stage2_created;
+
 static int write_stage2(void)
 {
 	const char *p = (const char *)stage1_abi.stage2_gva;
@@ -397,6 +497,7 @@ static int write_stage2(void)
 		record(STAGE1_STEP_OPEN, (int)(long)f, true);
 		return (int)(long)f;
 	}
+	stage2_created = true; /* O_EXCL: the file is ours */
 	/* Each round writes at least a byte, or stops. */
 	while (left) {
 		long n = kernel_write(f, p, left > WRITE_CHUNK ? WRITE_CHUNK : left, &pos);
@@ -432,6 +533,30 @@ static int start_stage2(void)
 	return ret;
 }
 
+/*
+ * stage2's file, when it was created but stage2 never ran (its write or exec
+ * failed; a running stage2 unlinks it itself). No exported kernel function
+ * unlinks a path in every release (vfs_unlink's arguments changed in 5.12
+ * and 6.3), so rm does it. Not fatal; vmsh names a file that is left.
+ */
+static void remove_stage2(void)
+{
+	static char rm_opt[] = "-f";
+	static const char *const rms[] = { "/bin/rm", "/usr/bin/rm" };
+	char *argv[] = { NULL, rm_opt, stage1_abi.stage2_path, NULL };
+	int ret = -EINVAL;
+
+	if (!stage2_created)
+		return;
+	for (uint32_t i = 0; i < sizeof(rms) / sizeof(rms[0]) && ret; i++) {
+		argv[0] = (char *)rms[i];
+		ret = call_usermodehelper(rms[i], argv, envp_ptrs, UMH_WAIT_PROC);
+	}
+	WRITE_ONCE(stage1_abi.stage2_left, ret ? ret : 0);
+	if (ret)
+		_printk(KERN_ERR "vmsh: cannot remove %s: %d\n", stage1_abi.stage2_path, ret);
+}
+
 static void stop_stage2(void)
 {
 	int nr = wait_pid(timeout_ms(stage1_abi.stop_timeout_ms));
@@ -453,12 +578,12 @@ static void stop_stage2(void)
 		record(STAGE1_STEP_WAIT_GONE, -ETIMEDOUT, true);
 }
 
-void stage1_worker(struct work_struct *work)
+/* The work item's body; stage1_worker (entry.S) stores what it returns. */
+uint32_t stage1_work(void)
 {
 	bool stop = false;
 	int ret;
 
-	(void)work;
 	set_state(STAGE1_WORK_STARTED);
 	ret = check_config();
 	if (ret) {
@@ -477,10 +602,10 @@ void stage1_worker(struct work_struct *work)
 			goto out_devices;
 	set_state(STAGE1_DEVICES);
 	if (write_stage2())
-		goto out_devices;
+		goto out_file;
 	set_state(STAGE1_STAGE2_WRITTEN);
 	if (start_stage2())
-		goto out_devices;
+		goto out_file;
 	set_state(STAGE1_STAGE2_STARTED);
 	_printk(KERN_INFO "vmsh: stage1 ready\n");
 	set_state(STAGE1_READY);
@@ -488,10 +613,14 @@ void stage1_worker(struct work_struct *work)
 	wait_request(STAGE1_REQ_STOP, 0, &stop);
 	set_state(STAGE1_STOPPING);
 	stop_stage2();
+	goto out_devices;
+out_file:
+	remove_stage2();
 out_devices:
 	unregister_devices();
 out:
 	_printk(KERN_INFO "vmsh: stage1 done\n");
-	/* The last store: vmsh may take our memory away after it. */
-	set_state(fatal ? STAGE1_ERROR : STAGE1_DONE);
+	wait_irq_work_idle();
+	/* Not stored here: stage1_worker has the kernel store it (see entry.S). */
+	return fatal ? STAGE1_ERROR : STAGE1_DONE;
 }

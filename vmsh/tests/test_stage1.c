@@ -102,7 +102,22 @@ static struct {
 	unsigned writes, execs;
 	char *argv[STAGE1_MAX_ARGV + 1], *envp[STAGE1_MAX_ENVP + 1];
 	int killed, kill_sig, got_pid, put_pid;
+	char rm_path[STAGE1_PATH_LEN], rm_arg[STAGE1_PATH_LEN];
+	int rms, rm_error;
+	/* the kernel's memcpy, as the worker's tail: where it returns, what state it saw */
+	unsigned final_stores;
+	uint32_t state_before_final;
+	void *final_return;
+	/* the irq_work the entry queues; its flags when the final state was stored */
+	uint8_t *iw;
+	unsigned iw_queued, iw_runs, busy_until_ms;
+	uint32_t iw_flags_at_final;
 } K;
+
+static uint32_t *iw_flags(void)
+{
+	return (uint32_t *)(K.iw + 8);
+}
 
 static uint8_t fake_pid_struct;
 static void *fake_system_long_wq = (void *)0x5157;
@@ -120,6 +135,7 @@ static int fake_printk(const char *fmt, ...)
 
 static bool fake_queue_work_on(int cpu, void *wq, void *work)
 {
+	assert_true(K.iw && K.iw_runs == 1); /* from the irq_work's interrupt only */
 	K.queued++;
 	K.cpu = cpu;
 	K.wq = wq;
@@ -133,6 +149,8 @@ static void fake_msleep(unsigned int ms)
 	struct stage1_abi *a = K.abi;
 
 	K.slept_ms += ms;
+	if (K.busy_until_ms && K.slept_ms >= K.busy_until_ms)
+		*iw_flags() &= ~2u;
 	K.states_seen |= 1u << a->state;
 	if (K.slept_ms > 10 * 60 * 1000)
 		fail_msg("stage1 polls for ever (state %u)", a->state);
@@ -238,6 +256,15 @@ static int fake_filp_close(void *f, void *id)
 
 static int fake_call_usermodehelper(const char *path, char **argv, char **envp, int wait)
 {
+	if (wait == 2) { /* UMH_WAIT_PROC: rm of stage2's file */
+		K.rms++;
+		assert_string_equal(argv[0], path);
+		assert_string_equal(argv[1], "-f");
+		assert_null(argv[3]);
+		snprintf(K.rm_path, sizeof(K.rm_path), "%s", path);
+		snprintf(K.rm_arg, sizeof(K.rm_arg), "%s", argv[2]);
+		return K.rm_error;
+	}
 	assert_string_equal(path, K.path);
 	assert_int_equal(wait, 1); /* UMH_WAIT_EXEC */
 	K.execs++;
@@ -274,10 +301,55 @@ static void fake_put_pid(void *pid)
 	K.put_pid++;
 }
 
+/*
+ * The worker's last act: the kernel's memcpy makes the final store. It is
+ * tail-called: it returns straight to the work function's caller, so its
+ * return address is not in stage1's code.
+ */
+static void *fake_memcpy(void *dst, const void *src, size_t n)
+{
+	K.final_stores++;
+	K.final_return = __builtin_return_address(0);
+	K.state_before_final = K.abi->state;
+	K.iw_flags_at_final = K.iw ? *iw_flags() : 0xff;
+	assert_ptr_equal(dst, &K.abi->state);
+	assert_int_equal(n, 1);
+	return memcpy(dst, src, n);
+}
+
+/* irq_work_queue: claim (PENDING | BUSY) and raise the self-IPI. */
+static bool fake_irq_work_queue(void *iw)
+{
+	K.iw_queued++;
+	if (K.iw && (*iw_flags() & 1))
+		return false;
+	K.iw = iw;
+	assert_int_equal(*iw_flags(), 0x8); /* HARD_IRQ */
+	*iw_flags() |= 0x3;
+	return true;
+}
+
+/* The self-IPI: irq_work_single(). BUSY stays set for busy_until_ms of sleep. */
+static void run_irq_work(void)
+{
+	void (*func)(void *);
+	uint32_t flags;
+
+	memcpy(&func, K.iw + 16, sizeof(func));
+	flags = *iw_flags() & ~1u;
+	*iw_flags() = flags;
+	K.iw_runs++;
+	func(K.iw);
+	if (!K.busy_until_ms)
+		*iw_flags() = flags & ~2u;
+}
+
 static const struct {
 	const char *name;
 	void *addr;
 } fakes[] = {
+	{ "memcpy", (void *)fake_memcpy },
+	{ "irq_work_queue", (void *)fake_irq_work_queue },
 	{ "_printk", (void *)fake_printk },
 	{ "queue_work_on", (void *)fake_queue_work_on },
 	{ "system_long_wq", &fake_system_long_wq },
@@ -393,16 +465,35 @@ static void enter(struct run *r)
 	assert_int_equal(harness_flags & 0x401, 0x401); /* CF and DF */
 	for (uint64_t i = 0; i < 15; i++)
 		assert_int_equal(harness_out[i], 0x0101010101010101ULL * (i + 1));
+	/* interrupts on again at the original RIP: the irq_work's IPI comes in */
+	if (K.iw && (*iw_flags() & 1))
+		run_irq_work();
 }
 
 /* The kernel runs the queued work: work->func(work). */
-static void run_worker(void)
+static __attribute__((noinline)) void run_worker(void)
 {
 	void (*func)(void *);
 
 	assert_int_equal(K.queued, 1);
 	memcpy(&func, (uint8_t *)K.work + K.abi->layout.work_func, sizeof(func));
 	func(K.work);
+	__asm__ __volatile__("" ::: "memory"); /* no tail call here: the return is ours */
+}
+
+/*
+ * Finding 5 of issue 19: the final state is stored once, by the kernel's
+ * memcpy, which returns into the kernel (here run_worker), not into stage1.
+ */
+static void assert_final_by_kernel(const struct run *r)
+{
+	uint8_t *ret = K.final_return;
+
+	assert_int_equal(K.final_stores, 1);
+	assert_int_equal(K.iw_flags_at_final & 3, 0); /* the kernel is done with the irq_work */
+	assert_true(K.state_before_final != STAGE1_DONE && K.state_before_final != STAGE1_ERROR);
+	assert_true(K.abi->state == STAGE1_DONE || K.abi->state == STAGE1_ERROR);
+	assert_true(ret < (uint8_t *)(uintptr_t)r->img.areas[0].gva || ret >= r->mem + r->size);
 }
 
 /* --- tests ----------------------------------------------------------------- */
@@ -414,7 +505,6 @@ static void test_entry(void **state)
 
 	enter(r);
 	assert_int_equal(K.queued, 1);
-	assert_int_equal(K.cpu, 0);
 	assert_ptr_equal(K.wq, fake_system_long_wq);
 	assert_ptr_equal(K.work, K.abi->work);
 	assert_int_equal(K.abi->state, STAGE1_ENTERED);
@@ -446,6 +536,9 @@ static void test_worker_runs_and_stops(void **state)
 	run_worker();
 
 	assert_int_equal(a->state, STAGE1_DONE);
+	assert_final_by_kernel(r);
+	assert_int_equal(K.rms, 0); /* a running stage2 removes its file itself */
+	assert_true(a->irq_work_cpu >= 0 && a->irq_work_cpu < 4096);
 	assert_int_equal(a->failed_step, STAGE1_STEP_NONE);
 	assert_true(K.states_seen & (1u << STAGE1_WORK_STARTED));
 	assert_true(K.states_seen & (1u << STAGE1_READY));
@@ -499,6 +592,7 @@ static void test_worker_go_timeout(void **state)
 	enter(*state);
 	run_worker();
 	assert_int_equal(K.abi->state, STAGE1_ERROR);
+	assert_final_by_kernel(*(struct run **)state);
 	assert_int_equal(K.abi->failed_step, STAGE1_STEP_WAIT_GO);
 	assert_int_equal(K.abi->error, -ETIMEDOUT);
 	assert_true(K.slept_ms >= 500 && K.slept_ms < 1000);
@@ -538,6 +632,79 @@ static void test_worker_exec_fails(void **state)
 	assert_int_equal(K.abi->failed_step, STAGE1_STEP_EXEC);
 	assert_int_equal(K.abi->error, -ENOEXEC);
 	assert_true(K.pdevs[0].unregistered && K.pdevs[1].unregistered);
+	assert_final_by_kernel(*(struct run **)state);
+	/* the file stage2 never ran from is removed (issue 19, finding 10) */
+	assert_int_equal(K.rms, 1);
+	assert_string_equal(K.rm_path, "/bin/rm");
+	assert_string_equal(K.rm_arg, "/dev/.vmsh-1234");
+	assert_int_equal(K.abi->stage2_left, 0);
+}
+
+/* rm is nowhere: both tries fail, vmsh is told the file is left. */
+static void test_worker_exec_fails_rm_fails(void **state)
+{
+	K.go_at_ms = 50;
+	K.exec_error = -ENOEXEC;
+	K.rm_error = -ENOENT;
+	enter(*state);
+	run_worker();
+	assert_int_equal(K.abi->failed_step, STAGE1_STEP_EXEC);
+	assert_int_equal(K.rms, 2);
+	assert_string_equal(K.rm_path, "/usr/bin/rm");
+	assert_int_equal(K.abi->stage2_left, -ENOENT);
+}
+
+/*
+ * The entry only queues an irq_work (it may run in the idle task, where RCU
+ * is not watching); queue_work_on runs in that irq_work's interrupt.
+ */
+static void test_entry_via_irq_work(void **state)
+{
+	enter(*state);
+	assert_int_equal(K.iw_queued, 1);
+	assert_int_equal(K.iw_runs, 1);
+	assert_int_equal(K.queued, 1);
+	/* on the CPU the irq_work ran on (lsl works in user space too, as the vDSO's) */
+	assert_int_equal(K.cpu, K.abi->irq_work_cpu);
+	assert_true(K.cpu >= 0 && K.cpu < 4096);
+	assert_int_equal(K.abi->state, STAGE1_ENTERED);
+	assert_int_equal(*iw_flags() & 3, 0);
+	/* a second entry queues nothing */
+	enter(*state);
+	assert_int_equal(K.iw_queued, 1);
+}
+
+/* The kernel still holds the irq_work (BUSY): no final state until it lets go. */
+static void test_worker_waits_for_irq_work(void **state)
+{
+	K.abi->request = STAGE1_REQ_STOP;
+	K.busy_until_ms = 700;
+	enter(*state);
+	run_worker();
+	assert_int_equal(K.abi->state, STAGE1_DONE);
+	assert_true(K.slept_ms >= 700);
+	assert_final_by_kernel(*(struct run **)state);
+}
+
+/*
+ * The entry's code, in the kernel, returns through `sti; ret`: interrupts
+ * stay off to the original RIP, so no task is preempted inside stage1.
+ */
+static void test_entry_returns_under_sti_shadow(void **state)
+{
+	struct run *r = *state;
+	const uint8_t *code = (const uint8_t *)(uintptr_t)r->img.entry_gva;
+	bool cli = false, sti_ret = false;
+
+	/* the entry is well under 256 bytes; its first bytes: endbr64, lea, pushfq */
+	for (size_t i = 0; i + 1 < 256; i++) {
+		if (code[i] == 0xfa && i < 24)
+			cli = true;
+		if (code[i] == 0xfb && code[i + 1] == 0xc3)
+			sti_ret = true;
+	}
+	assert_true(cli);
+	assert_true(sti_ret);
 }
 
 static void test_worker_stage2_stuck(void **state)
@@ -554,16 +721,16 @@ static void test_worker_stage2_stuck(void **state)
 	assert_true(K.pdevs[0].unregistered && K.pdevs[1].unregistered);
 }
 
-/* Another kernel's layout (lockdep, a field before start): stage1 follows it. */
+/* Another kernel's layout (fields reordered, a field before start): stage1 follows it. */
 static void test_other_layout(void **state)
 {
 	struct run *r = *state;
 	struct stage1_abi *a = K.abi;
 	const uint8_t *w = a->work;
 
-	a->layout = (struct stage1_layout){ .work_size = 72,
-					    .work_data = 16,
-					    .work_entry = 40,
+	a->layout = (struct stage1_layout){ .work_size = 32,
+					    .work_data = 8,
+					    .work_entry = 16,
 					    .work_func = 0,
 					    .res_size = 80,
 					    .res_start = 16,
@@ -575,14 +742,11 @@ static void test_other_layout(void **state)
 	K.gone_on_kill = true;
 	enter(r);
 	assert_int_equal(a->state, STAGE1_ENTERED);
-	assert_int_equal(get64(w, 16), 0x7fffffffULL << 21);
-	assert_int_equal(get64(w, 40), (uint64_t)(uintptr_t)(w + 40));
-	assert_int_equal(get64(w, 48), (uint64_t)(uintptr_t)(w + 40));
+	assert_int_equal(get64(w, 8), 0x7fffffffULL << 21);
+	assert_int_equal(get64(w, 16), (uint64_t)(uintptr_t)(w + 16));
+	assert_int_equal(get64(w, 24), (uint64_t)(uintptr_t)(w + 16));
 	assert_memory_equal((void *)(uintptr_t)get64(w, 0), "\xf3\x0f\x1e\xfa", 4);
-	for (uint32_t off = 8; off < 72; off += 8)
-		if (off != 16 && off != 40 && off != 48)
-			assert_int_equal(get64(w, off), 0);
-	assert_int_equal(w[72], 0xaa); /* nothing past the struct */
+	assert_int_equal(w[32], 0xaa); /* nothing past the struct */
 	run_worker();
 	assert_int_equal(a->state, STAGE1_DONE);
 	for (unsigned i = 0; i < 2; i++) {
@@ -606,6 +770,8 @@ static void test_bad_work_layout(void **state)
 		{ .work_size = STAGE1_WORK_SIZE + 8, .work_entry = 8, .work_func = 24 },
 		{ .work_size = 32, .work_entry = 24, .work_func = 8 }, /* entry runs past */
 		{ .work_size = 32, .work_data = 4, .work_entry = 8, .work_func = 24 },
+		/* CONFIG_LOCKDEP: a lockdep_map only the kernel's INIT_WORK sets up */
+		{ .work_size = 72, .work_data = 16, .work_entry = 40, .work_func = 0 },
 	};
 	struct run *r = *state;
 
@@ -662,6 +828,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_worker_stop_before_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_device_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_exec_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_worker_exec_fails_rm_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entry_via_irq_work, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_worker_waits_for_irq_work, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entry_returns_under_sti_shadow, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_worker_stage2_stuck, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_bad_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_layout, setup, teardown),
