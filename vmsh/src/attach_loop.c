@@ -606,6 +606,8 @@ int attach__run(struct attach *a)
 
 		if (turn(a, running))
 			return ATTACH_EXIT_ERROR;
+		if (a->migrating)
+			return ATTACH_EXIT_ERROR; /* attach__steady_check said why */
 		if (a->stop_signal) {
 			pr_err("attach: %s: detaching", strsignal(a->stop_signal));
 			return 128 + a->stop_signal;
@@ -636,6 +638,8 @@ int attach__run(struct attach *a)
 		if (now_ms() < next_tick)
 			continue;
 		next_tick = now_ms() + (a->steady ? STEADY_TICK_MS : TICK_MS);
+		/* an idle guest sends no event: a migration is looked for each tick too */
+		attach__steady_check(a);
 		if (read_stage1(a))
 			return ATTACH_EXIT_ERROR;
 		if (a->stage1_state == STAGE1_ERROR) {
