@@ -479,7 +479,7 @@ static int configure_stage1(struct attach *a)
 {
 	struct stage1_abi *abi = loader__abi(&a->img);
 	size_t stage2_size = (size_t)(stage2_blob_end - stage2_blob);
-	char ctl[32], *argv[64], *envp[4] = { NULL };
+	char ctl[32], blkdev[32], *argv[64], *envp[4] = { NULL };
 	size_t argc = 0, envc = 0;
 	char term[128];
 	int err;
@@ -509,6 +509,10 @@ static int configure_stage1(struct attach *a)
 	argv[argc++] = a->serial;
 	argv[argc++] = "--ctl-offset";
 	argv[argc++] = ctl;
+	/* stage2 must not touch the disks of a vmsh killed earlier (stage2.c) */
+	snprintf(blkdev, sizeof(blkdev), "virtio-mmio.%d", abi->devices[ATTACH_BLK].id);
+	argv[argc++] = "--device";
+	argv[argc++] = blkdev;
 	if (a->image_read_only)
 		argv[argc++] = "--read-only";
 	if (a->o.caps_none) {

@@ -92,16 +92,39 @@ static int read_devnum(const char *path, dev_t *dev)
 	return 0;
 }
 
-/* The disk whose serial is S; it may still be probing: wait up to 5 s. */
+/*
+ * The disk whose serial is S; it may still be probing: wait up to 5 s.
+ * Only the disks under vmsh's own platform device (--device) are looked at:
+ * reading a virtio disk's serial is a request to its device, and the device
+ * of a vmsh that was killed is still in the guest with nobody serving it,
+ * so that read would never return.
+ */
 static int find_disk(struct stage2 *s, dev_t *dev)
 {
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
-	char path[300], buf[64];
+	char pdev[128], dir[256], path[300], buf[64];
 	struct dirent *e;
 
 	for (int tries = 0; tries < 50; tries++) {
-		DIR *d = opendir("/sys/block");
+		DIR *d = NULL;
 
+		if (!s->device) {
+			d = opendir("/sys/block");
+		} else {
+			/* .../virtio-mmio.ID/virtioN/block/vdX */
+			snprintf(pdev, sizeof(pdev), "/sys/bus/platform/devices/%s", s->device);
+			d = opendir(pdev);
+			while (d && (e = readdir(d)) && strncmp(e->d_name, "virtio", 6))
+				;
+			if (d && e) {
+				snprintf(dir, sizeof(dir), "%s/%.63s/block", pdev, e->d_name);
+				closedir(d);
+				d = opendir(dir);
+			} else if (d) {
+				closedir(d);
+				d = NULL;
+			}
+		}
 		while (d && (e = readdir(d))) {
 			if (e->d_name[0] == '.' || strlen(e->d_name) > 200)
 				continue;

@@ -7,8 +7,8 @@
  * whose root is the image on that disk with the VM's root at /var/lib/vmsh,
  * runs CMD there on vmsh's console, and leaves nothing behind in the guest.
  *
- *   stage2 --serial S --ctl-offset BYTES [--console PATH] [--caps keep|none]
- *          [--env NAME=VALUE]... -- CMD [ARGS...]
+ *   stage2 --serial S --ctl-offset BYTES [--device NAME] [--console PATH]
+ *          [--caps keep|none] [--env NAME=VALUE]... -- CMD [ARGS...]
  */
 #include <dirent.h>
 #include <errno.h>
@@ -164,8 +164,9 @@ void stage2__die(struct stage2 *s, const char *step, int err, const char *fmt, .
 static void usage(void)
 {
 	static const char text[] =
-	    "usage: stage2 --serial S --ctl-offset BYTES [--console PATH] [--caps keep|none]\n"
-	    "              [--env NAME=VALUE]... [--read-only] [--tty-pipe] -- CMD [ARGS...]\n";
+	    "usage: stage2 --serial S --ctl-offset BYTES [--device NAME] [--console PATH]\n"
+	    "              [--caps keep|none] [--env NAME=VALUE]... [--read-only] [--tty-pipe]\n"
+	    "              -- CMD [ARGS...]\n";
 
 	if (write(2, text, sizeof(text) - 1) < 0)
 		return;
@@ -203,6 +204,10 @@ static const char *parse_args(struct stage2 *s, int argc, char **argv)
 			s->ctl_off = strtoull(v, &end, 10);
 			if (errno || *end || !*v || s->ctl_off % 512)
 				return "--ctl-offset must be a multiple of 512";
+		} else if (!strcmp(a, "--device")) {
+			if (strchr(v, '/') || !*v || strlen(v) > 64)
+				return "--device needs a platform device's name";
+			s->device = v;
 		} else if (!strcmp(a, "--console")) {
 			s->console = v;
 		} else if (!strcmp(a, "--caps")) {

@@ -19,6 +19,7 @@ enum { NS_PID, NS_NET, NS_UTS, NS_IPC, NS_CGROUP, NS_USER, NS_MNT, NS_COUNT };
 struct stage2 {
 	/* command line */
 	const char *serial;
+	const char *device; /* vmsh's disk's platform device, virtio-mmio.ID */
 	uint64_t ctl_off;
 	const char *console;
 	bool caps_none;
