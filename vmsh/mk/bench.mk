@@ -14,6 +14,7 @@ $(VMSH_LOAD): $(VMSH_LOAD_SRCS) vmsh/bench/load.h
 	$(Q)$(MUSL_CC) $(VMSH_LOAD_CFLAGS) $(VMSH_LOAD_SRCS) -o $@
 
 LAB_TESTS += vmsh/tests/attach_stress.bats
+LAB_TESTS_FULL += vmsh/tests/attach_soak.bats
 
 # The benchmark: one lab VM, vmsh's disk and console against the hypervisor's,
 # the VM's workload with vmsh detached and attached (vmsh/bench/run-bench;

@@ -8,21 +8,7 @@
 bats_require_minimum_version 1.5.0
 
 load attach_common
-
-VMSH_LOAD=${VMSH_LOAD:-$(dirname "$VMSH")/../vmsh/guest/vmsh-load}
-
-# stress_image DIR: a tool image with vmsh-load and an empty /stress; sets IMG
-stress_image() {
-	local tree=$1/tree
-	[ -x "$VMSH_LOAD" ] || {
-		echo "$VMSH_LOAD is missing: make all builds it"
-		return 1
-	}
-	mkdir -p "$tree"/{bin,proc,sys,dev,tmp,root,stress,var/lib/vmsh}
-	cp "$VMSH_LOAD" "$tree/bin/vmsh-load"
-	IMG=$1/stress.img
-	"$VMSH" image build "$tree" -o "$IMG" --size 96M
-}
+load attach_stress
 
 @test "I/O stress on vmsh's disk: 4 writers and 4 readers with checksums for 60 s, no error, no lost completion" {
 	# one vCPU: see the memfd test below
