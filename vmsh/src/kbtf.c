@@ -268,19 +268,34 @@ static bool kbtf__enum(const struct kbtf *b, const char *name, uint64_t *val, bo
 	return false;
 }
 
+/*
+ * WORK_DATA_INIT(), or WORK_DATA_STATIC_INIT() where the kernel has
+ * CONFIG_DEBUG_OBJECTS_WORK (only then does enum WORK_STRUCT_STATIC_BIT
+ * exist): stage1's work item is not known to debugobjects (no INIT_WORK ran),
+ * and the static bit is what makes debugobjects take it on its first
+ * activation instead of warning "ODEBUG: activate not available".
+ */
 static bool kbtf__work_data_init(const struct kbtf *b, uint64_t *v)
 {
-	uint64_t shift, bits;
-	bool wide;
+	uint64_t shift, bits, static_bit;
+	bool wide, found;
 
 	if (kbtf__enum(b, "WORK_OFFQ_POOL_SHIFT", &shift, &wide) &&
 	    kbtf__enum(b, "WORK_OFFQ_POOL_BITS", &bits, &wide)) {
 		if (!bits || bits > 32 || shift + bits > 64)
 			return false;
 		*v = ((1ULL << bits) - 1) << shift;
-		return true;
+		found = true;
+	} else {
+		found = kbtf__enum(b, "WORK_STRUCT_NO_POOL", v, &wide) && wide;
 	}
-	return kbtf__enum(b, "WORK_STRUCT_NO_POOL", v, &wide) && wide;
+	if (found && kbtf__enum(b, "WORK_STRUCT_STATIC_BIT", &static_bit, &wide)) {
+		/* a flag bit below the pool's: anything else is not a static bit */
+		if (static_bit < 4 || static_bit >= 8 || (*v & (1ULL << static_bit)))
+			return false;
+		*v |= 1ULL << static_bit;
+	}
+	return found;
 }
 
 /* "6.1" of "Linux version 6.1.0-13-amd64 (...)" or "6.1.0-13-amd64"; false if neither. */

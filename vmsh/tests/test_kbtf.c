@@ -45,6 +45,7 @@ struct synth {
 	uint32_t res_size, res_start;  /* 0: 64 and 0 */
 	uint32_t pool_shift, pool_bits;
 	uint64_t no_pool; /* a WORK_STRUCT_NO_POOL enum64 enumerator, if not 0 */
+	uint32_t static_bit; /* WORK_STRUCT_STATIC_BIT (CONFIG_DEBUG_OBJECTS_WORK), if not 0 */
 };
 
 /* A vmlinux-like BTF: work_struct, list_head, resource, the workqueue enums. */
@@ -88,6 +89,9 @@ static struct btf *synth_btf(const struct synth *o)
 		assert_int_equal(btf__add_enum_value(btf, "WORK_OFFQ_POOL_BITS",
 						     o->pool_bits ? o->pool_bits : 31),
 				 0);
+		if (o->static_bit)
+			assert_int_equal(
+			    btf__add_enum_value(btf, "WORK_STRUCT_STATIC_BIT", o->static_bit), 0);
 	}
 	if (o->no_pool) {
 		assert_true(btf__add_enum64(btf, NULL, 8, false) > 0);
@@ -281,6 +285,19 @@ static void test_layout_from_btf(void **state)
 		assert_string_equal(l.res_src, "BTF");
 		assert_string_equal(l.work_data_init_src, "BTF");
 	}
+	btf__free(b.btf);
+
+	/* CONFIG_DEBUG_OBJECTS_WORK: WORK_DATA_STATIC_INIT(), pool shifted by one */
+	o = (struct synth){ .static_bit = 4, .pool_shift = 6 };
+	b.btf = synth_btf(&o);
+	assert_int_equal(kbtf__layout(&b, "6.1", &l), 0);
+	assert_int_equal(l.work_data_init, (0x7fffffffULL << 6) | 0x10);
+	btf__free(b.btf);
+	/* a static bit that overlaps the pool bits is not believed */
+	o = (struct synth){ .static_bit = 5, .pool_shift = 5 };
+	b.btf = synth_btf(&o);
+	assert_int_not_equal(l.work_data_init, 0);
+	assert_true(kbtf__layout(&b, "6.1", &l) != 0 || strcmp(l.work_data_init_src, "BTF"));
 	btf__free(b.btf);
 
 	/* WORK_STRUCT_NO_POOL as a 64-bit enumerator, where the pool enums are gone */
