@@ -27,6 +27,7 @@
 #include "vcpu.h"
 #include "virtio.h"
 
+#define ATTACH_MAX_PHASES 20
 #define ATTACH_EXIT_ERROR 125 /* vmsh itself failed (like docker run) */
 #define ATTACH_CTL_SECTORS 8  /* the block device's control area: 4 KiB */
 #define ATTACH_NQUEUES 3      /* blk: 0; console: 0 (rx), 1 (tx) */
@@ -113,9 +114,21 @@ struct attach {
 	bool have_st2;
 	int stop_signal; /* the signal that asked vmsh to detach, 0 if none */
 	uint64_t t_start_ns, t_first_output_ns;
+	/* -v: where the time from start to the end went (attach__phase) */
+	struct attach_phase {
+		const char *name;
+		uint64_t ns;
+	} phases[ATTACH_MAX_PHASES];
+	unsigned nphases;
 	uint64_t held_ns; /* the hypervisor was stopped this long, all holds together */
 	unsigned holds;
 };
+
+/*
+ * Note that phase NAME (a string literal) ends now; the first time only.
+ * -v prints them all at the end, each with the time it took.
+ */
+void attach__phase(struct attach *a, const char *name);
 
 /* attach_loop.c */
 int attach__loop_init(struct attach *a);

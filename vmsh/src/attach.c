@@ -77,6 +77,31 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+void attach__phase(struct attach *a, const char *name)
+{
+	for (unsigned i = 0; i < a->nphases; i++)
+		if (a->phases[i].name == name)
+			return;
+	if (a->nphases < ATTACH_MAX_PHASES)
+		a->phases[a->nphases++] = (struct attach_phase){ name, now_ns() };
+}
+
+/* -v: "phases: set-up 3 ms, discover 410 ms, ..." each from the previous mark */
+static void print_phases(const struct attach *a)
+{
+	char line[1024];
+	size_t n = 0;
+	uint64_t prev = a->t_start_ns;
+
+	for (unsigned i = 0; i < a->nphases && n < sizeof(line); i++) {
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s %.0f ms", i ? ", " : "",
+				      a->phases[i].name, (double)(a->phases[i].ns - prev) / 1e6);
+		prev = a->phases[i].ns;
+	}
+	if (a->nphases)
+		pr_info("phases: %s", line);
+}
+
 static int parse_args(struct attach_opts *o, int argc, char **argv)
 {
 	static const struct option opts[] = { { "image", required_argument, NULL, 'f' },
@@ -854,11 +879,15 @@ int cmd_attach(int argc, char **argv)
 	if (a->sigfd < 0 || open_image(a) || attach__loop_init(a))
 		goto out;
 
+	attach__phase(a, "set-up");
 	err = discover(a);
+	attach__phase(a, "discover");
 	if (!err && !attach__interrupted(a))
 		err = prepare(a);
+	attach__phase(a, "prepare");
 	if (!err && !attach__interrupted(a))
 		err = enter(a);
+	attach__phase(a, "enter");
 	if (err || a->stop_signal) {
 		/* stage1 never ran if no vCPU was pointed at it */
 		if (teardown(a, !a->entered))
@@ -870,15 +899,19 @@ int cmd_attach(int argc, char **argv)
 		goto out;
 	}
 	rc = attach__run(a);
+	attach__phase(a, "command");
 	err = attach__stop_guest(a);
+	attach__phase(a, "stop in the guest");
 	if (teardown(a, err == 0) && rc != ATTACH_EXIT_ERROR) {
 		pr_err("attach: the hypervisor could not be restored completely");
 		rc = ATTACH_EXIT_ERROR;
 	}
+	attach__phase(a, "teardown");
 	/* the figures the benchmarks read (-v) */
 	pr_info("timing: first output after %.1f ms; hypervisor stopped %.1f ms in %u holds",
 		a->t_first_output_ns ? (double)(a->t_first_output_ns - a->t_start_ns) / 1e6 : -1.0,
 		a->held_ns / 1e6, a->holds);
+	print_phases(a);
 out:
 	attach__loop_fini(a);
 	if (a->image_fd >= 0)

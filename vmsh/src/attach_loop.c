@@ -170,6 +170,7 @@ static ssize_t console_output(void *ctx, const void *buf, size_t len)
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		a->t_first_output_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		attach__phase(a, "first output");
 	}
 	if (!out_flush())
 		return (ssize_t)len;
@@ -296,6 +297,8 @@ static void ctl_written(void *ctx, uint64_t offset, const void *data, size_t len
 	pr_debug("stage2 status %u (seq %u)", s.state, s.seq);
 	pr_info("stage2: %s (pid %u)%s%s", stage2_proto__state_name(s.state), s.pid,
 		s.msg[0] ? ": " : "", s.msg);
+	if (s.state == STAGE2_RUNNING)
+		attach__phase(a, "stage2 to the command");
 	if (s.state == STAGE2_STARTED) {
 		int32_t pid = (int32_t)s.pid;
 		attach__write_abi(a, offsetof(struct stage1_abi, stage2_pid), &pid, sizeof(pid));
@@ -532,8 +535,13 @@ static int read_stage1(struct attach *a)
 	uint32_t state;
 	int err = attach__read_abi(a, offsetof(struct stage1_abi, state), &state, sizeof(state));
 
-	if (!err)
+	if (!err && state != a->stage1_state) {
 		a->stage1_state = state;
+		if (state == STAGE1_DEVICES)
+			attach__phase(a, "stage1 to its devices");
+		else if (state == STAGE1_READY)
+			attach__phase(a, "stage1 ready");
+	}
 	return err;
 }
 
