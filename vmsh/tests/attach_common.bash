@@ -33,6 +33,12 @@ guest_state() {
 	"$LAB" vm exec "$VM" --again -- 'ls /sys/bus/platform/devices | grep -c virtio-mmio; ls -a /dev | grep -c "^\.vmsh"; wc -l < /proc/mounts; ps -o comm | grep -cE "^(sleep|stage2|\.vmsh)"' | tr '\n' ' '
 }
 
+# guest_state, less its count of sleep processes: for guests that run
+# disk_workload_start (its loop runs sleep).
+guest_left() {
+	"$LAB" vm exec "$VM" --again -- 'ls /sys/bus/platform/devices | grep -c virtio-mmio; ls -a /dev | grep -c "^\.vmsh"; wc -l < /proc/mounts; ps -o comm | grep -cE "^(stage2|\.vmsh)"' | tr '\n' ' '
+}
+
 # The guest's kernel log lines that say something went wrong in it: a
 # warning, a bug or oops, a lockdep report, or one of stage1's failed steps.
 guest_splats() {
@@ -100,4 +106,27 @@ attach_root_view() {
 	echo "stderr: $stderr"
 	[ "$status" -eq 0 ]
 	[ "$output" = init ]
+}
+
+# disk_workload_start: in the guest, a loop that writes 64 KiB of random
+# data to its own disk, syncs, drops the page cache and checks the data read
+# back, once a second, logging "ok N" or "BAD N" to /root/w.log.
+disk_workload_start() {
+	"$LAB" vm exec "$VM" -- 'i=0; (while :; do i=$((i + 1)); dd if=/dev/urandom of=/root/w.bin bs=4k count=16 2>/dev/null; sync; s1=$(md5sum < /root/w.bin); echo 3 > /proc/sys/vm/drop_caches; s2=$(md5sum < /root/w.bin); [ "$s1" = "$s2" ] && echo ok $i >> /root/w.log || echo BAD $i >> /root/w.log; sleep 1; done) >/dev/null 2>&1 &'
+}
+
+# disk_workload_check: no BAD round so far and at least one checked; prints
+# the number of checked rounds (and a TAP comment).
+disk_workload_check() {
+	local counts ok bad
+	# counted in the guest: the log grows by a line a second
+	counts=$("$LAB" vm exec "$VM" --again -- 'echo $(grep -c "^ok" /root/w.log) $(grep -c BAD /root/w.log); grep BAD /root/w.log | head -5')
+	read -r ok bad <<<"$counts"
+	echo "# disk workload: $ok checked rounds, $bad bad" >&3
+	if [ "$bad" != 0 ]; then
+		{ echo "the guest's disk workload failed:"; tail -n +2 <<<"$counts"; } >&2
+		return 1
+	fi
+	[ "$ok" -gt 0 ]
+	echo "$ok"
 }

@@ -10,20 +10,25 @@ kill_report() {
 	stopped=$(cat /proc/"$PID"/task/*/stat 2>/dev/null | sed 's/^[0-9]* ([^)]*) //' | grep -c '^[tT]' || true)
 	echo "# $what: hypervisor: $(grep -c '^>' <<<"$hv" || true) fds/maps added," \
 		"$(grep -c '^<' <<<"$hv" || true) gone, $stopped threads stopped;" \
-		"guest (virtio-mmio devices, /dev/.vmsh*, mounts, vmsh processes): $(guest_state)(before: $g0)" >&3
+		"guest (virtio-mmio devices, /dev/.vmsh*, mounts, stage2 processes): $(guest_left)(before: $g0)" >&3
 	grep '^>' <<<"$hv" | head -8 | sed 's/^/#     /' >&3 || true
 }
 
 # after_kill WHAT HV0 G0 RELEASE: no hypervisor thread traced or stopped,
-# the guest answers on its console, and a new attach works.
+# the guest answers on its console, its disk workload verifies on (more
+# checked rounds than before, none bad), and a new attach works.
 after_kill() {
-	local what=$1 hv0=$2 g0=$3 release=$4 traced
+	local what=$1 hv0=$2 g0=$3 release=$4 traced rounds
 	kill_report "$what" "$hv0" "$g0"
 	traced=$(cat /proc/"$PID"/task/*/status 2>/dev/null | grep -E '^TracerPid:' | grep -vc $'TracerPid:\t0$' || true)
 	[ "$traced" -eq 0 ] || { echo "$what: $traced threads still traced"; return 1; }
 	! cat /proc/"$PID"/task/*/stat 2>/dev/null | sed 's/^[0-9]* ([^)]*) //' | grep -q '^[tT]' ||
 		{ echo "$what: threads left stopped"; return 1; }
 	timeout 60 "$LAB" vm exec "$VM" -- true || { echo "$what: the guest does not answer"; return 1; }
+	rounds=$(disk_workload_check) || { echo "$what: the guest's disk workload failed"; return 1; }
+	[ "$rounds" -gt "${last_rounds:-0}" ] ||
+		{ echo "$what: the guest's disk workload made no progress ($rounds rounds)"; return 1; }
+	last_rounds=$rounds
 	run --separate-stderr timeout 120 "$VMSH" attach "$PID" -- uname -r </dev/null
 	[ "$status" -eq 0 ] && [ "$output" = "$release" ] || {
 		echo "# $what: the next attach: status $status: $output" >&3
@@ -39,9 +44,11 @@ after_kill() {
 kill_points() {
 	local n=$1 k delay rc release hv0 g0 last vmsh t0 span failed=()
 	start_vm 6.1-cloud q35 2
+	disk_workload_start
 	release=$("$LAB" vm exec "$VM" -- uname -r)
 	hv0=$(hv_state "$PID")
-	g0=$(guest_state)
+	g0=$(guest_left)
+	last_rounds=0
 	t0=$(date +%s%N)
 	run --separate-stderr timeout 120 "$VMSH" attach "$PID" -- uname -r </dev/null
 	[ "$status" -eq 0 ] || { echo "a first attach failed: $stderr"; return 1; }

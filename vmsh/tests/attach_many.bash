@@ -45,19 +45,13 @@ bounded_attach() {
 	return "$rc"
 }
 
-# What vmsh may not leave in the guest (attach_common's guest_state, less
-# its count of sleep processes: the disk workload below runs sleep).
-guest_left() {
-	"$LAB" vm exec "$VM" --again -- 'ls /sys/bus/platform/devices | grep -c virtio-mmio; ls -a /dev | grep -c "^\.vmsh"; wc -l < /proc/mounts; ps -o comm | grep -cE "^(stage2|\.vmsh)"' | tr '\n' ' '
-}
-
 # many_attaches N: N attaches in a row on a 2-vCPU 6.1-cloud q35 guest that
 # runs a checked disk workload; all must succeed, the workload sees no error,
 # the hypervisor's fds and maps and the guest are as before.
 many_attaches() {
-	local n=$1 round rc release hv0 g0 g1 t0 t1 slowest=0 ms total log
+	local n=$1 round rc release hv0 g0 g1 t0 t1 slowest=0 ms total
 	start_vm 6.1-cloud q35 2
-	"$LAB" vm exec "$VM" -- 'i=0; (while :; do i=$((i + 1)); dd if=/dev/urandom of=/root/w.bin bs=4k count=16 2>/dev/null; sync; s1=$(md5sum < /root/w.bin); echo 3 > /proc/sys/vm/drop_caches; s2=$(md5sum < /root/w.bin); [ "$s1" = "$s2" ] && echo ok $i >> /root/w.log || echo BAD $i >> /root/w.log; sleep 1; done) >/dev/null 2>&1 &'
+	disk_workload_start
 	release=$("$LAB" vm exec "$VM" -- uname -r)
 	hv0=$(hv_state "$PID")
 	g0=$(guest_left)
@@ -85,8 +79,5 @@ many_attaches() {
 	g1=$(guest_left)
 	echo "guest (virtio-mmio devices, /dev/.vmsh*, mounts, vmsh processes): before $g0, after $g1"
 	[ "$g1" = "$g0" ]
-	log=$("$LAB" vm exec "$VM" -- 'cat /root/w.log')
-	echo "# disk workload: $(grep -c '^ok' <<<"$log") checked rounds, $(grep -c BAD <<<"$log" || true) bad" >&3
-	! grep -q BAD <<<"$log"
-	[ "$(grep -c '^ok' <<<"$log")" -gt 0 ]
+	disk_workload_check >/dev/null
 }
