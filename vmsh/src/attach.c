@@ -893,7 +893,10 @@ int cmd_attach(int argc, char **argv)
 		if (teardown(a, !a->entered))
 			pr_err("attach: the hypervisor could not be restored completely");
 		else if (err && !a->entered)
-			pr_err("attach: the VM runs on as it was: vmsh changed nothing in it");
+			/* the errno too: a step that failed without a word is still named */
+			pr_err("attach: failed (%s): the VM runs on as it was: vmsh changed nothing "
+			       "in it",
+			       strerror(err < 0 ? -err : err));
 		if (a->stop_signal)
 			rc = 128 + a->stop_signal;
 		goto out;

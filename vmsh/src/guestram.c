@@ -90,6 +90,12 @@ int guestram__choose(const struct memslot *slots, size_t n, unsigned nr_memslots
 		return -ENOSPC;
 	}
 
+	/*
+	 * The guest's RAM and devices are in the low half; a slot in the high
+	 * half is one that vmsh placed there itself (a session that was
+	 * killed leaves its slots behind) or something as unusual: it is
+	 * stepped around, not built upon.
+	 */
 	for (size_t i = 0; i < n; i++) {
 		const struct memslot *s = &slots[i];
 		uint64_t last = s->gpa + (s->size - 1);
@@ -101,13 +107,13 @@ int guestram__choose(const struct memslot *slots, size_t n, unsigned nr_memslots
 			       (unsigned long long)s->gpa);
 			return -EINVAL;
 		}
-		if (last >= top - GUESTRAM_MIN_GAP) {
-			pr_err("no guest-physical room for vmsh's RAM: memslot %u reaches 0x%llx, "
-			       "the guest has %u physical address bits",
+		if (last >= top) {
+			pr_err("memslot %u reaches 0x%llx, beyond the guest's %u physical address "
+			       "bits",
 			       s->id, (unsigned long long)last, guest_phys_bits);
 			return -ENOSPC;
 		}
-		if (last + 1 > lo)
+		if (s->gpa < top / 2 && last + 1 > lo)
 			lo = last + 1;
 	}
 	end = lo;
@@ -117,11 +123,23 @@ int guestram__choose(const struct memslot *slots, size_t n, unsigned nr_memslots
 	uint64_t base = 0;
 	bool found = false;
 
-	for (size_t i = 0; i < ARRAY_SIZE(ceilings) && !found; i++)
-		if (ceilings[i] >= need && ceilings[i] - need >= lo) {
-			base = ceilings[i] - need;
-			found = true;
+	for (size_t i = 0; i < ARRAY_SIZE(ceilings) && !found; i++) {
+		if (ceilings[i] < need)
+			continue;
+		base = (ceilings[i] - need) & ~(GUESTRAM_ALIGN - 1);
+		found = base >= lo && !overflow;
+		/* below each high slot in the way, until none is */
+		for (size_t j = 0; found && j < n; j++) {
+			const struct memslot *s = &slots[j];
+
+			if (!s->size || s->gpa >= base + need || s->gpa + s->size <= base)
+				continue;
+			found = s->gpa >= need && ((s->gpa - need) & ~(GUESTRAM_ALIGN - 1)) >= lo;
+			if (found)
+				base = (s->gpa - need) & ~(GUESTRAM_ALIGN - 1);
+			j = (size_t)-1; /* look at every slot again */
 		}
+	}
 	if (!found) {
 		pr_err("no guest-physical room for %llu bytes of RAM above the memslots "
 		       "(which reach 0x%llx) in %u physical address bits",

@@ -15,13 +15,13 @@ hold_report() {
 	done
 }
 
-# bounded_attach DEADLINE_S OUT ERR: vmsh attach $PID -- uname -r, stdin
+# bounded_attach DEADLINE_S OUT ERR: vmsh attach -v $PID -- uname -r, stdin
 # /dev/null, stdout a pipe (into OUT), stderr into ERR. Returns vmsh's
 # status; if the deadline passes first, reports what every thread is doing,
 # ends vmsh (SIGTERM, then SIGKILL 10 s later) and returns 124.
 bounded_attach() {
 	local deadline=$1 out=$2 err=$3 vmsh t rc=0
-	"$VMSH" attach "$PID" -- uname -r </dev/null 2>"$err" > >(cat >"$out") &
+	"$VMSH" attach -v "$PID" -- uname -r </dev/null 2>"$err" > >(cat >"$out") &
 	vmsh=$!
 	for ((t = 0; t < deadline * 10; t++)); do
 		grep -q '^State:.*Z' "/proc/$vmsh/status" 2>/dev/null && break

@@ -1,11 +1,10 @@
 #!/usr/bin/env bats
-# Runs inside a lab host: 25 attaches in a row (VMSH_MANY=N for more; 1000 in
-# attach_many_full.bats under make check-full), as a new user would run them:
-# `vmsh attach PID -- uname -r`, stdout a pipe, stdin /dev/null. Each has a
-# deadline; one that passes it reports what vmsh and every hypervisor thread
-# were doing (issue 19: the 41st of 100 once hung). 25, not 100: an attach
-# takes ~12 s in the nested lab (~1 s on hardware), and 100 would add ~20
-# minutes to make check.
+# Runs inside a lab host (make check-full, see vmsh/mk/tracee.mk): 25
+# attaches in a row (VMSH_MANY=N for more; 1000 in attach_many_full.bats), as
+# a new user would run them: `vmsh attach PID -- uname -r`, stdout a pipe,
+# stdin /dev/null. Each has a deadline; one that passes it reports what vmsh
+# and every hypervisor thread were doing (issue 19: the 41st of 100 once
+# hung). An attach takes ~12 s in the nested lab (~1 s on hardware).
 
 bats_require_minimum_version 1.5.0
 
