@@ -30,10 +30,22 @@
 #define ENTRIES 512
 
 #define GiB (1ULL << 30)
-/* The hole below the kernel image: PDPT entries 508 and 509 of PML4[511]. */
+/*
+ * Unused holes of the kernel's address space (Documentation/arch/x86/
+ * x86_64/mm.rst, the same for 4- and 5-level paging), both under PML4[511]:
+ * the 2 GiB below the kernel image (PDPT entries 508 and 509), then the
+ * 444 GiB below the EFI region (entries 0 to 443). The second one is used
+ * once the first is taken: a vmsh that was killed inside the guest leaves
+ * its GiB mapped, for stage1's code may still run there.
+ */
 #define HOLE_START 0xffffffff00000000ULL
 #define HOLE_FIRST_PDPTE 508
 #define HOLE_PDPTES 2
+static const struct {
+	uint64_t start;
+	unsigned first, n;
+} pagemap_holes[] = { { HOLE_START, HOLE_FIRST_PDPTE, HOLE_PDPTES },
+		      { 0xffffff8000000000ULL, 0, 444 } };
 
 struct pagemap_table {
 	uint64_t gpa;
@@ -471,18 +483,24 @@ int pagemap__find_free_range(const struct guest_mem *m, const struct guest_mmu *
 		}
 		table = entry & PTE_ADDR_MASK;
 	}
-	for (unsigned i = 0; i < HOLE_PDPTES; i++) {
-		ret = pagemap__read_entry(m, table, HOLE_FIRST_PDPTE + i, &entry);
-		if (ret < 0)
-			return ret;
-		run = entry ? 0 : run + 1;
-		if (run == need) {
-			*gva = HOLE_START + (uint64_t)(i + 1 - need) * GiB;
-			return 0;
+	for (size_t h = 0; h < ARRAY_SIZE(pagemap_holes); h++) {
+		run = 0;
+		for (unsigned i = 0; i < pagemap_holes[h].n; i++) {
+			ret = pagemap__read_entry(m, table, pagemap_holes[h].first + i, &entry);
+			if (ret < 0)
+				return ret;
+			run = entry ? 0 : run + 1;
+			if (run == need) {
+				*gva = pagemap_holes[h].start + (uint64_t)(i + 1 - need) * GiB;
+				return 0;
+			}
 		}
 	}
-	pr_err("the guest uses the unused hole 0x%llx-0x%llx of its kernel address space: "
-	       "no room for %zu bytes",
-	       HOLE_START, HOLE_START + HOLE_PDPTES * GiB - 1, len);
+	pr_err("the guest uses the unused holes 0x%llx-0x%llx and 0x%llx-0x%llx of its kernel "
+	       "address space (vmsh sessions killed inside it keep theirs): no room for %zu "
+	       "bytes",
+	       HOLE_START, HOLE_START + HOLE_PDPTES * GiB - 1,
+	       (unsigned long long)pagemap_holes[1].start,
+	       (unsigned long long)(pagemap_holes[1].start + pagemap_holes[1].n * GiB - 1), len);
 	return -ENOSPC;
 }

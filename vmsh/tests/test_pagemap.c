@@ -230,10 +230,22 @@ static void test_find_free_range(void **state)
 	put64(PDPT_K + 8 * 508, 0x400000 | P | PS);
 	assert_int_equal(pagemap__find_free_range(&gm, &mmu4, GiB, &gva), 0);
 	assert_int_equal(gva, HOLE + GiB);
-	assert_int_equal(pagemap__find_free_range(&gm, &mmu4, GiB + 1, &gva), -ENOSPC);
+	/* Two GiB: the hole below the EFI region (444 GiB) */
+	assert_int_equal(pagemap__find_free_range(&gm, &mmu4, GiB + 1, &gva), 0);
+	assert_int_equal(gva, 0xffffff8000000000ULL);
 	/* Non-present but non-zero is not free either. */
 	put64(PDPT_K + 8 * 509, 0x5000);
+	assert_int_equal(pagemap__find_free_range(&gm, &mmu4, 1, &gva), 0);
+	assert_int_equal(gva, 0xffffff8000000000ULL);
+	/* Both holes taken (sessions killed inside the guest keep their GiB) */
+	for (int i = 0; i < 444; i++)
+		put64(PDPT_K + 8 * (uint64_t)i, i == 443 ? 0 : 0x5000);
+	assert_int_equal(pagemap__find_free_range(&gm, &mmu4, 1, &gva), 0);
+	assert_int_equal(gva, 0xffffff8000000000ULL + 443 * GiB);
+	put64(PDPT_K + 8 * 443, 0x5000);
 	assert_int_equal(pagemap__find_free_range(&gm, &mmu4, 1, &gva), -ENOSPC);
+	for (int i = 0; i < 444; i++)
+		put64(PDPT_K + 8 * (uint64_t)i, 0);
 	/* No kernel at PML4[511]; a PML4 outside memory. */
 	put64(PML4 + 8 * 511, 0);
 	assert_int_equal(pagemap__find_free_range(&gm, &mmu5, 1, &gva), -EINVAL);
