@@ -69,7 +69,7 @@ host_run_nested() {
 	qemu-system-x86_64 -name vmsh-labhost -nodefaults -no-user-config -display none -no-reboot \
 		-accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" \
 		-kernel "$images/vmlinuz" -initrd "$images/initramfs.cpio.gz" \
-		-append "console=ttyS1 loglevel=5 nokaslr panic=-1 lab.share=$share lab.keep=$REPO_DIR:$PWD" \
+		-append "console=ttyS1 loglevel=5 nokaslr sysrq_always_enabled panic=-1 lab.share=$share lab.keep=$REPO_DIR:$PWD" \
 		-serial "file:$share/console.log" -serial "file:$share/kernel.log" \
 		-monitor "unix:$monitor,server,nowait" \
 		-fsdev local,id=hostroot,path=/,security_model=none,readonly=on \
@@ -136,6 +136,7 @@ labhost_diagnose() {
 		echo "lab: the lab host did not answer the request for its tasks"
 	fi
 	labhost_kernel_log "$share"
+	labhost_sysrq "$share" "$monitor"
 	for i in 1 2; do
 		echo "lab: the lab host's vCPUs ($i/2):"
 		printf 'info registers -a\n' | timeout 10 socat - "UNIX-CONNECT:$monitor" 2>&1 |
@@ -147,6 +148,21 @@ labhost_diagnose() {
 			done
 		sleep 1
 	done
+}
+
+# The lab host's own account of its tasks, asked through its keyboard (QEMU's
+# monitor) rather than through a program in it: that works when its timers or
+# its 9p root no longer do. SysRq-w: the blocked tasks with their stacks;
+# SysRq-l: what each CPU runs. The kernel prints them on its log port.
+labhost_sysrq() {
+	local share=$1 monitor=$2 key size
+	size=$(stat -c %s "$share/kernel.log")
+	for key in w l; do
+		printf 'sendkey alt-sysrq-%s\n' "$key" | timeout 10 socat - "UNIX-CONNECT:$monitor" >/dev/null 2>&1
+		sleep 3
+	done
+	echo "lab: the lab host's blocked tasks and CPUs (SysRq w, l):"
+	tail -c +"$((size + 1))" "$share/kernel.log" | sed 's/\r$//' | head -n 300 | sed 's/^/  | /'
 }
 
 # The lab host's kernel log in share $1: from its first complaint (lockup,
