@@ -130,3 +130,60 @@ disk_workload_check() {
 	[ "$ok" -gt 0 ]
 	echo "$ok"
 }
+
+# hold_report PID VMSH_PID: what vmsh and every hypervisor thread are doing
+# (state, wchan, kernel stack when readable, TracerPid), as TAP comments.
+hold_report() {
+	local pid=$1 vmsh=$2 task tid
+	for task in /proc/"$vmsh"/task/* /proc/"$pid"/task/*; do
+		[ -d "$task" ] || continue
+		tid=${task##*/}
+		echo "# $(sed 's/^\([0-9]*\) (\([^)]*\)) \([A-Z]\).*/tid \1 (\2) state \3/' "$task/stat" 2>/dev/null)" \
+			"wchan $(cat "$task/wchan" 2>/dev/null)" \
+			"$(grep -E '^TracerPid:' "$task/status" 2>/dev/null | tr '\t' ' ')" >&3
+		sed 's/^/#     /' "$task/stack" 2>/dev/null >&3 || true
+	done
+}
+
+# bounded_vmsh DEADLINE_S OUT ERR ARGS...: "$VMSH" ARGS against $PID, stdin
+# /dev/null, stdout a pipe (into OUT), stderr into ERR. Returns vmsh's
+# status. bats 1.8 has no per-test timeout, and a vmsh that never ends would
+# only be caught by the lab's stall detector, without a word on why: past the
+# deadline this reports what every thread is doing, ends vmsh (SIGTERM; if
+# it is still there 10 s later, says so and sends SIGKILL) and returns 124.
+bounded_vmsh() {
+	local deadline=$1 out=$2 err=$3 vmsh t rc=0 pipe reader
+	shift 3
+	# the pipe's reader is waited for too: OUT is whole when this returns
+	exec {pipe}> >(cat >"$out")
+	reader=$!
+	"$VMSH" "$@" </dev/null 2>"$err" >&"$pipe" &
+	vmsh=$!
+	exec {pipe}>&-
+	for ((t = 0; t < deadline * 10; t++)); do
+		grep -q '^State:.*Z' "/proc/$vmsh/status" 2>/dev/null && break
+		[ -d "/proc/$vmsh" ] || break
+		sleep 0.1
+	done
+	if [ -d "/proc/$vmsh" ] && ! grep -q '^State:.*Z' "/proc/$vmsh/status" 2>/dev/null; then
+		echo "# vmsh $vmsh did not end within $deadline s; what every thread is doing:" >&3
+		hold_report "$PID" "$vmsh"
+		kill -TERM "$vmsh" 2>/dev/null || true
+		for ((t = 0; t < 100; t++)); do
+			grep -q '^State:.*Z' "/proc/$vmsh/status" 2>/dev/null && break
+			sleep 0.1
+		done
+		if [ -d "/proc/$vmsh" ] && ! grep -q '^State:.*Z' "/proc/$vmsh/status" 2>/dev/null; then
+			echo "# vmsh $vmsh still runs 10 s after SIGTERM; SIGKILL. Its threads:" >&3
+			hold_report "$PID" "$vmsh"
+			kill -KILL "$vmsh" 2>/dev/null || true
+		fi
+		wait "$vmsh" || true
+		wait "$reader" || true
+		sed 's/^/# vmsh: /' "$err" >&3
+		return 124
+	fi
+	wait "$vmsh" || rc=$?
+	wait "$reader" || true
+	return "$rc"
+}

@@ -17,8 +17,10 @@ load attach_stress
 	hv0=$(hv_state "$PID")
 	g0=$(guest_state)
 	t0=$SECONDS
-	run --separate-stderr timeout 420 "$VMSH" attach "$PID" -f "$IMG" -- \
-		/bin/vmsh-load stress /stress --secs 60 --writers 4 --readers 4 --file-mib 8 </dev/null
+	status=0
+	bounded_vmsh 420 "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err" attach "$PID" -f "$IMG" -- \
+		/bin/vmsh-load stress /stress --secs 60 --writers 4 --readers 4 --file-mib 8 || status=$?
+	output=$(cat "$BATS_TEST_TMPDIR/out") stderr=$(cat "$BATS_TEST_TMPDIR/err")
 	echo "status: $status, $((SECONDS - t0)) s"
 	echo "stdout: $output"
 	echo "stderr: $stderr"
@@ -44,8 +46,10 @@ load attach_stress
 	start_vm 6.1 q35 1 --mem 512 --memfd
 	stress_image "$BATS_TEST_TMPDIR"
 	hv0=$(hv_state "$PID")
-	run --separate-stderr timeout 300 "$VMSH" attach -v "$PID" -f "$IMG" -- \
-		/bin/vmsh-load stress /stress --secs 30 --writers 4 --readers 4 --file-mib 8 </dev/null
+	status=0
+	bounded_vmsh 300 "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err" attach -v "$PID" -f "$IMG" -- \
+		/bin/vmsh-load stress /stress --secs 30 --writers 4 --readers 4 --file-mib 8 || status=$?
+	output=$(cat "$BATS_TEST_TMPDIR/out") stderr=$(cat "$BATS_TEST_TMPDIR/err")
 	echo "status: $status"
 	echo "stdout: $output"
 	echo "stderr: $stderr"
