@@ -7,7 +7,6 @@ bats_require_minimum_version 1.5.0
 load attach_common
 load attach_kill
 
-BATS_TEST_TIMEOUT=1500
 
 @test "SIGKILL at 20 points of an attach and the steady state: the VM runs on, untraced, and a new attach works" {
 	kill_points 19

@@ -11,7 +11,6 @@ bats_require_minimum_version 1.5.0
 load attach_common
 load attach_many
 
-BATS_TEST_TIMEOUT=$((${VMSH_MANY:-25} * 20 + 300))
 
 @test "${VMSH_MANY:-25} attaches in a row on a 2-vCPU guest with a disk workload, each under a deadline: all succeed, the hypervisor is as before" {
 	many_attaches "${VMSH_MANY:-25}"
