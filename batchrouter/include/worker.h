@@ -37,6 +37,7 @@ struct worker {
 	uint64_t last_poll_ns, last_pkt_ns;
 	uint64_t asked_idle_ns; /* the last idle action's length, for stall__note */
 	bool asked_sleep;	/* ... and whether it was a sleep */
+	uint64_t late_peak_ns, late_peak_at; /* worst late wake-up, and when */
 	uint32_t sample_tick;
 	volatile bool stop;
 

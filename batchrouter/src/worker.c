@@ -32,6 +32,7 @@ void worker__init(struct worker *w)
 	w->obs.ring_size = w->rx ? w->rx->ring_size : 0;
 	w->last_poll_ns = w->last_pkt_ns = w->asked_idle_ns = 0;
 	w->asked_sleep = false;
+	w->late_peak_ns = w->late_peak_at = 0;
 	memset(&w->stall, 0, sizeof(w->stall));
 	memset(&w->late_wakeup, 0, sizeof(w->late_wakeup));
 	w->sample_tick = 0;
@@ -98,6 +99,8 @@ uint16_t worker__poll(struct worker *w, struct policy_decision *d)
 		o->n_hist++;
 	o->burst = w->burst;
 	o->empty_polls = n ? 0 : o->empty_polls + 1;
+	if (w->late_peak_ns)
+		o->wake_late_ns = policy__late_decay(w->late_peak_ns, now - w->late_peak_at);
 	if (w->last_poll_ns)
 		o->rate_pps =
 		    policy__ewma_rate(o->rate_pps, n, now - w->last_poll_ns, w->rate_tau_ns);
@@ -148,12 +151,13 @@ void worker__idle(struct worker *w, const struct policy_decision *d)
 		w->idle_req_ns += d->ns;
 		uint64_t t0 = w->clock();
 		nanosleep(&ts, NULL);
-		uint64_t late = w->clock() - t0 - d->ns;
-		/* a decaying max (halves in ~2800 sleeps, about half a second when
-		 * idle): one late wake-up makes the ring rail careful for a while */
-		w->obs.wake_late_ns -= w->obs.wake_late_ns >> 12;
-		if ((int64_t)late > 0 && late > w->obs.wake_late_ns)
-			w->obs.wake_late_ns = late;
+		uint64_t t1 = w->clock(), late = t1 - t0 - d->ns;
+		/* a max that decays by wall time (worker__poll): one late wake-up
+		 * makes the ring rail careful for a while, not for good */
+		if ((int64_t)late > 0 && late > w->obs.wake_late_ns) {
+			w->obs.wake_late_ns = w->late_peak_ns = late;
+			w->late_peak_at = t1;
+		}
 		return;
 	}
 	}
