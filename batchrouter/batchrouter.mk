@@ -36,4 +36,4 @@ $(BUILD)/tests/br_learned: $(BUILD)/batchrouter/tests/test_learned.o $(BR_LEARN_
 LDLIBS_br_learned := $(BR_LIBS) -lcmocka
 
 HOST_TESTS += batchrouter/tests/afxdp.bats batchrouter/tests/runtime.bats \
-	batchrouter/tests/learned.bats
+	batchrouter/tests/learned.bats batchrouter/tests/router.bats

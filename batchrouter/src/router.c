@@ -102,8 +102,15 @@ static void add_counters(struct rte_tel_data *d, const struct engine_counters *c
 {
 	rte_tel_data_add_dict_u64(d, "rx", c->rx);
 	rte_tel_data_add_dict_u64(d, "forwarded", c->forwarded);
-	for (int r = 0; r < DROP__MAX; r++)
-		rte_tel_data_add_dict_u64(d, engine_drop_names[r], c->drops[r]);
+	/* telemetry names take [A-Za-z0-9_]: not-ipv4 becomes not_ipv4 */
+	for (int r = 0; r < DROP__MAX; r++) {
+		char k[32];
+		snprintf(k, sizeof(k), "%s", engine_drop_names[r]);
+		for (char *c2 = k; *c2; c2++)
+			if (*c2 == '-')
+				*c2 = '_';
+		rte_tel_data_add_dict_u64(d, k, c->drops[r]);
+	}
 }
 
 static int telem_stats(const char *cmd, const char *params, struct rte_tel_data *d)
