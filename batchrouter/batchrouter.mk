@@ -9,7 +9,7 @@ BR_LIBS := $(BR_DPDK_LIBS) -lxgboost -ljson-c -lpthread -lm
 $(BUILD)/batchrouter/%.o: CPPFLAGS += -Ibatchrouter/include $(BR_DPDK_CFLAGS)
 
 BR_CORE := engine routes policy learned model stats frame
-BR_RT := gen port worker run router
+BR_RT := gen port worker run router genproc
 BR_CORE_OBJS := $(patsubst %,$(BUILD)/batchrouter/src/%.o,$(BR_CORE))
 BR_RT_OBJS := $(patsubst %,$(BUILD)/batchrouter/src/%.o,$(BR_RT))
 

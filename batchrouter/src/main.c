@@ -11,6 +11,7 @@
 #include "bench.h"
 #include "collect.h"
 #include "frame.h"
+#include "genproc.h"
 #include "policy.h"
 #include "router.h"
 #include "run.h"
@@ -157,6 +158,7 @@ static const struct cmd {
 	int (*fn)(int, char **);
 } cmds[] = {
 	{ "run", "forward traffic with one policy and print accounting", cmd_run },
+	{ "gen", "the generator as its own process, over memif or a NIC", genproc__main },
 	{ "bench", "sweep loads (% of R*), patterns and policies; CSV and plots", bench__main },
 	{ "collect", "sweep loads x patterns x probe sleeps; CSV for train", collect__main },
 	{ "train", "fit the learned policy's trees (XGBoost) to collect's CSV", train__main },

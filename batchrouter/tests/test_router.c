@@ -12,6 +12,7 @@
 
 #include <rte_ethdev.h>
 
+#include "genproc.h"
 #include "port.h"
 #include "router.h"
 
@@ -96,12 +97,32 @@ static void test_eth_conf_rss(void **state)
 	assert_int_equal(port__eth_conf(&di, 0, 1, &conf, err, sizeof(err)), -1);
 }
 
+/* The generator plays RSS on links that do not hash: Microsoft's/Intel's
+ * published Toeplitz vector, then the queue from a round-robin RETA. */
+static void test_generator_rss(void **state)
+{
+	(void)state;
+	/* 66.9.149.187:2794 -> 161.142.100.80:1766 hashes to 0x51ccc178 with the
+	 * default key; RETA[0x78] of a round-robin table is 120 % n */
+	uint32_t src = 66u << 24 | 9 << 16 | 149 << 8 | 187, dst = 161u << 24 | 142 << 16 | 100 << 8 | 80;
+	assert_int_equal(genproc__rss_queue(src, dst, 2794, 1766, 16), 120 % 16);
+	assert_int_equal(genproc__rss_queue(src, dst, 2794, 1766, 7), 120 % 7);
+	assert_int_equal(genproc__rss_queue(src, dst, 2794, 1766, 1), 0);
+	/* the generator's flows spread over every queue, none with most of them */
+	unsigned n[4] = { 0 };
+	for (unsigned f = 0; f < 64; f++)
+		n[genproc__rss_queue(0xac100001 + f, 0x0a000001, (uint16_t)(1024 + f), 9001, 4)]++;
+	for (int q = 0; q < 4; q++)
+		assert_true(n[q] >= 6 && n[q] <= 26);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_owner_deals_round_robin),
 		cmocka_unit_test(test_eal_args),
 		cmocka_unit_test(test_eth_conf_rss),
+		cmocka_unit_test(test_generator_rss),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
