@@ -342,18 +342,20 @@ int genproc__main(int argc, char **argv)
 	double peak = own_peak(&g);
 	printf("gen: on its own it builds %.2f Mpps (%u-byte frames, stamped, no link)\n",
 	       peak / 1e6, g.o.size);
+	fflush(stdout);
 	if (g.o.rate * gen__peak_factor(g.o.pattern) > peak)
 		printf("gen: WARNING: %s at %.0f pps peaks above that: expect it to fall behind\n",
 		       gen_pattern_names[g.o.pattern], g.o.rate);
-	/* memif connects when both ends run: wait up to 10 s for the link */
+	/* memif connects when both ends run: wait up to 30 s for the link (the
+	 * handshake took seconds on the README's busy VM) */
 	struct rte_eth_link link = { 0 };
-	for (int i = 0; i < 100 && !stop_signal; i++) {
+	for (int i = 0; i < 300 && !stop_signal; i++) {
 		if (rte_eth_link_get_nowait(g.port, &link) == 0 && link.link_status)
 			break;
 		usleep(100000);
 	}
 	if (!link.link_status) {
-		fprintf(stderr, "batchrouter gen: port %u's link is down after 10 s: is the router "
+		fprintf(stderr, "batchrouter gen: port %u's link is down after 30 s: is the router "
 				"(the memif server) running?\n",
 			g.port);
 		goto out;
@@ -361,6 +363,8 @@ int genproc__main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	printf("gen: link up, sending\n");
+	fflush(stdout);
 	uint64_t c0 = stats__thread_cpu_ns();
 	int behind = send_loop(&g);
 	printf("gen: %s %.0f pps %.2f s, %u flows over %u queues:", gen_pattern_names[g.o.pattern],
