@@ -3,8 +3,9 @@
  * the measured runs; in the router, the (port, queue) pairs assigned to its
  * lcore) and one tx queue on every port. Each iteration polls every queue of
  * its set with the burst the policy chose: rx burst -> engine graph -> tx
- * bursts, then accounting -> policy -> rails -> idle action. The controller runs inline on the worker's thread, so the
- * worker's thread CPU time includes the controller's cost.
+ * bursts, then accounting -> policy -> rails -> idle action. The
+ * controller runs inline on the worker's thread, so the worker's thread CPU
+ * time includes the controller's cost.
  */
 #ifndef BATCHROUTER_WORKER_H
 #define BATCHROUTER_WORKER_H

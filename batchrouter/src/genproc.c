@@ -59,21 +59,20 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: batchrouter gen [--rate PPS] [--pattern cbr|poisson|onoff|stair]\n"
-		"                       [--duration S] [--flows N] [--queues M] [--size B]\n"
-		"                       [--dst A.B.C.D] [--linger S] -- EAL-ARGS\n"
-		"Sends stamped IPv4/UDP frames through the first port the EAL probes (e.g.\n"
-		"--vdev net_memif0,role=client,socket=PATH joined to a router's server) on\n"
-		"the main lcore (-l 0 pins it), and counts what comes back.\n"
-		"  --flows    source address and UDP port vary over N flows (default 64)\n"
-		"  --queues   the router's rx queues: each flow goes to the queue RSS would\n"
-		"             pick (Toeplitz, default key); default 1\n"
-		"  --dst      destination address (default 10.0.0.1)\n"
-		"  --linger   after the report, wait up to S s (default 60) without polling\n"
-		"             for the router to close the link: DPDK 22.11's memif can crash\n"
-		"             a side still polling when its peer leaves, so stop the router\n"
-		"             first (its --duration, or SIGINT)\n");
+	fprintf(f, "usage: batchrouter gen [--rate PPS] [--pattern cbr|poisson|onoff|stair]\n"
+		   "                       [--duration S] [--flows N] [--queues M] [--size B]\n"
+		   "                       [--dst A.B.C.D] [--linger S] -- EAL-ARGS\n"
+		   "Sends stamped IPv4/UDP frames through the first port the EAL probes (e.g.\n"
+		   "--vdev net_memif0,role=client,socket=PATH joined to a router's server) on\n"
+		   "the main lcore (-l 0 pins it), and counts what comes back.\n"
+		   "  --flows    source address and UDP port vary over N flows (default 64)\n"
+		   "  --queues   the router's rx queues: each flow goes to the queue RSS would\n"
+		   "             pick (Toeplitz, default key); default 1\n"
+		   "  --dst      destination address (default 10.0.0.1)\n"
+		   "  --linger   after the report, wait up to S s (default 60) without polling\n"
+		   "             for the router to close the link: DPDK 22.11's memif can crash\n"
+		   "             a side still polling when its peer leaves, so stop the router\n"
+		   "             first (its --duration, or SIGINT)\n");
 }
 
 static int parse(int argc, char **argv, struct gp_opts *o)
@@ -124,9 +123,10 @@ static int parse(int argc, char **argv, struct gp_opts *o)
 			o->size = (unsigned)atoi(optarg);
 			break;
 		case 'D':
-			if (sscanf(optarg, "%u.%u.%u.%u", &a, &b, &c, &d) != 4 || a > 255 || b > 255 ||
-			    c > 255 || d > 255) {
-				fprintf(stderr, "batchrouter gen: --dst %s is not A.B.C.D\n", optarg);
+			if (sscanf(optarg, "%u.%u.%u.%u", &a, &b, &c, &d) != 4 || a > 255 ||
+			    b > 255 || c > 255 || d > 255) {
+				fprintf(stderr, "batchrouter gen: --dst %s is not A.B.C.D\n",
+					optarg);
 				return 100;
 			}
 			o->dst_ip = a << 24 | b << 16 | c << 8 | d;
@@ -144,8 +144,9 @@ static int parse(int argc, char **argv, struct gp_opts *o)
 	}
 	if (o->rate <= 0 || o->duration_s <= 0 || o->flows < 1 || o->flows > GP_MAX_FLOWS ||
 	    o->queues < 1 || o->queues > GP_MAX_Q || o->size < 64 || o->size > FRAME_MAX) {
-		fprintf(stderr, "batchrouter gen: need rate > 0, duration > 0, 1 <= flows <= %d, "
-				"1 <= queues <= %d, size 64..%d\n",
+		fprintf(stderr,
+			"batchrouter gen: need rate > 0, duration > 0, 1 <= flows <= %d, "
+			"1 <= queues <= %d, size 64..%d\n",
 			GP_MAX_FLOWS, GP_MAX_Q, FRAME_MAX);
 		return 100;
 	}
@@ -176,8 +177,8 @@ static void build_flows(struct gp *g, const uint8_t dst_mac[6])
 		uint16_t sport = (uint16_t)(1024 + f);
 		g->tmpl[f][34] = sport >> 8; /* UDP checksum 0: no fix-up */
 		g->tmpl[f][35] = sport & 0xff;
-		g->flow_q[f] = (uint8_t)genproc__rss_queue(s.src_ip, s.dst_ip, sport, 9001,
-							   g->o.queues);
+		g->flow_q[f] =
+		    (uint8_t)genproc__rss_queue(s.src_ip, s.dst_ip, sport, 9001, g->o.queues);
 	}
 }
 
@@ -331,8 +332,9 @@ int genproc__main(int argc, char **argv)
 	struct port p;
 	char err[256];
 	if (port__open_ethdev(&p, g.port, 1, (uint16_t)g.o.queues, g.pool, err, sizeof(err))) {
-		fprintf(stderr, "batchrouter gen: %s (a memif client needs its server, the "
-				"router, to be running first)\n",
+		fprintf(stderr,
+			"batchrouter gen: %s (a memif client needs its server, the "
+			"router, to be running first)\n",
 			err);
 		goto out;
 	}
@@ -355,8 +357,9 @@ int genproc__main(int argc, char **argv)
 		usleep(100000);
 	}
 	if (!link.link_status) {
-		fprintf(stderr, "batchrouter gen: port %u's link is down after 30 s: is the router "
-				"(the memif server) running?\n",
+		fprintf(stderr,
+			"batchrouter gen: port %u's link is down after 30 s: is the router "
+			"(the memif server) running?\n",
 			g.port);
 		goto out;
 	}

@@ -62,8 +62,8 @@ static bool has_opt(int n, char **eal, const char *const *names)
 int router__eal_args(int n, char **eal, char **out, char *prefix_buf, long free_hugepages)
 {
 	static const char *const prefix_opts[] = { "--file-prefix", NULL };
-	static const char *const mem_opts[] = { "--no-huge", "-m", "--socket-mem", "--in-memory",
-						"--huge-dir", NULL };
+	static const char *const mem_opts[] = { "--no-huge",   "-m",	     "--socket-mem",
+						"--in-memory", "--huge-dir", NULL };
 	int k = 0;
 
 	out[k++] = "batchrouter";
@@ -197,23 +197,23 @@ struct router_opts {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: batchrouter run [--queues M] [--policy NAME[:k=v,...]] [--routes FILE]\n"
-		"                       [--duration S] [--latency-budget US] [--quiet] -- EAL-ARGS\n"
-		"Routes between every port the EAL probes until SIGINT (or S seconds).\n"
-		"  EAL-ARGS   passed to rte_eal_init: devices (-a 0000:01:00.0 for a NIC bound\n"
-		"             to vfio-pci, --vdev net_memif0,... / net_pcap0,...), lcores (-l\n"
-		"             0,1: the first prints, each other one forwards). Added unless\n"
-		"             given: --file-prefix=br<pid>; --no-huge -m 512 when the machine\n"
-		"             has no free hugepages\n"
-		"  --queues   rx queues per port (default 1), RSS where the device hashes;\n"
-		"             (port, queue) pairs are dealt round-robin to the worker lcores\n"
-		"  --routes   'A.B.C.D/LEN port N nexthop-mac XX:..:XX' lines, N the ethdev\n"
-		"             index (default: everything out of port 0)\n"
-		"  --policy   as `batchrouter policies` (default vector); one per lcore\n"
-		"Prints one line per worker lcore per second (--quiet: only the summary);\n"
-		"counters via rte_telemetry: /batchrouter/stats, /batchrouter/lcores,\n"
-		"/batchrouter/lcore,LCORE (socket path printed at start).\n");
+	fprintf(
+	    f, "usage: batchrouter run [--queues M] [--policy NAME[:k=v,...]] [--routes FILE]\n"
+	       "                       [--duration S] [--latency-budget US] [--quiet] -- EAL-ARGS\n"
+	       "Routes between every port the EAL probes until SIGINT (or S seconds).\n"
+	       "  EAL-ARGS   passed to rte_eal_init: devices (-a 0000:01:00.0 for a NIC bound\n"
+	       "             to vfio-pci, --vdev net_memif0,... / net_pcap0,...), lcores (-l\n"
+	       "             0,1: the first prints, each other one forwards). Added unless\n"
+	       "             given: --file-prefix=br<pid>; --no-huge -m 512 when the machine\n"
+	       "             has no free hugepages\n"
+	       "  --queues   rx queues per port (default 1), RSS where the device hashes;\n"
+	       "             (port, queue) pairs are dealt round-robin to the worker lcores\n"
+	       "  --routes   'A.B.C.D/LEN port N nexthop-mac XX:..:XX' lines, N the ethdev\n"
+	       "             index (default: everything out of port 0)\n"
+	       "  --policy   as `batchrouter policies` (default vector); one per lcore\n"
+	       "Prints one line per worker lcore per second (--quiet: only the summary);\n"
+	       "counters via rte_telemetry: /batchrouter/stats, /batchrouter/lcores,\n"
+	       "/batchrouter/lcore,LCORE (socket path printed at start).\n");
 }
 
 static int parse(int argc, char **argv, struct router_opts *o)
@@ -256,10 +256,11 @@ static int parse(int argc, char **argv, struct router_opts *o)
 			usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "batchrouter run: with '--' (router mode) the options are "
-					"--queues --policy --routes --duration --latency-budget "
-					"--quiet; --port/--rate/--pattern belong to the measured run "
-					"without '--'\n");
+			fprintf(stderr,
+				"batchrouter run: with '--' (router mode) the options are "
+				"--queues --policy --routes --duration --latency-budget "
+				"--quiet; --port/--rate/--pattern belong to the measured run "
+				"without '--'\n");
 			return 100;
 		}
 	}
@@ -278,7 +279,8 @@ static int setup_ports(struct router *r, const struct router_opts *o, struct rte
 	RTE_ETH_FOREACH_DEV(id)
 	{
 		if (r->n_ports == ENGINE_MAX_PORTS) {
-			snprintf(err, errlen, "more than %d ports probed; give the EAL fewer devices",
+			snprintf(err, errlen,
+				 "more than %d ports probed; give the EAL fewer devices",
 				 ENGINE_MAX_PORTS);
 			return -1;
 		}
@@ -296,11 +298,11 @@ static int setup_ports(struct router *r, const struct router_opts *o, struct rte
 	return 0;
 }
 
-static int setup_workers(struct router *r, const struct router_opts *o, char *err,
-			 size_t errlen)
+static int setup_workers(struct router *r, const struct router_opts *o, char *err, size_t errlen)
 {
 	struct policy_rails rails = {
-		.max_idle_ns = run__max_idle_ns(o->budget_ns ? o->budget_ns : RUN_LATENCY_BUDGET_NS),
+		.max_idle_ns =
+		    run__max_idle_ns(o->budget_ns ? o->budget_ns : RUN_LATENCY_BUDGET_NS),
 	};
 	struct policy_caps caps = { .rx_intr = false, .max_burst = ENGINE_MAX_BURST };
 
@@ -316,10 +318,11 @@ static int setup_workers(struct router *r, const struct router_opts *o, char *er
 				if (router__owner(p, q, r->n_queues, r->n_workers) != (int)i)
 					continue;
 				if (w->n_rxq == WORKER_MAX_RXQ) {
-					snprintf(err, errlen,
-						 "lcore %u would poll more than %d queues; give the "
-						 "EAL more lcores (-l) or use fewer --queues",
-						 r->lcore[i], WORKER_MAX_RXQ);
+					snprintf(
+					    err, errlen,
+					    "lcore %u would poll more than %d queues; give the "
+					    "EAL more lcores (-l) or use fewer --queues",
+					    r->lcore[i], WORKER_MAX_RXQ);
 					return -1;
 				}
 				w->rxq[w->n_rxq++] =
@@ -345,7 +348,8 @@ static void live_line(const struct router *r, const struct worker *prev, double 
 		fprintf(stderr,
 			"lcore %2u: rx %9.0f pps tx %9.0f pps  batch %6.1f burst %3u  cpu %5.1f%%  "
 			"idle %5.1f%%  polls %8.0f/s drops %lu\n",
-			r->lcore[i], (double)rx / dt, (double)(w->c.forwarded - p->c.forwarded) / dt,
+			r->lcore[i], (double)rx / dt,
+			(double)(w->c.forwarded - p->c.forwarded) / dt,
 			calls ? (double)rx / (double)calls : 0, w->burst,
 			(double)(w->cpu_ns - p->cpu_ns) / 1e7 / dt,
 			(double)(w->idle_req_ns - p->idle_req_ns) / 1e7 / dt, (double)polls / dt,
@@ -405,7 +409,8 @@ static int forward(struct router *r, const struct router_opts *o)
 	sigaction(SIGTERM, &sa, NULL);
 	for (unsigned i = 0; i < r->n_workers; i++) {
 		if (rte_eal_remote_launch(worker__lcore, r->w[i], r->lcore[i])) {
-			fprintf(stderr, "batchrouter run: unable to launch lcore %u\n", r->lcore[i]);
+			fprintf(stderr, "batchrouter run: unable to launch lcore %u\n",
+				r->lcore[i]);
 			rc = -1;
 			break;
 		}

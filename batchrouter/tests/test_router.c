@@ -78,7 +78,8 @@ static void test_eth_conf_rss(void **state)
 	di.driver_name = "net_test";
 	di.max_rx_queues = 8;
 	di.max_tx_queues = 8;
-	di.flow_type_rss_offloads = RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_L2_PAYLOAD;
+	di.flow_type_rss_offloads =
+	    RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_L2_PAYLOAD;
 	assert_int_equal(port__eth_conf(&di, 4, 2, &conf, err, sizeof(err)), 1);
 	assert_int_equal(conf.rxmode.mq_mode, RTE_ETH_MQ_RX_RSS);
 	assert_int_equal(conf.rx_adv_conf.rss_conf.rss_hf,
@@ -104,7 +105,8 @@ static void test_generator_rss(void **state)
 	(void)state;
 	/* 66.9.149.187:2794 -> 161.142.100.80:1766 hashes to 0x51ccc178 with the
 	 * default key; RETA[0x78] of a round-robin table is 120 % n */
-	uint32_t src = 66u << 24 | 9 << 16 | 149 << 8 | 187, dst = 161u << 24 | 142 << 16 | 100 << 8 | 80;
+	uint32_t src = 66u << 24 | 9 << 16 | 149 << 8 | 187,
+		 dst = 161u << 24 | 142 << 16 | 100 << 8 | 80;
 	assert_int_equal(genproc__rss_queue(src, dst, 2794, 1766, 16), 120 % 16);
 	assert_int_equal(genproc__rss_queue(src, dst, 2794, 1766, 7), 120 % 7);
 	assert_int_equal(genproc__rss_queue(src, dst, 2794, 1766, 1), 0);
