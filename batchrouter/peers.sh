@@ -21,13 +21,18 @@
 # interleaved (each system at a rate, then the next rep); the table gives,
 # per system and rate, the median run by CPU (a whole run, not field-wise
 # medians), its p99 and loss, and batchrouter's CPU ratio to each peer.
+# l3fwd-power's modes: its default (legacy where cpufreq exists; it picks
+# interrupt-only itself on a VM without it, and says so in its log), explicit
+# --interrupt-only (memif has rx interrupts), and --pmd-mgmt=pause (22.11's
+# power-management API; monitor needs a PMD monitor address memif lacks, and
+# scale needs cpufreq).
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 
 RATES=10000,100000,1000000
 REPS=5
 DUR=2
-SYSTEMS=br-busy,br-vector,br-ovs,l3fwd,l3fwd-power,l3fwd-power-intr
+SYSTEMS=br-busy,br-vector,br-ovs,l3fwd,l3fwd-power,l3fwd-power-intr,l3fwd-power-pause
 OUT=
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -63,16 +68,20 @@ build_peers() {
 	fi
 }
 
-# the system under test's command line into CMD; $1 name, $2 memif vdev, $3 file prefix
+# the system under test's command line into CMD, and the destination its
+# default routes send back out of port 0 into DST; $1 name, $2 memif vdev,
+# $3 file prefix
 system_cmd() {
+	DST=198.18.0.1 # l3fwd's 198.18.0.0/24 -> port 0; batchrouter: all to port 0
 	local eal=(--no-pci --no-huge -m 512 "--file-prefix=$3" --log-level='*:error' --vdev "$2")
 	case $1 in
 	br-busy) CMD=("$BR" run --quiet --policy busy256 -- -l 0,1 "${eal[@]}") ;;
 	br-vector) CMD=("$BR" run --quiet --policy vector -- -l 0,1 "${eal[@]}") ;;
 	br-ovs) CMD=("$BR" run --quiet --policy ovs -- -l 0,1 "${eal[@]}") ;;
 	l3fwd) CMD=("$P/l3fwd/build/l3fwd" -l 1 "${eal[@]}" -- -p 0x1 '--config=(0,0,1)' -P --parse-ptype) ;;
-	l3fwd-power) CMD=("$P/l3fwd-power/build/l3fwd-power" -l 1 "${eal[@]}" -- -p 0x1 '--config=(0,0,1)' -P --parse-ptype) ;;
-	l3fwd-power-intr) CMD=("$P/l3fwd-power/build/l3fwd-power" -l 1 "${eal[@]}" -- -p 0x1 '--config=(0,0,1)' -P --parse-ptype --interrupt-only) ;;
+	l3fwd-power) DST=1.1.1.1 CMD=("$P/l3fwd-power/build/l3fwd-power" -l 1 "${eal[@]}" -- -p 0x1 '--config=(0,0,1)' -P --parse-ptype) ;;
+	l3fwd-power-intr) DST=1.1.1.1 CMD=("$P/l3fwd-power/build/l3fwd-power" -l 1 "${eal[@]}" -- -p 0x1 '--config=(0,0,1)' -P --parse-ptype --interrupt-only) ;;
+	l3fwd-power-pause) DST=1.1.1.1 CMD=("$P/l3fwd-power/build/l3fwd-power" -l 1 "${eal[@]}" -- -p 0x1 '--config=(0,0,1)' -P --parse-ptype --pmd-mgmt=pause) ;;
 	*) echo "peers.sh: unknown system '$1'" >&2; return 1 ;;
 	esac
 }
@@ -89,7 +98,7 @@ one_run() {
 	"${CMD[@]}" >"$d/sys" 2>&1 &
 	spid=$!
 	for _ in $(seq 500); do [ -S "$sock" ] && break; kill -0 "$spid" 2>/dev/null || break; sleep 0.02; done
-	"$BR" gen --rate "$rate" --duration "$DUR" --flows 64 --dst 198.18.0.1 --linger 30 \
+	"$BR" gen --rate "$rate" --duration "$DUR" --flows 64 --dst "$DST" --linger 30 \
 		-- -l 0 --no-pci --no-huge -m 512 --file-prefix=brg$$ --log-level='*:error' \
 		--vdev "net_memif0,role=client,socket=$sock,socket-abstract=no,rsize=14" >"$d/gen" 2>&1 &
 	gpid=$!
