@@ -20,7 +20,8 @@ $(BUILD)/bin/batchrouter: $(BUILD)/batchrouter/src/main.o $(BUILD)/batchrouter/s
 LDLIBS_batchrouter := $(BR_LIBS)
 
 UNIT_TESTS += $(BUILD)/tests/br_engine $(BUILD)/tests/br_policy $(BUILD)/tests/br_stats \
-	$(BUILD)/tests/br_runtime $(BUILD)/tests/br_learned $(BUILD)/tests/br_router
+	$(BUILD)/tests/br_runtime $(BUILD)/tests/br_learned $(BUILD)/tests/br_router \
+	$(BUILD)/tests/br_bench
 $(BUILD)/tests/br_engine: $(BUILD)/batchrouter/tests/test_engine.o $(BR_CORE_OBJS)
 LDLIBS_br_engine := $(BR_LIBS) -lcmocka
 $(BUILD)/tests/br_policy: $(BUILD)/batchrouter/tests/test_policy.o $(BR_CORE_OBJS)
@@ -31,6 +32,9 @@ $(BUILD)/tests/br_runtime: $(BUILD)/batchrouter/tests/test_runtime.o $(BR_RT_OBJ
 LDLIBS_br_runtime := $(BR_LIBS) -lcmocka
 $(BUILD)/tests/br_router: $(BUILD)/batchrouter/tests/test_router.o $(BR_RT_OBJS) $(BR_CORE_OBJS)
 LDLIBS_br_router := $(BR_LIBS) -lcmocka
+$(BUILD)/tests/br_bench: $(BUILD)/batchrouter/tests/test_bench.o $(BUILD)/batchrouter/src/bench.o \
+	$(BR_LEARN_OBJS) $(BR_RT_OBJS) $(BR_CORE_OBJS)
+LDLIBS_br_bench := $(BR_LIBS) -lcmocka
 $(BUILD)/tests/br_learned: $(BUILD)/batchrouter/tests/test_learned.o $(BR_LEARN_OBJS) \
 	$(BR_RT_OBJS) $(BR_CORE_OBJS)
 LDLIBS_br_learned := $(BR_LIBS) -lcmocka

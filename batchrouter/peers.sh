@@ -98,11 +98,11 @@ one_run() {
 	"${CMD[@]}" >"$d/sys" 2>&1 &
 	spid=$!
 	for _ in $(seq 500); do [ -S "$sock" ] && break; kill -0 "$spid" 2>/dev/null || break; sleep 0.02; done
-	"$BR" gen --rate "$rate" --duration "$DUR" --flows 64 --dst "$DST" --linger 30 \
+	"$BR" gen --rate "$rate" --duration "$DUR" --flows 64 --dst "$DST" --linger 30 --link-wait 120 \
 		-- -l 0 --no-pci --no-huge -m 512 --file-prefix=brg$$ --log-level='*:error' \
 		--vdev "net_memif0,role=client,socket=$sock,socket-abstract=no,rsize=14" >"$d/gen" 2>&1 &
 	gpid=$!
-	for _ in $(seq 1500); do grep -qs 'sending' "$d/gen" && break; kill -0 "$gpid" 2>/dev/null || break; sleep 0.01; done
+	for _ in $(seq 15000); do grep -qs 'sending' "$d/gen" && break; kill -0 "$gpid" 2>/dev/null || break; sleep 0.01; done
 	t0=$(date +%s%N) c0=$(ticks "$spid")
 	for _ in $(seq $((DUR * 100 + 1500))); do grep -qs '^gen: latency' "$d/gen" && break; kill -0 "$gpid" 2>/dev/null || break; sleep 0.01; done
 	t1=$(date +%s%N) c1=$(ticks "$spid")

@@ -37,11 +37,6 @@
 #define TARGET_LOSSLESS_RATIO 0.99
 #define TARGET_P99_US 200
 
-struct metrics {
-	double cpu_frac, ns_per_pkt, avg_batch, p50_us, p99_us, p999_us, max_us;
-	double lost_frac, wakeups_per_s;
-};
-
 struct bench {
 	double dur, search_dur;
 	int reps;
@@ -265,7 +260,7 @@ static void metrics__from(const struct run_result *r, struct metrics *m)
  * ranked by CPU (the headline figure), ties by p99; for an even count the
  * lower middle one is taken, so the record is always a real one.
  */
-static void metrics__median(const struct metrics *reps, int n, struct metrics *out)
+void bench__median_run(const struct metrics *reps, int n, struct metrics *out)
 {
 	int idx[BENCH_MAX_REPS];
 	for (int i = 0; i < n; i++)
@@ -335,7 +330,7 @@ static int sweep(struct bench *b)
 				if (!n[pi])
 					continue;
 				struct metrics *x = &b->med[pt][li][pi];
-				metrics__median(m[pi], n[pi], x);
+				bench__median_run(m[pi], n[pi], x);
 				b->have[pt][li][pi] = true;
 				printf(
 				    "%-8s %-8.8s %5g %9.0f %7.1f %7.1f %8.0f %8.1f %8.1f %9.4f\n",

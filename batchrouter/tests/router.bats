@@ -16,15 +16,17 @@ setup() {
 	python3 "$FLOWS" make "$D" 500 >/dev/null
 	VDEVS=(--vdev "net_pcap0,rx_pcap=$D/in_p0_q0.pcap,rx_pcap=$D/in_p0_q1.pcap,tx_pcap=$D/out_p0.pcap"
 		--vdev "net_pcap1,rx_pcap=$D/in_p1_q0.pcap,rx_pcap=$D/in_p1_q1.pcap,tx_pcap=$D/out_p1.pcap")
-	PID=
+	PID= GPID=
 }
 
 teardown() {
-	# the router started in the background, by its pid, if it still runs
-	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-		kill "$PID"
-		wait "$PID" || true
-	fi
+	# the router (and generator) started in the background, by pid, if running
+	for p in $PID ${GPID:-}; do
+		if kill -0 "$p" 2>/dev/null; then
+			kill "$p"
+			wait "$p" || true
+		fi
+	done
 	rm -rf "$D"
 }
 
@@ -57,7 +59,7 @@ teardown() {
 	PID=$!
 	sock=
 	for _ in $(seq 100); do
-		sock=$(sed -n 's/.*telemetry \(.*dpdk_telemetry.v2\)$/\1/p' "$D/out")
+		sock=$(sed -n 's/.*telemetry \(.*dpdk_telemetry.v2\)$/\1/p' "$D/out" 2>/dev/null || true)
 		[ -n "$sock" ] && [ -S "$sock" ] && break
 		sleep 0.1
 	done
@@ -134,19 +136,30 @@ teardown() {
 # accounted (link-full at the generator, tx-full at the router), not judged.
 @test "memif: a separate generator process, flows spread by RSS, every packet accounted" {
 	sock="$D/memif.sock"
-	"$BR" run --quiet --queues 2 --duration 6 -- -l 0,1 --no-pci --log-level='*:error' \
+	"$BR" run --quiet --queues 2 -- -l 0,1 --no-pci --log-level='*:error' \
 		--vdev "net_memif0,role=server,socket=$sock,rsize=14" >"$D/router" 2>&1 &
 	PID=$!
-	for _ in $(seq 100); do # the server first: the client connects at start
+	for _ in $(seq 300); do # the server first: the client connects at start
 		grep -q '^router: 1 ports' "$D/router" && break
 		sleep 0.1
 	done
-	run timeout 60 "$BR" gen --rate 10000 --duration 1 --flows 64 --queues 2 \
+	"$BR" gen --rate 10000 --duration 1 --flows 64 --queues 2 \
 		-- -l 0 --no-pci --log-level='*:error' \
-		--vdev "net_memif0,role=client,socket=$sock,rsize=14"
-	echo "$output"
+		--vdev "net_memif0,role=client,socket=$sock,rsize=14" >"$D/gen" 2>&1 &
+	GPID=$!
+	# the generator reports, then waits for the router to close the link
+	for _ in $(seq 1200); do
+		grep -q '^gen: latency' "$D/gen" && break
+		kill -0 "$GPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -INT "$PID"
 	wait "$PID"
 	PID=
+	wait "$GPID"
+	GPID=
+	output=$(cat "$D/gen")
+	echo "$output"
 	cat "$D/router"
 	[[ "$output" == *"on its own it builds"*"Mpps"* ]]
 	gen=$(grep '^gen: offered' <<<"$output")
@@ -166,4 +179,17 @@ teardown() {
 	[ "$(sed 's/.*rx \([0-9]*\) = .*/\1/' <<<"$acc")" -eq "$sent" ]
 	[ "$(sed 's/.*forwarded \([0-9]*\) + .*/\1/' <<<"$acc")" -eq "$back" ]
 	[[ "$acc" != *MISMATCH* ]]
+}
+
+# peers.sh end to end, as small as it goes: batchrouter and DPDK's l3fwd (built
+# from dpdk-doc's sources) on the same memif link and traffic, one run each.
+# A smoke test of the pipeline, not a measurement.
+@test "peers.sh: batchrouter and l3fwd side by side on one link" {
+	[ -d /usr/share/dpdk/examples/l3fwd ] || skip "dpdk-doc not installed (scripts/install-deps)"
+	run timeout 300 batchrouter/peers.sh --rates 10000 --reps 1 --duration 1 --systems br-vector,l3fwd
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q '^br-vector  *10000 ' <<<"$output"
+	grep -q '^l3fwd  *10000 ' <<<"$output"
+	grep -q 'br-vector  *10000 pps: /l3fwd ' <<<"$output"
 }
