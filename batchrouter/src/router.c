@@ -328,7 +328,15 @@ static int setup_workers(struct router *r, const struct router_opts *o, char *er
 				w->rxq[w->n_rxq++] =
 				    (struct worker_rxq){ .port = &r->ports[p], .q = (uint16_t)q };
 			}
-		w->rails.ring_margin = w->n_rxq ? w->rxq[0].port->ring_size / 8 : 0;
+		if (!w->n_rxq) {
+			snprintf(err, errlen,
+				 "%u worker lcores for %u queues (%u ports x %u): lcore %u would "
+				 "have none; give the EAL fewer lcores (-l) or use more --queues",
+				 r->n_workers, r->n_ports * r->n_queues, r->n_ports, r->n_queues,
+				 r->lcore[i]);
+			return -1;
+		}
+		w->rails.ring_margin = w->rxq[0].port->ring_size / 8;
 		if (policy__init(&r->pol[i], o->policy, &caps, err, errlen))
 			return -1;
 		w->pol = &r->pol[i];

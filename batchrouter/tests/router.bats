@@ -122,6 +122,11 @@ teardown() {
 	echo "$output"
 	[ "$status" -eq 111 ]
 	[[ "$output" == *"use fewer queues"* ]]
+	run timeout 60 "$BR" run --duration 1 -- --lcores 0@0,1@1,2@1 --no-pci --log-level='*:error' \
+		--vdev net_null0
+	echo "$output"
+	[ "$status" -eq 111 ]
+	[[ "$output" == *"2 worker lcores for 1 queues"*"fewer lcores"* ]]
 	run "$BR" run --rate 5 -- -l 0,1
 	[ "$status" -eq 100 ]
 	[[ "$output" == *"belong to the measured run"* ]]
