@@ -9,7 +9,7 @@ BR_LIBS := $(BR_DPDK_LIBS) -lxgboost -ljson-c -lpthread -lm
 $(BUILD)/batchrouter/%.o: CPPFLAGS += -Ibatchrouter/include $(BR_DPDK_CFLAGS)
 
 BR_CORE := engine routes policy learned model stats frame
-BR_RT := gen port worker run
+BR_RT := gen port worker run router genproc
 BR_CORE_OBJS := $(patsubst %,$(BUILD)/batchrouter/src/%.o,$(BR_CORE))
 BR_RT_OBJS := $(patsubst %,$(BUILD)/batchrouter/src/%.o,$(BR_RT))
 
@@ -20,7 +20,8 @@ $(BUILD)/bin/batchrouter: $(BUILD)/batchrouter/src/main.o $(BUILD)/batchrouter/s
 LDLIBS_batchrouter := $(BR_LIBS)
 
 UNIT_TESTS += $(BUILD)/tests/br_engine $(BUILD)/tests/br_policy $(BUILD)/tests/br_stats \
-	$(BUILD)/tests/br_runtime $(BUILD)/tests/br_learned
+	$(BUILD)/tests/br_runtime $(BUILD)/tests/br_learned $(BUILD)/tests/br_router \
+	$(BUILD)/tests/br_bench
 $(BUILD)/tests/br_engine: $(BUILD)/batchrouter/tests/test_engine.o $(BR_CORE_OBJS)
 LDLIBS_br_engine := $(BR_LIBS) -lcmocka
 $(BUILD)/tests/br_policy: $(BUILD)/batchrouter/tests/test_policy.o $(BR_CORE_OBJS)
@@ -29,9 +30,14 @@ $(BUILD)/tests/br_stats: $(BUILD)/batchrouter/tests/test_stats.o $(BR_CORE_OBJS)
 LDLIBS_br_stats := $(BR_LIBS) -lcmocka
 $(BUILD)/tests/br_runtime: $(BUILD)/batchrouter/tests/test_runtime.o $(BR_RT_OBJS) $(BR_CORE_OBJS)
 LDLIBS_br_runtime := $(BR_LIBS) -lcmocka
+$(BUILD)/tests/br_router: $(BUILD)/batchrouter/tests/test_router.o $(BR_RT_OBJS) $(BR_CORE_OBJS)
+LDLIBS_br_router := $(BR_LIBS) -lcmocka
+$(BUILD)/tests/br_bench: $(BUILD)/batchrouter/tests/test_bench.o $(BUILD)/batchrouter/src/bench.o \
+	$(BR_LEARN_OBJS) $(BR_RT_OBJS) $(BR_CORE_OBJS)
+LDLIBS_br_bench := $(BR_LIBS) -lcmocka
 $(BUILD)/tests/br_learned: $(BUILD)/batchrouter/tests/test_learned.o $(BR_LEARN_OBJS) \
 	$(BR_RT_OBJS) $(BR_CORE_OBJS)
 LDLIBS_br_learned := $(BR_LIBS) -lcmocka
 
 HOST_TESTS += batchrouter/tests/afxdp.bats batchrouter/tests/runtime.bats \
-	batchrouter/tests/learned.bats
+	batchrouter/tests/learned.bats batchrouter/tests/router.bats

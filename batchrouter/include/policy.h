@@ -26,7 +26,7 @@ struct policy_obs {
 	double rate_pps;	    /* EWMA arrival rate */
 	int64_t rx_occupancy;	    /* descriptors waiting in the rx ring, -1 unknown */
 	uint32_t ring_size;	    /* rx ring slots, 0 unknown */
-	uint64_t wake_late_ns;	    /* recent worst sleep overshoot (a decaying max) */
+	uint64_t wake_late_ns;	    /* recent worst sleep overshoot (decays by time) */
 	uint64_t now_ns;
 };
 
@@ -110,6 +110,15 @@ void policy__decide(struct policy *p, const struct policy_obs *o, struct policy_
 void policy__guard(const struct policy_rails *r, const struct policy_obs *o,
 		   struct policy_decision *d);
 void policy__list(FILE *f);
+
+/*
+ * The late-wake-up rail's memory: the worst recent sleep overshoot halves
+ * every POLICY_LATE_HALF_NS of wall time, whatever the worker does meanwhile
+ * (polling included), so one late wake-up at a high rate cannot keep a run
+ * busy polling for good. Returns @late_ns decayed over @dt_ns.
+ */
+#define POLICY_LATE_HALF_NS 200000000ull /* 200 ms */
+uint64_t policy__late_decay(uint64_t late_ns, uint64_t dt_ns);
 
 /* EWMA rate update with time constant tau_ns; returns the new estimate. */
 double policy__ewma_rate(double rate, uint64_t pkts, uint64_t dt_ns, uint64_t tau_ns);

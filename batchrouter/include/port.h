@@ -18,10 +18,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum port_kind { PORT_RING, PORT_NULL, PORT_AFXDP, PORT_TAP };
+enum port_kind { PORT_RING, PORT_NULL, PORT_AFXDP, PORT_TAP, PORT_ETHDEV };
 
 struct rte_mempool;
 struct rte_ring;
+struct rte_eth_conf;
+struct rte_eth_dev_info;
 
 struct port {
 	enum port_kind kind;
@@ -37,13 +39,30 @@ struct port {
 	bool own_veth;
 	char netns[32], dut_if[16], peer_if[16];
 	uint8_t peer_mac[6];
+	/* PORT_ETHDEV: an ethdev the EAL probed (PCI NIC, --vdev) */
+	uint16_t n_rxq, n_txq;
+	bool rss; /* the device spreads flows over its rx queues itself */
 };
 
 int port__open(struct port *p, const char *spec, unsigned idx, struct rte_mempool *pool, char *err,
 	       size_t errlen);
 void port__close(struct port *p);
-/* Descriptors waiting in the rx queue, or -1 when the PMD cannot say. */
+/* Descriptors waiting in rx queue 0 / @q, or -1 when the PMD cannot say. */
 int64_t port__rx_occupancy(const struct port *p);
+int64_t port__rx_occupancy_q(const struct port *p, uint16_t q);
+
+/*
+ * The configuration for an ethdev with @nrxq rx and @ntxq tx queues: RSS
+ * over IPv4/TCP/UDP (what the device offers of it) when there are several
+ * rx queues and the device hashes; without it the queues are still used and
+ * whoever feeds them picks the queue (a memif or pcap peer). Returns 1 with
+ * RSS, 0 without, -1 with a message when the device has too few queues.
+ */
+int port__eth_conf(const struct rte_eth_dev_info *di, uint16_t nrxq, uint16_t ntxq,
+		   struct rte_eth_conf *conf, char *err, size_t errlen);
+/* Configures and starts probed ethdev @id as @p (PORT_ETHDEV). */
+int port__open_ethdev(struct port *p, uint16_t id, uint16_t nrxq, uint16_t ntxq,
+		      struct rte_mempool *pool, char *err, size_t errlen);
 
 /* veth + netns plumbing, exposed for the generator and the tests. */
 int port__veth_create(struct port *p, char *err, size_t errlen);

@@ -1,8 +1,11 @@
 /*
- * worker: the poll loop. One worker owns one rx queue; each iteration is
- * rx burst -> engine graph -> tx bursts -> accounting -> policy -> rails ->
- * idle action. The controller runs inline on the worker's thread, so the
- * worker's thread CPU time includes the controller's cost.
+ * worker: the poll loop. One worker owns a set of rx queues (one queue in
+ * the measured runs; in the router, the (port, queue) pairs assigned to its
+ * lcore) and one tx queue on every port. Each iteration polls every queue of
+ * its set with the burst the policy chose: rx burst -> engine graph -> tx
+ * bursts, then accounting -> policy -> rails -> idle action. The
+ * controller runs inline on the worker's thread, so the worker's thread CPU
+ * time includes the controller's cost.
  */
 #ifndef BATCHROUTER_WORKER_H
 #define BATCHROUTER_WORKER_H
@@ -16,11 +19,23 @@
 
 struct port;
 
+#define WORKER_MAX_RXQ 16
+
+/* One rx queue a worker polls, with its own counters (per-queue telemetry). */
+struct worker_rxq {
+	struct port *port;
+	uint16_t q;
+	uint64_t rx, polls;
+};
+
 struct worker {
 	const struct engine *eng;
 	struct port *ports; /* output ports, indexed as in the routes */
 	unsigned n_ports;
-	struct port *rx;
+	struct port *rx; /* single-queue shorthand: rxq[0] = { rx, 0 } if n_rxq is 0 */
+	struct worker_rxq rxq[WORKER_MAX_RXQ];
+	unsigned n_rxq;
+	uint16_t tx_q; /* this worker's tx queue on every port */
 	struct policy *pol;
 	struct policy_rails rails;
 	uint64_t (*clock)(void); /* stats__now_ns; the tests substitute a script */
@@ -37,6 +52,7 @@ struct worker {
 	uint64_t last_poll_ns, last_pkt_ns;
 	uint64_t asked_idle_ns; /* the last idle action's length, for stall__note */
 	bool asked_sleep;	/* ... and whether it was a sleep */
+	uint64_t late_peak_ns, late_peak_at; /* worst late wake-up, and when */
 	uint32_t sample_tick;
 	volatile bool stop;
 
@@ -44,7 +60,7 @@ struct worker {
 	struct engine_counters c;
 	uint64_t polls, sleeps, spins, waits, idle_req_ns;
 	uint64_t batch_hist[ENGINE_MAX_BURST + 1];
-	uint64_t cpu_ns;
+	uint64_t cpu_ns; /* at the end; while running, refreshed every ~10 ms */
 	struct stall_log stall;	      /* the machine's gaps between busy polls */
 	struct stall_log late_wakeup; /* stalls during a sleep: it overshot */
 	struct lat_hist *lat;
@@ -60,5 +76,7 @@ uint16_t worker__poll(struct worker *w, struct policy_decision *d);
 void worker__idle(struct worker *w, const struct policy_decision *d);
 /* Thread body: poll/idle until w->stop; arg is a struct worker *. */
 void *worker__thread(void *arg);
+/* The same on an EAL lcore (rte_eal_remote_launch); returns 0. */
+int worker__lcore(void *arg);
 
 #endif

@@ -37,11 +37,6 @@
 #define TARGET_LOSSLESS_RATIO 0.99
 #define TARGET_P99_US 200
 
-struct metrics {
-	double cpu_frac, ns_per_pkt, avg_batch, p50_us, p99_us, p999_us, max_us;
-	double lost_frac, wakeups_per_s;
-};
-
 struct bench {
 	double dur, search_dur;
 	int reps;
@@ -259,16 +254,28 @@ static void metrics__from(const struct run_result *r, struct metrics *m)
 	m->wakeups_per_s = r->wall_s > 0 ? (double)(r->sleeps + r->waits) / r->wall_s : 0;
 }
 
-/* Field-wise median: struct metrics is an array of doubles in disguise. */
-static void metrics__median(const struct metrics *reps, int n, struct metrics *out)
+/*
+ * The median *run*, not field-wise medians: a field-wise median pairs one
+ * run's CPU with another's p99 and describes no run that happened. Runs are
+ * ranked by CPU (the headline figure), ties by p99; for an even count the
+ * lower middle one is taken, so the record is always a real one.
+ */
+void bench__median_run(const struct metrics *reps, int n, struct metrics *out)
 {
-	const unsigned fields = sizeof(struct metrics) / sizeof(double);
-	double v[BENCH_MAX_REPS];
-	for (unsigned f = 0; f < fields; f++) {
-		for (int i = 0; i < n; i++)
-			v[i] = ((const double *)&reps[i])[f];
-		((double *)out)[f] = stats__median(v, (size_t)n);
-	}
+	int idx[BENCH_MAX_REPS];
+	for (int i = 0; i < n; i++)
+		idx[i] = i;
+	for (int i = 1; i < n; i++) /* insertion sort: n <= BENCH_MAX_REPS */
+		for (int j = i; j > 0; j--) {
+			const struct metrics *a = &reps[idx[j - 1]], *b = &reps[idx[j]];
+			if (a->cpu_frac < b->cpu_frac ||
+			    (a->cpu_frac == b->cpu_frac && a->p99_us <= b->p99_us))
+				break;
+			int t = idx[j];
+			idx[j] = idx[j - 1];
+			idx[j - 1] = t;
+		}
+	*out = reps[idx[(n - 1) / 2]];
 }
 
 /* A policy's name in tables and plots: its spec, but a learned policy's model
@@ -278,7 +285,7 @@ static const char *pname(const struct bench *b, unsigned i)
 	return strncmp(b->policies[i], "learned:", 8) ? b->policies[i] : "learned";
 }
 
-static void sweep(struct bench *b)
+static int sweep(struct bench *b)
 {
 	printf("%-8s %-8s %5s %9s %7s %7s %8s %8s %8s %9s\n", "pattern", "policy", "load%", "pps",
 	       "cpu%", "batch", "ns/pkt", "p99(us)", "max(us)", "lost%");
@@ -291,8 +298,15 @@ static void sweep(struct bench *b)
 			for (int rep = 0; rep < b->reps; rep++) {
 				for (unsigned pi = 0; pi < b->n_pol; pi++) { /* interleaved */
 					struct run_result r;
-					if (measure(pname(b, pi), rate, pat, b->dur, &r))
-						continue;
+					/* the full spec: pname() is for tables only */
+					if (measure(b->policies[pi], rate, pat, b->dur, &r)) {
+						fprintf(stderr,
+							"batchrouter bench: the run of %s at %g%% "
+							"failed; the sweep stops (a missing point is "
+							"no result)\n",
+							b->policies[pi], b->loads[li]);
+						return -1;
+					}
 					struct metrics *x = &m[pi][n[pi]++];
 					metrics__from(&r, x);
 					if (b->runs_csv)
@@ -316,7 +330,7 @@ static void sweep(struct bench *b)
 				if (!n[pi])
 					continue;
 				struct metrics *x = &b->med[pt][li][pi];
-				metrics__median(m[pi], n[pi], x);
+				bench__median_run(m[pi], n[pi], x);
 				b->have[pt][li][pi] = true;
 				printf(
 				    "%-8s %-8.8s %5g %9.0f %7.1f %7.1f %8.0f %8.1f %8.1f %9.4f\n",
@@ -327,6 +341,7 @@ static void sweep(struct bench *b)
 			fflush(stdout);
 		}
 	}
+	return 0;
 }
 
 static int find_load(const struct bench *b, double pct)
@@ -900,7 +915,8 @@ int bench__main(int argc, char **argv)
 	fflush(stdout);
 	if (b->lossless_phase && lossless_phase(b))
 		goto out;
-	sweep(b);
+	if (sweep(b))
+		goto out;
 	if (b->shrt) {
 		short_summary(b);
 	} else {

@@ -11,7 +11,9 @@
 #include "bench.h"
 #include "collect.h"
 #include "frame.h"
+#include "genproc.h"
 #include "policy.h"
+#include "router.h"
 #include "run.h"
 #include "train.h"
 
@@ -22,6 +24,8 @@ static void run_usage(FILE *f)
 		"                       [--rate PPS] [--pattern cbr|poisson|onoff|stair]\n"
 		"                       [--size BYTES] [--routes FILE] [--latency-budget US]\n"
 		"                       [--quiet]\n"
+		"       batchrouter run [--queues M] [--policy P] [--routes FILE] [--duration S]\n"
+		"                       -- EAL-ARGS     (the router: run --help --)\n"
 		"Forwards traffic for S seconds and prints accounting; one live line per second.\n"
 		"  --port     ring[:size=N]  synthetic NIC fed by the generator (default)\n"
 		"             null           net_null (always a full burst)\n"
@@ -40,6 +44,11 @@ static void run_usage(FILE *f)
 
 static int cmd_run(int argc, char **argv)
 {
+	/* with '--' the EAL arguments follow: the router proper */
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--"))
+			return router__main(argc, argv);
+
 	static const struct option opts[] = {
 		{ "port", required_argument, NULL, 'P' },
 		{ "policy", required_argument, NULL, 'p' },
@@ -149,6 +158,7 @@ static const struct cmd {
 	int (*fn)(int, char **);
 } cmds[] = {
 	{ "run", "forward traffic with one policy and print accounting", cmd_run },
+	{ "gen", "the generator as its own process, over memif or a NIC", genproc__main },
 	{ "bench", "sweep loads (% of R*), patterns and policies; CSV and plots", bench__main },
 	{ "collect", "sweep loads x patterns x probe sleeps; CSV for train", collect__main },
 	{ "train", "fit the learned policy's trees (XGBoost) to collect's CSV", train__main },

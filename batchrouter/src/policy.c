@@ -110,6 +110,47 @@ static void intr_decide(struct policy *p, const struct policy_obs *o, struct pol
 	}
 }
 
+/*
+ * P6: the vector size adapts (VPP's vector-rate idea applied to the rx
+ * burst). A poll that fills the burst means more is waiting: double it, up
+ * to max, so a loaded queue is drained in big vectors whose fixed costs
+ * (rx/tx calls, node dispatch, prefetch warm-up) are shared by many packets.
+ * When the last POLICY_HIST batches average under a quarter of the burst,
+ * halve it, down to min: a light load gets small vectors, so one queue's
+ * poll no longer holds a worker's other queues for a 256-packet vector and
+ * the first packet of a vector waits for fewer behind it. Between these the
+ * burst holds (hysteresis: x1/4 to shrink, full to grow). Idle: the ovs
+ * rule (grow the sleep by step_us while batches are under min/2, cap max_us).
+ * State: p->cur_ns is the sleep; the burst is the one the worker polled with.
+ */
+static void vector_decide(struct policy *p, const struct policy_obs *o, struct policy_decision *d)
+{
+	uint16_t lo = (uint16_t)p->param[0], hi = (uint16_t)p->param[1];
+	uint16_t b = o->burst >= lo && o->burst <= hi ? o->burst : lo;
+
+	if (o->n_hist && o->hist[0] >= b) {
+		b = b * 2 > hi ? hi : (uint16_t)(b * 2);
+	} else if (o->n_hist == POLICY_HIST) {
+		unsigned sum = 0;
+		for (unsigned i = 0; i < POLICY_HIST; i++)
+			sum += o->hist[i];
+		if (sum * 4 < (unsigned)b * POLICY_HIST)
+			b = b / 2 < lo ? lo : (uint16_t)(b / 2);
+	}
+	d->burst = b;
+
+	uint64_t step = (uint64_t)(p->param[3] * US), max = (uint64_t)(p->param[2] * US);
+	if (o->n_hist && o->hist[0] * 2 >= lo) {
+		p->cur_ns = 0;
+	} else {
+		p->cur_ns += step;
+		if (p->cur_ns > max)
+			p->cur_ns = max;
+	}
+	d->idle = p->cur_ns ? IDLE_SLEEP : IDLE_NONE;
+	d->ns = p->cur_ns;
+}
+
 static const struct policy_ops busy_ops = {
 	.name = "busy",
 	.help = "busy polling, never idles",
@@ -168,9 +209,18 @@ static const struct policy_ops intr_ops = {
 	.decide = intr_decide,
 };
 
+static const struct policy_ops vector_ops = {
+	.name = "vector",
+	.help = "adaptive burst: double it after a full poll, halve it when batches "
+		"average < 1/4 of it; ovs-style sleep",
+	.param_names = { "min", "max", "max_us", "step_us" },
+	.param_defaults = { 16, 256, 250, 10 },
+	.decide = vector_decide,
+};
+
 const struct policy_ops *const policy_table[] = {
 	&busy_ops,   &busy64_ops, &busy256_ops, &fixed_ops,	     &ovs_ops,
-	&ladder_ops, &target_ops, &intr_ops,	&learned_policy_ops, NULL,
+	&ladder_ops, &target_ops, &intr_ops,	&learned_policy_ops, &vector_ops, NULL,
 };
 
 void policy__list(FILE *f)
@@ -292,6 +342,14 @@ int policy__init(struct policy *p, const char *spec, const struct policy_caps *c
 			return -1;
 		}
 	}
+	if (ops == &vector_ops) {
+		uint16_t max = caps && caps->max_burst ? caps->max_burst : 512;
+		if (p->param[0] < 1 || p->param[0] > p->param[1] || p->param[1] > max) {
+			snprintf(err, errlen, "policy vector: need 1 <= min <= max <= %u (got %g, %g)",
+				 max, p->param[0], p->param[1]);
+			return -1;
+		}
+	}
 	if (ops == &ladder_ops && caps && caps->rx_intr)
 		p->cur_ns = 1;
 	if (ops->init && ops->init(p, caps, err, errlen)) {
@@ -357,6 +415,15 @@ void policy__guard(const struct policy_rails *r, const struct policy_obs *o,
 	}
 	if (d->ns == 0)
 		d->idle = IDLE_NONE;
+}
+
+uint64_t policy__late_decay(uint64_t late_ns, uint64_t dt_ns)
+{
+	if (!late_ns || !dt_ns)
+		return late_ns;
+	if (dt_ns >= 64 * POLICY_LATE_HALF_NS)
+		return 0;
+	return (uint64_t)((double)late_ns * exp2(-(double)dt_ns / (double)POLICY_LATE_HALF_NS));
 }
 
 double policy__ewma_rate(double rate, uint64_t pkts, uint64_t dt_ns, uint64_t tau_ns)

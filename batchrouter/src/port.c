@@ -356,10 +356,93 @@ void port__close(struct port *p)
 	p->rx_intr_fd = -1;
 }
 
-int64_t port__rx_occupancy(const struct port *p)
+int64_t port__rx_occupancy_q(const struct port *p, uint16_t q)
 {
 	if (p->rx)
 		return (int64_t)rte_ring_count(p->rx);
-	int n = rte_eth_rx_queue_count(p->id, 0);
+	int n = rte_eth_rx_queue_count(p->id, q);
 	return n < 0 ? -1 : n;
+}
+
+int64_t port__rx_occupancy(const struct port *p)
+{
+	return port__rx_occupancy_q(p, 0);
+}
+
+#define PORT_RSS_HF (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP)
+
+int port__eth_conf(const struct rte_eth_dev_info *di, uint16_t nrxq, uint16_t ntxq,
+		   struct rte_eth_conf *conf, char *err, size_t errlen)
+{
+	memset(conf, 0, sizeof(*conf));
+	if (nrxq < 1 || nrxq > di->max_rx_queues || ntxq < 1 || ntxq > di->max_tx_queues) {
+		snprintf(err, errlen,
+			 "%s has %u rx and %u tx queues at most; asked for %u rx (--queues) and "
+			 "%u tx (one per worker lcore): use fewer queues or lcores",
+			 di->driver_name ? di->driver_name : "the device", di->max_rx_queues,
+			 di->max_tx_queues, nrxq, ntxq);
+		return -1;
+	}
+	uint64_t hf = di->flow_type_rss_offloads & PORT_RSS_HF;
+	if (nrxq < 2 || !hf)
+		return 0;
+	conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+	conf->rx_adv_conf.rss_conf.rss_key = NULL; /* the device's default key */
+	conf->rx_adv_conf.rss_conf.rss_hf = hf;
+	return 1;
+}
+
+int port__open_ethdev(struct port *p, uint16_t id, uint16_t nrxq, uint16_t ntxq,
+		      struct rte_mempool *pool, char *err, size_t errlen)
+{
+	struct rte_eth_dev_info di;
+	struct rte_eth_conf conf;
+	struct rte_ether_addr ea;
+	uint16_t nrxd = 1024, ntxd = 1024;
+	char e[200];
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->kind = PORT_ETHDEV;
+	p->id = id;
+	p->rx_intr_fd = -1;
+	if ((rc = rte_eth_dev_info_get(id, &di))) {
+		snprintf(err, errlen, "port %u: rte_eth_dev_info_get: %s", id, strerror(-rc));
+		return -1;
+	}
+	rc = port__eth_conf(&di, nrxq, ntxq, &conf, e, sizeof(e));
+	if (rc < 0) {
+		snprintf(err, errlen, "port %u: %s", id, e);
+		return -1;
+	}
+	p->rss = rc == 1;
+	if ((rc = rte_eth_dev_configure(id, nrxq, ntxq, &conf)) ||
+	    (rc = rte_eth_dev_adjust_nb_rx_tx_desc(id, &nrxd, &ntxd))) {
+		snprintf(err, errlen, "port %u (%s): configuring %u rx / %u tx queues: %s", id,
+			 di.driver_name, nrxq, ntxq, strerror(-rc));
+		return -1;
+	}
+	for (uint16_t q = 0; q < nrxq; q++)
+		if ((rc = rte_eth_rx_queue_setup(id, q, nrxd, rte_eth_dev_socket_id(id), NULL,
+						 pool))) {
+			snprintf(err, errlen, "port %u: rx queue %u: %s", id, q, strerror(-rc));
+			return -1;
+		}
+	for (uint16_t q = 0; q < ntxq; q++)
+		if ((rc = rte_eth_tx_queue_setup(id, q, ntxd, rte_eth_dev_socket_id(id), NULL))) {
+			snprintf(err, errlen, "port %u: tx queue %u: %s", id, q, strerror(-rc));
+			return -1;
+		}
+	if ((rc = rte_eth_dev_start(id))) {
+		snprintf(err, errlen, "port %u (%s): start: %s", id, di.driver_name, strerror(-rc));
+		return -1;
+	}
+	p->started = true;
+	p->ring_size = nrxd;
+	p->n_rxq = nrxq;
+	p->n_txq = ntxq;
+	rte_eth_promiscuous_enable(id); /* a router takes frames for its next hops' MACs */
+	if (rte_eth_macaddr_get(id, &ea) == 0)
+		memcpy(p->mac, ea.addr_bytes, 6);
+	return 0;
 }

@@ -21,6 +21,12 @@ void worker__init(struct worker *w)
 	memset(w->out.n, 0, sizeof(w->out.n));
 	w->polls = w->sleeps = w->spins = w->waits = w->idle_req_ns = w->cpu_ns = 0;
 	w->stop = false;
+	if (!w->n_rxq && w->rx) {
+		w->rxq[0] = (struct worker_rxq){ .port = w->rx, .q = 0 };
+		w->n_rxq = 1;
+	}
+	for (unsigned i = 0; i < w->n_rxq; i++)
+		w->rxq[i].rx = w->rxq[i].polls = 0;
 	if (!w->clock)
 		w->clock = stats__now_ns;
 	if (!w->rate_tau_ns)
@@ -29,9 +35,10 @@ void worker__init(struct worker *w)
 	w->obs.burst = w->burst;
 	w->obs.ns_since_pkt = UINT64_MAX;
 	w->obs.rx_occupancy = -1;
-	w->obs.ring_size = w->rx ? w->rx->ring_size : 0;
+	w->obs.ring_size = w->n_rxq ? w->rxq[0].port->ring_size : 0;
 	w->last_poll_ns = w->last_pkt_ns = w->asked_idle_ns = 0;
 	w->asked_sleep = false;
+	w->late_peak_ns = w->late_peak_at = 0;
 	memset(&w->stall, 0, sizeof(w->stall));
 	memset(&w->late_wakeup, 0, sizeof(w->late_wakeup));
 	w->sample_tick = 0;
@@ -57,7 +64,7 @@ static void tx_all(struct worker *w)
 			    st <= now)
 				lat__record(w->lat, now - st);
 		}
-		uint16_t sent = rte_eth_tx_burst(w->ports[p].id, 0, pk, n);
+		uint16_t sent = rte_eth_tx_burst(w->ports[p].id, w->tx_q, pk, n);
 		if (sent < n) {
 			w->c.drops[DROP_TX_FULL] += n - sent;
 			w->c.forwarded -= n - sent;
@@ -70,11 +77,29 @@ static void tx_all(struct worker *w)
 uint16_t worker__poll(struct worker *w, struct policy_decision *d)
 {
 	struct rte_mbuf *pkts[ENGINE_MAX_BURST];
-	uint16_t n = rte_eth_rx_burst(w->rx->id, 0, pkts, w->burst);
-	uint64_t now = w->clock();
+	uint16_t n = 0, total = 0;
+	uint64_t now = 0;
+	int64_t occ = -1;
 
+	/* every queue of the set, each with the burst the policy chose; the
+	 * policy then sees the round: its largest vector, its packets */
+	for (unsigned i = 0; i < w->n_rxq; i++) {
+		struct worker_rxq *q = &w->rxq[i];
+		uint16_t k = rte_eth_rx_burst(q->port->id, q->q, pkts, w->burst);
+		if (i == 0)
+			now = w->clock();
+		w->batch_hist[k]++;
+		q->polls++;
+		q->rx += k;
+		total += k;
+		if (k > n)
+			n = k;
+		if (k) {
+			engine__process(w->eng, pkts, k, &w->out, &w->c);
+			tx_all(w);
+		}
+	}
 	w->polls++;
-	w->batch_hist[n]++;
 	/*
 	 * Time since the last poll beyond the idle action asked for: the
 	 * machine's. After a sleep it shows as a late wake-up, logged apart: on
@@ -85,9 +110,10 @@ uint16_t worker__poll(struct worker *w, struct policy_decision *d)
 	if (w->last_poll_ns && now - w->last_poll_ns > w->asked_idle_ns)
 		stall__note(w->asked_sleep ? &w->late_wakeup : &w->stall,
 			    now - w->last_poll_ns - w->asked_idle_ns);
-	if (n) {
-		engine__process(w->eng, pkts, n, &w->out, &w->c);
-		tx_all(w);
+	for (unsigned i = 0; i < w->n_rxq; i++) {
+		int64_t o = port__rx_occupancy_q(w->rxq[i].port, w->rxq[i].q);
+		if (o > occ)
+			occ = o;
 	}
 
 	/* the observation the policy sees */
@@ -97,14 +123,16 @@ uint16_t worker__poll(struct worker *w, struct policy_decision *d)
 	if (o->n_hist < POLICY_HIST)
 		o->n_hist++;
 	o->burst = w->burst;
-	o->empty_polls = n ? 0 : o->empty_polls + 1;
+	o->empty_polls = total ? 0 : o->empty_polls + 1;
+	if (w->late_peak_ns)
+		o->wake_late_ns = policy__late_decay(w->late_peak_ns, now - w->late_peak_at);
 	if (w->last_poll_ns)
 		o->rate_pps =
-		    policy__ewma_rate(o->rate_pps, n, now - w->last_poll_ns, w->rate_tau_ns);
-	if (n)
+		    policy__ewma_rate(o->rate_pps, total, now - w->last_poll_ns, w->rate_tau_ns);
+	if (total)
 		w->last_pkt_ns = now;
 	o->ns_since_pkt = w->last_pkt_ns ? now - w->last_pkt_ns : UINT64_MAX;
-	o->rx_occupancy = port__rx_occupancy(w->rx);
+	o->rx_occupancy = occ;
 	o->now_ns = now;
 	w->last_poll_ns = now;
 
@@ -116,7 +144,7 @@ uint16_t worker__poll(struct worker *w, struct policy_decision *d)
 	policy__guard(&w->rails, o, d);
 	if (d->burst >= 1 && d->burst <= ENGINE_MAX_BURST)
 		w->burst = d->burst;
-	return n;
+	return total;
 }
 
 void worker__idle(struct worker *w, const struct policy_decision *d)
@@ -137,7 +165,7 @@ void worker__idle(struct worker *w, const struct policy_decision *d)
 		w->waits++;
 		/* policy__init refuses a policy that needs rx interrupts on a port
 		 * without them; ladder falls back to sleeping there */
-		if (port__rx_wait(w->rx, d->ns) >= 0) {
+		if (w->n_rxq == 1 && port__rx_wait(w->rxq[0].port, d->ns) >= 0) {
 			w->idle_req_ns += d->ns;
 			return;
 		}
@@ -148,31 +176,47 @@ void worker__idle(struct worker *w, const struct policy_decision *d)
 		w->idle_req_ns += d->ns;
 		uint64_t t0 = w->clock();
 		nanosleep(&ts, NULL);
-		uint64_t late = w->clock() - t0 - d->ns;
-		/* a decaying max (halves in ~2800 sleeps, about half a second when
-		 * idle): one late wake-up makes the ring rail careful for a while */
-		w->obs.wake_late_ns -= w->obs.wake_late_ns >> 12;
-		if ((int64_t)late > 0 && late > w->obs.wake_late_ns)
-			w->obs.wake_late_ns = late;
+		uint64_t t1 = w->clock(), late = t1 - t0 - d->ns;
+		/* a max that decays by wall time (worker__poll): one late wake-up
+		 * makes the ring rail careful for a while, not for good */
+		if ((int64_t)late > 0 && late > w->obs.wake_late_ns) {
+			w->obs.wake_late_ns = w->late_peak_ns = late;
+			w->late_peak_at = t1;
+		}
 		return;
 	}
 	}
 }
 
-void *worker__thread(void *arg)
+/* poll/idle until stopped; the thread's CPU time refreshed every ~10 ms */
+static void loop(struct worker *w)
 {
-	struct worker *w = arg;
 	struct policy_decision d;
+	uint64_t c0 = stats__thread_cpu_ns(), next = 0;
 
 	/* 1 ns slack: the default 50 us would turn every short sleep into 70 us */
 	prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
-	rte_thread_register(); /* an lcore id gives us the mempool's per-lcore cache */
-	uint64_t c0 = stats__thread_cpu_ns();
 	while (!w->stop) {
 		worker__poll(w, &d);
 		worker__idle(w, &d);
+		if (unlikely(w->last_poll_ns >= next)) {
+			w->cpu_ns = stats__thread_cpu_ns() - c0;
+			next = w->last_poll_ns + 10000000;
+		}
 	}
 	w->cpu_ns = stats__thread_cpu_ns() - c0;
+}
+
+void *worker__thread(void *arg)
+{
+	rte_thread_register(); /* an lcore id gives us the mempool's per-lcore cache */
+	loop(arg);
 	rte_thread_unregister();
 	return NULL;
+}
+
+int worker__lcore(void *arg)
+{
+	loop(arg);
+	return 0;
 }

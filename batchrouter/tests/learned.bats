@@ -54,3 +54,17 @@ teardown() {
 	run "$BR" collect
 	[ "$status" -eq 100 ]
 }
+
+# bench used to key its runs by the table name, reducing learned:model=PATH
+# to "learned", which failed and was skipped without a word.
+@test "bench measures a learned policy by its full spec; a failed point fails the bench" {
+	run timeout 300 "$BR" bench --short --rstar 200000 \
+		--policies "busy256;learned:model=batchrouter/tests/data/tiny_model.json"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^cbr  *learned  *\(1\|10\|50\) ' <<<"$output")" -eq 3 ]
+	run timeout 300 "$BR" bench --short --rstar 200000 --policies "busy256;learned:model=$TMP/none.json"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"failed; the sweep stops"* ]]
+}

@@ -278,6 +278,79 @@ static void test_guard_ring_and_budget(void **state)
 	assert_int_equal(d.ns, 100 * US);
 }
 
+/*
+ * The burst-adapting policy on a simulated queue: @arrive packets come per
+ * poll interval, a poll takes min(backlog, burst), the policy picks the next
+ * burst. Returns the burst after @polls polls.
+ */
+static uint16_t vector_sim(struct policy *p, struct policy_obs *o, unsigned *backlog,
+			   unsigned arrive, int polls, uint16_t *max_seen)
+{
+	struct policy_decision d;
+	for (int i = 0; i < polls; i++) {
+		*backlog += arrive;
+		uint16_t n = *backlog < o->burst ? (uint16_t)*backlog : o->burst;
+		*backlog -= n;
+		feed(o, n);
+		policy__decide(p, o, &d);
+		assert_true(d.burst >= 16 && d.burst <= 256);
+		o->burst = d.burst;
+		if (max_seen && d.burst > *max_seen)
+			*max_seen = d.burst;
+	}
+	return o->burst;
+}
+
+static void test_vector_burst_follows_load(void **state)
+{
+	struct policy p;
+	struct policy_obs o = { .burst = 16 };
+	struct policy_decision d;
+	unsigned backlog = 0;
+	uint16_t seen = 0;
+	(void)state;
+	init(&p, "vector");
+	/* light load (2 per poll): stays at the floor and sleeps */
+	assert_int_equal(vector_sim(&p, &o, &backlog, 2, 100, &seen), 16);
+	assert_int_equal(seen, 16);
+	policy__decide(&p, &o, &d);
+	assert_int_equal(d.idle, IDLE_SLEEP);
+	/* a load step to 200 per poll: full polls double the burst to 256 within
+	 * a few polls, and it stays there while the backlog lasts */
+	assert_int_equal(vector_sim(&p, &o, &backlog, 200, 5, NULL), 256);
+	policy__decide(&p, &o, &d);
+	assert_int_equal(d.idle, IDLE_NONE);
+	assert_int_equal(vector_sim(&p, &o, &backlog, 200, 200, NULL), 256);
+	/* back to light load: the batches average < 1/4 of the burst, it halves
+	 * down to the floor again */
+	backlog = 0;
+	assert_int_equal(vector_sim(&p, &o, &backlog, 3, 200, NULL), 16);
+	/* a medium load of 100 per poll settles between: 128 covers it without
+	 * filling, 64 would fill */
+	assert_int_equal(vector_sim(&p, &o, &backlog, 100, 200, NULL), 128);
+
+	/* its bounds are checked */
+	char err[256];
+	struct policy_caps caps = { .max_burst = 512 };
+	assert_int_equal(policy__init(&p, "vector:min=64,max=32", &caps, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "min <= max"));
+	assert_int_equal(policy__init(&p, "vector:max=1024", &caps, err, sizeof(err)), -1);
+}
+
+static void test_late_rail_decays_by_time(void **state)
+{
+	(void)state;
+	/* half-life POLICY_LATE_HALF_NS of wall time, however it is spent */
+	assert_int_equal(policy__late_decay(0, 1000), 0);
+	assert_int_equal(policy__late_decay(4000 * US, 0), 4000 * US);
+	assert_int_equal(policy__late_decay(4000 * US, POLICY_LATE_HALF_NS), 2000 * US);
+	assert_int_equal(policy__late_decay(4000 * US, 2 * POLICY_LATE_HALF_NS), 1000 * US);
+	/* the worker decays from the peak and the time it was seen (never
+	 * step by step, where truncation would decide how fast it decays) */
+	/* a 4 ms late wake-up no longer holds the ring rail after a few seconds */
+	assert_int_equal(policy__late_decay(4000 * US, 64 * POLICY_LATE_HALF_NS), 0);
+}
+
 static void test_ewma(void **state)
 {
 	double r = 0;
@@ -306,6 +379,8 @@ int main(void)
 		cmocka_unit_test(test_guard_full_burst_polls),
 		cmocka_unit_test(test_guard_ring_and_budget),
 		cmocka_unit_test(test_ewma),
+		cmocka_unit_test(test_vector_burst_follows_load),
+		cmocka_unit_test(test_late_rail_decays_by_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

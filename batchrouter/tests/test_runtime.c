@@ -29,6 +29,16 @@ static uint64_t fake_clock(void)
 	return fake_now;
 }
 
+/* the n-th call from now jumps the clock (a late wake-up inside a sleep) */
+static unsigned jump_in_calls;
+static uint64_t jump_ns;
+static uint64_t jumping_clock(void)
+{
+	if (jump_in_calls && --jump_in_calls == 0)
+		fake_now += jump_ns;
+	return fake_now;
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -160,6 +170,52 @@ static void test_stalls_and_late_wakeups(void **state)
 	rte_mempool_free(pool);
 }
 
+/*
+ * The late-wake-up rail decays by wall time while the worker busy polls: a
+ * 4 ms late wake-up, then 1 s of polls 10 us apart, leaves 4 ms / 2^5.
+ * (It used to decay only inside sleeps: a run at a rate that never let the
+ * worker sleep again kept it for good.)
+ */
+static void test_late_rail_decays_while_polling(void **state)
+{
+	static struct worker w;
+	struct rte_mempool *pool;
+	struct port port;
+	struct policy pol;
+	struct policy_decision d;
+	char err[256];
+	(void)state;
+
+	pool = rte_pktmbuf_pool_create("late_pool", 255, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+				       SOCKET_ID_ANY);
+	assert_non_null(pool);
+	assert_int_equal(port__open(&port, "ring:size=64", 9, pool, err, sizeof(err)), 0);
+	assert_int_equal(policy__init(&pol, "busy", NULL, err, sizeof(err)), 0);
+	memset(&w, 0, sizeof(w));
+	w.rx = &port;
+	w.pol = &pol;
+	w.clock = jumping_clock;
+	worker__init(&w);
+
+	fake_now = 1000000;
+	worker__poll(&w, &d);
+	jump_in_calls = 2; /* worker__idle reads the clock before and after */
+	jump_ns = 4000000;
+	worker__idle(&w, &(struct policy_decision){ .idle = IDLE_SLEEP, .ns = 0 });
+	assert_int_equal(w.obs.wake_late_ns, 4000000);
+	worker__poll(&w, &d);
+	assert_int_equal(w.obs.wake_late_ns, 4000000);
+	for (int i = 0; i < 100000; i++) {
+		fake_now += 10000;
+		worker__poll(&w, &d);
+	}
+	assert_int_equal(w.obs.wake_late_ns, 4000000 >> 5);
+
+	policy__fini(&pol);
+	port__close(&port);
+	rte_mempool_free(pool);
+}
+
 /* --loads lists: what bench and collect accept, and what they refuse. */
 static void test_parse_loads(void **state)
 {
@@ -181,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_latency_exact_on_schedule),
 		cmocka_unit_test(test_parse_loads),
 		cmocka_unit_test(test_stalls_and_late_wakeups),
+		cmocka_unit_test(test_late_rail_decays_while_polling),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
