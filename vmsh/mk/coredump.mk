@@ -10,3 +10,11 @@ $(BUILD)/tests/vmsh_coredump: $(BUILD)/vmsh/tests/test_coredump.o $(BUILD)/vmsh/
 LDLIBS_vmsh_coredump := -lcmocka
 
 LAB_TESTS += vmsh/tests/coredump.bats
+
+# crash and drgn open the dumps of coredump.bats with the guest kernel's debug
+# vmlinux, from its -dbg package, cached beside the kernel (~25 s, once).
+lab-ready: lab-vmlinux
+lab-vmlinux:
+	$(Q)lab/lab vmlinux 6.1-cloud >/dev/null
+
+.PHONY: lab-vmlinux
