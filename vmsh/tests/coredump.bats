@@ -22,10 +22,12 @@ teardown() {
 	"$LAB" vm stop "$VM"
 }
 
-# A process with a name of our own in the guest, for crash's ps and drgn.
+# A process with a name of our own in the guest, for crash's ps and drgn: a
+# script's process is named after the script (busybox would not run under
+# another name), and it keeps that name while it waits for its sleep.
 MARK=vmshcoremark
 start_marked_process() {
-	"$LAB" vm exec "$VM" --again -- "cp /bin/busybox /tmp/$MARK && (/tmp/$MARK sleep 100000 >/dev/null 2>&1 </dev/null &) && sleep 0.2 && pidof $MARK" >/dev/null
+	"$LAB" vm exec "$VM" --again -- "printf '#!/bin/sh\\nwhile :; do sleep 1000; done\\n' >/tmp/$MARK && chmod +x /tmp/$MARK && (/tmp/$MARK </dev/null >/dev/null 2>&1 &) && sleep 0.5 && grep -lx $MARK /proc/[0-9]*/comm"
 }
 
 # check_core SMP JSON: what readelf says of $CORE, against the guest.
