@@ -4,7 +4,7 @@
  * whole VM, laid out as QEMU's dump-guest-memory and the kernel's kdump
  * lay theirs out, so that crash and drgn read it:
  *
- *   ELF header | PT_NOTE, PT_LOAD x nloads | notes | pad | RAM ranges
+ *   ELF header | PT_NOTE, [kernel image PT_LOAD], PT_LOAD x nloads | notes | pad | RAM
  *
  * - notes: one NT_PRSTATUS ("CORE") per vCPU in vCPU order (pid = index
  *   + 1), then one "QEMU" note per vCPU (QEMUCPUState, version 1, as
@@ -13,6 +13,11 @@
  * - one PT_LOAD per guest RAM range: p_paddr = guest-physical, p_vaddr =
  *   its address in the kernel's direct map where known, else 0; p_offset
  *   page-aligned, data written sparse (all-zero pages are holes).
+ * - where the guest kernel was found, first, one more PT_LOAD for its image
+ *   as kdump writes it (p_vaddr = _text, p_paddr = its physical address),
+ *   whose p_offset points into the RAM range's data that holds it (no
+ *   copy): drgn reads the kernel's top-level page table through it, and
+ *   crash takes the kernel's physical base from it.
  *
  * The notes area is reserved at its largest (a VMCOREINFO note of
  * CORE_VMCOREINFO_MAX bytes), so that the RAM can be written first and the
@@ -64,7 +69,7 @@ struct core_load {
 
 struct core_layout {
 	size_t nvcpus, nloads;
-	uint64_t phoff;	   /* program headers */
+	uint64_t phoff;	   /* program headers (room for nloads + 2) */
 	uint64_t note_off; /* notes */
 	uint64_t note_max; /* bytes reserved for them */
 	uint64_t data_off; /* first PT_LOAD's data, page-aligned */
@@ -79,14 +84,23 @@ struct core_layout {
 int core__layout(struct core_layout *l, size_t nvcpus, struct core_load *loads, size_t nloads);
 
 /*
+ * The kernel image's PT_LOAD: [vaddr, vaddr + size) at paddr, cut to the
+ * RAM range that holds paddr and to the kernel's 1 GiB window; its offset
+ * inside that range's data. -ENOENT if paddr is in no RAM range.
+ */
+int core__kernel_load(const struct core_layout *l, const struct core_load *loads, uint64_t vaddr,
+		      uint64_t paddr, struct core_load *out);
+
+/*
  * Write the ELF header, program headers and notes into buf (l->note_off +
- * l->note_max bytes, zeroed by the caller): the vCPUs' notes, then the
+ * l->note_max bytes, zeroed by the caller): the kernel image's PT_LOAD if
+ * kimage is not NULL, the RAM ranges' PT_LOADs, the vCPUs' notes, then the
  * VMCOREINFO note (vmcoreinfo, vmci_len bytes, or none if vmci_len is 0).
  * Returns the bytes of buf to write (up to the end of the notes), or -EINVAL.
  */
 ssize_t core__headers(const struct core_layout *l, const struct core_vcpu *vcpus,
-		      const struct core_load *loads, const uint8_t *vmcoreinfo, size_t vmci_len,
-		      uint8_t *buf, size_t len);
+		      const struct core_load *loads, const struct core_load *kimage,
+		      const uint8_t *vmcoreinfo, size_t vmci_len, uint8_t *buf, size_t len);
 
 /* The notes' descriptors, as core__headers writes them (for tests). */
 void core__prstatus(uint8_t out[CORE_PRSTATUS_SIZE], int index, const struct core_vcpu *v);

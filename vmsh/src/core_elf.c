@@ -50,7 +50,8 @@ int core__layout(struct core_layout *l, size_t nvcpus, struct core_load *loads, 
 		return -EINVAL;
 	*l = (struct core_layout){ .nvcpus = nvcpus, .nloads = nloads };
 	l->phoff = sizeof(Elf64_Ehdr);
-	l->note_off = l->phoff + (1 + nloads) * sizeof(Elf64_Phdr);
+	/* PT_NOTE, the kernel image's PT_LOAD (if found), the RAM ranges' */
+	l->note_off = l->phoff + (2 + nloads) * sizeof(Elf64_Phdr);
 	l->note_max =
 	    nvcpus * (CORE_PRSTATUS_NOTE_SIZE + CORE_QEMU_NOTE_SIZE) + CORE_VMCOREINFO_MAX;
 	l->data_off = PAGE_ALIGN(l->note_off + l->note_max);
@@ -141,10 +142,53 @@ static size_t put_note(uint8_t *p, const char *name, uint32_t type, const void *
 	return sizeof(h) + ALIGN4(h.n_namesz) + ALIGN4(desc_len);
 }
 
-ssize_t core__headers(const struct core_layout *l, const struct core_vcpu *vcpus,
-		      const struct core_load *loads, const uint8_t *vmcoreinfo, size_t vmci_len,
-		      uint8_t *buf, size_t len)
+/* The kernel's image window: __START_KERNEL_map + KERNEL_IMAGE_SIZE. */
+#define KERNEL_MAP_END 0xffffffffc0000000ull
+
+int core__kernel_load(const struct core_layout *l, const struct core_load *loads, uint64_t vaddr,
+		      uint64_t paddr, struct core_load *out)
 {
+	for (size_t i = 0; i < l->nloads; i++) {
+		const struct core_load *r = &loads[i];
+		uint64_t size;
+
+		if (paddr < r->gpa || paddr - r->gpa >= r->size)
+			continue;
+		if (vaddr % CORE_PAGE_SIZE || paddr % CORE_PAGE_SIZE || vaddr >= KERNEL_MAP_END ||
+		    vaddr < 0xffffffff80000000ull)
+			return -EINVAL;
+		size = r->size - (paddr - r->gpa);
+		if (size > KERNEL_MAP_END - vaddr)
+			size = KERNEL_MAP_END - vaddr;
+		*out = (struct core_load){ .gpa = paddr,
+					   .size = size,
+					   .vaddr = vaddr,
+					   .offset = r->offset + (paddr - r->gpa) };
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void put_load(uint8_t *p, const struct core_load *ld)
+{
+	Elf64_Phdr ph;
+
+	memset(&ph, 0, sizeof(ph));
+	ph.p_type = PT_LOAD;
+	ph.p_flags = PF_R | PF_W | PF_X;
+	ph.p_offset = ld->offset;
+	ph.p_vaddr = ld->vaddr;
+	ph.p_paddr = ld->gpa;
+	ph.p_filesz = ld->size;
+	ph.p_memsz = ld->size;
+	memcpy(p, &ph, sizeof(ph));
+}
+
+ssize_t core__headers(const struct core_layout *l, const struct core_vcpu *vcpus,
+		      const struct core_load *loads, const struct core_load *kimage,
+		      const uint8_t *vmcoreinfo, size_t vmci_len, uint8_t *buf, size_t len)
+{
+	size_t ph_i = 1;
 	uint8_t desc[CORE_QEMU_STATE_SIZE];
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph;
@@ -164,7 +208,7 @@ ssize_t core__headers(const struct core_layout *l, const struct core_vcpu *vcpus
 	eh.e_phoff = l->phoff;
 	eh.e_ehsize = sizeof(Elf64_Ehdr);
 	eh.e_phentsize = sizeof(Elf64_Phdr);
-	eh.e_phnum = (Elf64_Half)(1 + l->nloads);
+	eh.e_phnum = (Elf64_Half)(1 + (kimage != NULL) + l->nloads);
 	memcpy(buf, &eh, sizeof(eh));
 
 	off = l->note_off;
@@ -186,17 +230,10 @@ ssize_t core__headers(const struct core_layout *l, const struct core_vcpu *vcpus
 	ph.p_offset = l->note_off;
 	ph.p_filesz = off - l->note_off;
 	memcpy(buf + l->phoff, &ph, sizeof(ph));
-	for (size_t i = 0; i < l->nloads; i++) {
-		memset(&ph, 0, sizeof(ph));
-		ph.p_type = PT_LOAD;
-		ph.p_flags = PF_R | PF_W | PF_X;
-		ph.p_offset = loads[i].offset;
-		ph.p_vaddr = loads[i].vaddr;
-		ph.p_paddr = loads[i].gpa;
-		ph.p_filesz = loads[i].size;
-		ph.p_memsz = loads[i].size;
-		memcpy(buf + l->phoff + (1 + i) * sizeof(ph), &ph, sizeof(ph));
-	}
+	if (kimage)
+		put_load(buf + l->phoff + ph_i++ * sizeof(ph), kimage);
+	for (size_t i = 0; i < l->nloads; i++)
+		put_load(buf + l->phoff + ph_i++ * sizeof(ph), &loads[i]);
 	return (ssize_t)off;
 }
 

@@ -73,6 +73,8 @@ struct coredump {
 	struct guest_kernel k;
 	int kernel_err;
 	uint64_t page_offset_base;
+	struct core_load kimage; /* the kernel image's PT_LOAD, if kimage_ok */
+	bool kimage_ok;
 	/* signals */
 	int sigfd, stop_signal;
 };
@@ -334,6 +336,8 @@ static void read_kernel(struct coredump *c)
 		pr_err("coredump: no Linux kernel found in the guest: p_vaddr will be 0");
 		return;
 	}
+	/* the kernel image's own PT_LOAD, as kdump has it */
+	c->kimage_ok = !core__kernel_load(&c->l, c->loads, c->k.vbase, c->k.pbase, &c->kimage);
 	/* exported where the direct map moves (KASLR, 5-level paging) */
 	sym = guest__kernel_symbol(&c->k, "page_offset_base");
 	if (sym && !guest__read_virt(&c->mem, &mmu, sym->addr, &v, sizeof(v)) &&
@@ -387,7 +391,8 @@ static int write_headers(struct coredump *c)
 	if (c->page_offset_base)
 		for (size_t i = 0; i < c->l.nloads; i++)
 			c->loads[i].vaddr = c->page_offset_base + c->loads[i].gpa;
-	n = core__headers(&c->l, c->vcpus, c->loads, note, note_len, buf, len);
+	n = core__headers(&c->l, c->vcpus, c->loads, c->kimage_ok ? &c->kimage : NULL, note,
+			  note_len, buf, len);
 	if (n < 0)
 		err = (int)n;
 	else
@@ -443,6 +448,16 @@ static void report(struct coredump *c, uint64_t allocated)
 			json_object_array_add(arr, o);
 		}
 		json_object_object_add(root, "loads", arr);
+		if (c->kimage_ok) {
+			o = json_object_new_object();
+			json_object_object_add(o, "vaddr", hex(c->kimage.vaddr));
+			json_object_object_add(o, "paddr", hex(c->kimage.gpa));
+			json_object_object_add(o, "size",
+					       json_object_new_int64((int64_t)c->kimage.size));
+			json_object_object_add(root, "kernel_image", o);
+		} else {
+			json_object_object_add(root, "kernel_image", NULL);
+		}
 		if (c->vmci_source) {
 			o = json_object_new_object();
 			json_object_object_add(o, "source", json_object_new_string(c->vmci_source));

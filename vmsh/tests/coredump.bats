@@ -48,9 +48,13 @@ check_core() {
 	head -c $((note_end)) "$CORE" | strings -n 10 | grep -qx "OSRELEASE=$release"
 	[ "$(jq -r .vmcoreinfo.source <<<"$json")" = scan ]
 
-	# one PT_LOAD per RAM slot: guest-physical addresses, direct-map virtual ones
+	# the kernel image first (as kdump has it), then one PT_LOAD per RAM slot:
+	# guest-physical addresses, direct-map virtual ones
 	loads=$(readelf -lW "$CORE" | awk '$1 == "LOAD" { print $3, $4, $5 }')
 	echo "loads: $loads"
+	[ "$(jq -r .kernel_image.vaddr <<<"$json")" != null ]
+	[ "$(head -n 1 <<<"$loads" | cut -d' ' -f1)" = "$(printf '0x%016x' "$(jq -r .kernel_image.vaddr <<<"$json")")" ]
+	loads=$(tail -n +2 <<<"$loads")
 	[ "$(wc -l <<<"$loads")" = "$(jq '.loads | length' <<<"$json")" ]
 	while read -r vaddr paddr filesz; do
 		[ $((vaddr)) -ne 0 ]

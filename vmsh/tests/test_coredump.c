@@ -107,7 +107,7 @@ static void test_layout(void **state)
 	(void)state;
 	assert_int_equal(core__layout(&l, 2, loads, 3), 0);
 	assert_int_equal(l.phoff, 64);
-	assert_int_equal(l.note_off, 64 + 4 * 56);
+	assert_int_equal(l.note_off, 64 + 5 * 56); /* PT_NOTE, kernel image, 3 RAM */
 	assert_int_equal(l.note_max, 2 * (356 + 460) + 4120);
 	assert_int_equal(l.data_off % PG, 0);
 	assert_true(l.data_off >= l.note_off + l.note_max);
@@ -159,8 +159,9 @@ static void test_headers(void **state)
 	struct core_layout l;
 	uint8_t vmci[CORE_VMCOREINFO_MAX] = { 0 }, *buf;
 	size_t vmci_len = make_note(vmci, 11, "VMCOREINFO", 0, TEXT_61);
+	struct core_load kimage;
 	Elf64_Ehdr eh;
-	Elf64_Phdr ph[3];
+	Elf64_Phdr ph[4];
 	ssize_t n;
 	size_t off, k = 0;
 
@@ -168,10 +169,11 @@ static void test_headers(void **state)
 	fill_vcpu(&v[0], 1);
 	fill_vcpu(&v[1], 2);
 	assert_int_equal(core__layout(&l, 2, loads, 2), 0);
+	assert_int_equal(core__kernel_load(&l, loads, 0xffffffff81000000ull, 0x180000, &kimage), 0);
 	buf = calloc(1, l.note_off + l.note_max);
 	assert_non_null(buf);
-	assert_int_equal(core__headers(&l, v, loads, vmci, vmci_len, buf, 10), -EINVAL);
-	n = core__headers(&l, v, loads, vmci, vmci_len, buf, l.note_off + l.note_max);
+	assert_int_equal(core__headers(&l, v, loads, &kimage, vmci, vmci_len, buf, 10), -EINVAL);
+	n = core__headers(&l, v, loads, &kimage, vmci, vmci_len, buf, l.note_off + l.note_max);
 	assert_int_equal(n, l.note_off + 2 * 356 + 2 * 460 + vmci_len);
 
 	memcpy(&eh, buf, sizeof(eh));
@@ -179,20 +181,26 @@ static void test_headers(void **state)
 	assert_int_equal(eh.e_ident[EI_CLASS], ELFCLASS64);
 	assert_int_equal(eh.e_type, ET_CORE);
 	assert_int_equal(eh.e_machine, EM_X86_64);
-	assert_int_equal(eh.e_phnum, 3);
+	assert_int_equal(eh.e_phnum, 4);
 	assert_int_equal(eh.e_phentsize, sizeof(Elf64_Phdr));
 	memcpy(ph, buf + eh.e_phoff, sizeof(ph));
 	assert_int_equal(ph[0].p_type, PT_NOTE);
 	assert_int_equal(ph[0].p_offset, l.note_off);
 	assert_int_equal(ph[0].p_offset + ph[0].p_filesz, (uint64_t)n);
+	/* the kernel image first, its data inside the second RAM range's */
+	assert_int_equal(ph[1].p_type, PT_LOAD);
+	assert_int_equal(ph[1].p_vaddr, 0xffffffff81000000ull);
+	assert_int_equal(ph[1].p_paddr, 0x180000);
+	assert_int_equal(ph[1].p_filesz, 0x80000);
+	assert_int_equal(ph[1].p_offset, loads[1].offset + 0x80000);
 	for (int i = 0; i < 2; i++) {
-		assert_int_equal(ph[1 + i].p_type, PT_LOAD);
-		assert_int_equal(ph[1 + i].p_paddr, loads[i].gpa);
-		assert_int_equal(ph[1 + i].p_vaddr, loads[i].vaddr);
-		assert_int_equal(ph[1 + i].p_filesz, loads[i].size);
-		assert_int_equal(ph[1 + i].p_memsz, loads[i].size);
-		assert_int_equal(ph[1 + i].p_offset, loads[i].offset);
-		assert_int_equal(ph[1 + i].p_offset % PG, 0);
+		assert_int_equal(ph[2 + i].p_type, PT_LOAD);
+		assert_int_equal(ph[2 + i].p_paddr, loads[i].gpa);
+		assert_int_equal(ph[2 + i].p_vaddr, loads[i].vaddr);
+		assert_int_equal(ph[2 + i].p_filesz, loads[i].size);
+		assert_int_equal(ph[2 + i].p_memsz, loads[i].size);
+		assert_int_equal(ph[2 + i].p_offset, loads[i].offset);
+		assert_int_equal(ph[2 + i].p_offset % PG, 0);
 	}
 
 	/* the notes: CORE x2, QEMU x2, VMCOREINFO */
@@ -251,15 +259,48 @@ static void test_headers(void **state)
 
 	/* no VMCOREINFO: the notes end after the QEMU ones */
 	memset(buf, 0, l.note_off + l.note_max);
-	n = core__headers(&l, v, loads, NULL, 0, buf, l.note_off + l.note_max);
+	n = core__headers(&l, v, loads, NULL, NULL, 0, buf, l.note_off + l.note_max);
 	assert_int_equal(n, l.note_off + 2 * 356 + 2 * 460);
+	/* no kernel image: the RAM ranges follow PT_NOTE */
+	memcpy(&eh, buf, sizeof(eh));
+	assert_int_equal(eh.e_phnum, 3);
+	memcpy(ph, buf + eh.e_phoff, sizeof(ph));
+	assert_int_equal(ph[1].p_paddr, loads[0].gpa);
 	/* an oversized or unaligned note is refused */
-	assert_int_equal(core__headers(&l, v, loads, vmci, CORE_VMCOREINFO_MAX + 4, buf,
+	assert_int_equal(core__headers(&l, v, loads, NULL, vmci, CORE_VMCOREINFO_MAX + 4, buf,
 				       l.note_off + l.note_max),
 			 -EINVAL);
-	assert_int_equal(core__headers(&l, v, loads, vmci, 5, buf, l.note_off + l.note_max),
+	assert_int_equal(core__headers(&l, v, loads, NULL, vmci, 5, buf, l.note_off + l.note_max),
 			 -EINVAL);
 	free(buf);
+}
+
+static void test_kernel_load(void **state)
+{
+	struct core_load loads[2] = { { .gpa = 0, .size = 0x9f000 },
+				      { .gpa = 0x100000, .size = 0x7ff00000 } };
+	struct core_layout l;
+	struct core_load k;
+
+	(void)state;
+	assert_int_equal(core__layout(&l, 1, loads, 2), 0);
+	/* cut to the RAM range */
+	assert_int_equal(core__kernel_load(&l, loads, 0xffffffff81000000ull, 0x7f000000, &k), 0);
+	assert_int_equal(k.size, 0x1000000);
+	assert_int_equal(k.offset, loads[1].offset + 0x7ef00000);
+	/* cut to the kernel's window (ends at 0xffffffffc0000000) */
+	assert_int_equal(core__kernel_load(&l, loads, 0xffffffffbf000000ull, 0x1000000, &k), 0);
+	assert_int_equal(k.size, 0x1000000);
+	/* outside RAM, unaligned, outside the window */
+	assert_int_equal(core__kernel_load(&l, loads, 0xffffffff81000000ull, 0x9f000, &k), -ENOENT);
+	assert_int_equal(core__kernel_load(&l, loads, 0xffffffff81000000ull, 0x80000000ull, &k),
+			 -ENOENT);
+	assert_int_equal(core__kernel_load(&l, loads, 0xffffffff81000010ull, 0x1000000, &k),
+			 -EINVAL);
+	assert_int_equal(core__kernel_load(&l, loads, 0xffffffffc0000000ull, 0x1000000, &k),
+			 -EINVAL);
+	assert_int_equal(core__kernel_load(&l, loads, 0xffff888000000000ull, 0x1000000, &k),
+			 -EINVAL);
 }
 
 static void test_zero(void **state)
@@ -443,6 +484,7 @@ int main(void)
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_kernel_load),
 		cmocka_unit_test(test_zero),
 		cmocka_unit_test(test_sparse),
 		cmocka_unit_test(test_vmci_check),
