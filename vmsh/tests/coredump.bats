@@ -120,7 +120,7 @@ open_in_crash_and_drgn() {
 	grep -qF "comm = \"$MARK" <<<"$out"
 
 	progress "drgn $CORE"
-	cat >"$BATS_TEST_TMPDIR/drgn.py" <<-'EOF'
+	cat >"$BATS_TEST_TMPDIR/walk_tasks.py" <<-'EOF'
 		import sys
 		import drgn
 		from drgn.helpers.linux.pid import for_each_task
@@ -135,7 +135,7 @@ open_in_crash_and_drgn() {
 		for t in for_each_task(prog):
 		    print("task", t.pid.value_(), t.comm.string_().decode())
 	EOF
-	out=$(timeout 600 /usr/bin/python3 "$BATS_TEST_TMPDIR/drgn.py" "$CORE" "$vmlinux" 2>&1) || { echo "$out"; false; }
+	out=$(timeout 600 /usr/bin/python3 "$BATS_TEST_TMPDIR/walk_tasks.py" "$CORE" "$vmlinux" 2>&1) || { echo "$out"; false; }
 	echo "$out" | head -n 5
 	grep -qx "init_task swapper/0" <<<"$out"
 	grep -qx "release $release" <<<"$out"
