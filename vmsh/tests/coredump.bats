@@ -101,7 +101,9 @@ dd_rate() {
 # (crash 8.0.2, bookworm's, builds its ps table from struct pid with the
 # layout before pid.numbers became a flexible array, which Debian's 6.1.19x
 # kernels have: its ps shows only the idle tasks of any dump of them, QEMU's
-# too. So the test walks init_task.tasks with crash's list instead.)
+# too, and it gives up on a dump whose vCPUs ran other tasks ("active task
+# not found in PID hash"). So crash runs with --active, its task table being
+# the tasks on the vCPUs, and the test walks init_task.tasks with its list.)
 open_in_crash_and_drgn() {
 	local kernel=$1 vmlinux release out
 	vmlinux=$("$LAB" vmlinux --cached "$kernel" 2>/dev/null) ||
@@ -113,7 +115,7 @@ open_in_crash_and_drgn() {
 
 	progress "crash $CORE"
 	out=$(printf 'sys\nps\nlist task_struct.tasks -s task_struct.comm -h init_task\nquit\n' |
-		timeout 900 crash -s "$vmlinux" "$CORE" 2>&1) || { echo "$out"; false; }
+		timeout 900 crash -s --active "$vmlinux" "$CORE" 2>&1) || { echo "$out"; false; }
 	echo "$out" | grep -vE '^ *$' | head -n 30
 	grep -qE "RELEASE: $release\$" <<<"$out"
 	grep -qE 'swapper/0' <<<"$out"
