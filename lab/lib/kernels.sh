@@ -217,3 +217,44 @@ busybox_path() {
 	fi
 	echo "$dir/root/bin/busybox"
 }
+
+# Prints the path of the debug vmlinux of kernel $1 (for crash and drgn, which
+# vmsh coredump's tests open a guest's dump with), downloading it first if
+# needed: only usr/lib/debug/boot/vmlinux-RELEASE of the kernel's -dbg
+# package is kept, as $LAB_CACHE/kernels/$1/vmlinux (a few hundred MB). With
+# --cached, prints it only if it is there already (the lab host cannot download).
+kernel_vmlinux() {
+	local cached=0 name dir pkg dbg ver tmp
+	[ "${1:-}" = --cached ] && { cached=1; shift; }
+	name=${1:?usage: lab vmlinux [--cached] KERNEL}
+	if [ $cached = 1 ]; then
+		dir=$LAB_CACHE/kernels/$name
+		[ -e "$dir/vmlinux" ] || die "no debug vmlinux of kernel $name in $dir (run 'lab/lab vmlinux $name' outside the lab host)"
+		echo "$dir/vmlinux"
+		return
+	fi
+	dir=$(kernel_dir "$name") || exit 1
+	if [ ! -e "$dir/vmlinux" ]; then
+		need apt-get dpkg-deb
+		ver=$(cat "$dir/version")
+		pkg=$(head -n 1 "$dir/package")
+		case $pkg in
+		linux-binary-*) dbg=linux-image-$ver-dbg ;; # sid's split packages
+		*-unsigned) dbg=${pkg%-unsigned}-dbg ;;
+		*) dbg=$pkg-dbg ;;
+		esac
+		step "downloading the debug vmlinux of kernel $name ($dbg)"
+		tmp=$(mktemp -d "$dir/.vmlinux.XXXXXX")
+		(cd "$tmp" && suite_apt "$(kernel_suite "$name")" apt-get download -q \
+			-o APT::Sandbox::User=root "$dbg" >download.log 2>&1) || {
+			cat "$tmp/download.log" >&2
+			rm -rf "$tmp"
+			die "could not download $dbg (is 'apt-get update' done? bookworm-security enabled?)"
+		}
+		dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp" "./usr/lib/debug/boot/vmlinux-$ver" ||
+			{ rm -rf "$tmp"; die "no usr/lib/debug/boot/vmlinux-$ver in $dbg (disk full?)"; }
+		mv "$tmp/usr/lib/debug/boot/vmlinux-$ver" "$dir/vmlinux"
+		rm -rf "$tmp"
+	fi
+	echo "$dir/vmlinux"
+}

@@ -5,6 +5,7 @@
 
 int cmd_attach(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_coredump(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 
 #endif
