@@ -16,5 +16,6 @@ LAB_TESTS += vmsh/tests/coredump.bats
 lab-ready: lab-vmlinux
 lab-vmlinux:
 	$(Q)lab/lab vmlinux 6.1-cloud >/dev/null
+	$(Q)lab/lab vmlinux 6.12 >/dev/null
 
 .PHONY: lab-vmlinux

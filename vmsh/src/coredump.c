@@ -3,10 +3,11 @@
  * vmsh coredump PID: an ELF core of a running KVM VM (coredump.h) that crash
  * and drgn open. The hypervisor is held (as inspect holds it) while the vCPU
  * registers and memslots are read and, unless --live, while guest RAM is
- * copied; then the guest kernel is read (direct-map base, release) while the
- * VM runs, and the headers are written last. The dump goes to a temporary
- * file next to the output, renamed over it only when complete: a failure or
- * SIGINT/SIGTERM/SIGHUP leaves no partial file, and the VM runs on as it was.
+ * copied; the guest kernel (direct-map base, release) is read in the hold
+ * too, before the copy; the headers are written last. The dump goes to a
+ * temporary file next to the output, renamed over it only when complete: a
+ * failure or SIGINT/SIGTERM/SIGHUP leaves no partial file, and the VM runs on
+ * as it was.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,7 @@
 #include "guest.h"
 #include "hv.h"
 #include "hvmem.h"
+#include "pagemap.h"
 #include "util.h"
 
 #define CR0_PE (1ull << 0)
@@ -313,13 +315,16 @@ static void banner_release(const char *banner, char *rel, size_t len)
 }
 
 /*
- * After the copy, while the VM runs: the guest kernel, for the direct-map
- * base (p_vaddr) and its release (to choose among VMCOREINFO candidates),
- * and the vmcoreinfo_note symbol where the kernel exports it.
+ * In the hold, before the copy: the guest kernel, for the direct-map base
+ * (p_vaddr) and its release (to choose among VMCOREINFO candidates), and the
+ * vmcoreinfo_note symbol where the kernel exports it. Not after the hold: the
+ * picked vCPU's CR3 may be a user process's page table, freed and reused once
+ * that process exits (a --live dump of a busy guest lost its kernel so). A
+ * PTI user page table is swapped for the kernel's, as attach does.
  */
 static void read_kernel(struct coredump *c)
 {
-	struct guest_mmu mmu;
+	struct guest_mmu mmu, kern;
 	const struct ksym *sym;
 	uint64_t v;
 	int i = pick_vcpu(c);
@@ -331,6 +336,8 @@ static void read_kernel(struct coredump *c)
 	}
 	mmu = (struct guest_mmu){ .cr3 = c->vcpus[i].sregs.cr3,
 				  .la57 = c->vcpus[i].sregs.cr4 & CR4_LA57 };
+	if ((c->vcpus[i].sregs.cs.selector & 3) && pagemap__pti_user(&c->mem, &mmu, &kern))
+		mmu = kern;
 	c->kernel_err = guest__find_kernel(&c->mem, &mmu, &c->k);
 	if (c->kernel_err) {
 		pr_err("coredump: no Linux kernel found in the guest: p_vaddr will be 0");
@@ -606,6 +613,8 @@ int cmd_coredump(int argc, char **argv)
 				     .readv_hva = hvmem__readv,
 				     .ptr_hva = hvmem__ptr,
 				     .ctx = &c->hvmem };
+	/* in the hold: the CR3 read from a vCPU may belong to a process that exits once it runs */
+	read_kernel(c);
 	if (c->live && (err = release(c)))
 		goto fail;
 	if (interrupted(c))
@@ -616,8 +625,6 @@ int cmd_coredump(int argc, char **argv)
 	if ((err = release(c)))
 		goto fail;
 	pr_info("coredump: held the hypervisor for %.3f ms", c->held_ns / 1e6);
-
-	read_kernel(c);
 	if (interrupted(c))
 		goto fail;
 	err = write_headers(c);

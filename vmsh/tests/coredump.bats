@@ -173,8 +173,10 @@ dump_and_check() {
 	"$LAB" vm exec "$VM" --again -- true
 }
 
-@test "coredump of a 6.12 microvm guest with 2 vCPUs" {
+@test "coredump of a 6.12 microvm guest with 2 vCPUs; crash and drgn open it" {
 	dump_and_check 6.12 microvm 2
+	open_in_crash_and_drgn 6.12
+	"$LAB" vm exec "$VM" --again -- true
 }
 
 @test "coredump --live of a guest under load: the copy is not held, the dump opens" {
