@@ -10,6 +10,7 @@ $(BUILD)/tests/vmsh_coredump: $(BUILD)/vmsh/tests/test_coredump.o $(BUILD)/vmsh/
 LDLIBS_vmsh_coredump := -lcmocka
 
 LAB_TESTS += vmsh/tests/coredump.bats
+LAB_TESTS_FULL += vmsh/tests/coredump_full.bats
 
 # crash and drgn open the dumps of coredump.bats with the guest kernel's debug
 # vmlinux, from its -dbg package, cached beside the kernel (~25 s, once).
