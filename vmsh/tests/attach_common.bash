@@ -145,6 +145,16 @@ hold_report() {
 	done
 }
 
+# ended_within PID SECONDS: whether child PID exits (is a zombie or gone) in time
+ended_within() {
+	local pid=$1 t
+	for ((t = 0; t < $2 * 10; t++)); do
+		[ -d "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # bounded_vmsh DEADLINE_S OUT ERR ARGS...: "$VMSH" ARGS against $PID, stdin
 # /dev/null, stdout a pipe (into OUT), stderr into ERR. Returns vmsh's
 # status. bats 1.8 has no per-test timeout, and a vmsh that never ends would
@@ -152,7 +162,7 @@ hold_report() {
 # deadline this reports what every thread is doing, ends vmsh (SIGTERM; if
 # it is still there 10 s later, says so and sends SIGKILL) and returns 124.
 bounded_vmsh() {
-	local deadline=$1 out=$2 err=$3 vmsh t rc=0 pipe reader
+	local deadline=$1 out=$2 err=$3 vmsh rc=0 pipe reader
 	shift 3
 	# the pipe's reader is waited for too: OUT is whole when this returns
 	exec {pipe}> >(cat >"$out")
@@ -160,20 +170,11 @@ bounded_vmsh() {
 	"$VMSH" "$@" </dev/null 2>"$err" >&"$pipe" &
 	vmsh=$!
 	exec {pipe}>&-
-	for ((t = 0; t < deadline * 10; t++)); do
-		grep -q '^State:.*Z' "/proc/$vmsh/status" 2>/dev/null && break
-		[ -d "/proc/$vmsh" ] || break
-		sleep 0.1
-	done
-	if [ -d "/proc/$vmsh" ] && ! grep -q '^State:.*Z' "/proc/$vmsh/status" 2>/dev/null; then
+	if ! ended_within "$vmsh" "$deadline"; then
 		echo "# vmsh $vmsh did not end within $deadline s; what every thread is doing:" >&3
 		hold_report "$PID" "$vmsh"
 		kill -TERM "$vmsh" 2>/dev/null || true
-		for ((t = 0; t < 100; t++)); do
-			grep -q '^State:.*Z' "/proc/$vmsh/status" 2>/dev/null && break
-			sleep 0.1
-		done
-		if [ -d "/proc/$vmsh" ] && ! grep -q '^State:.*Z' "/proc/$vmsh/status" 2>/dev/null; then
+		if ! ended_within "$vmsh" 10; then
 			echo "# vmsh $vmsh still runs 10 s after SIGTERM; SIGKILL. Its threads:" >&3
 			hold_report "$PID" "$vmsh"
 			kill -KILL "$vmsh" 2>/dev/null || true
