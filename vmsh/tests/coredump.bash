@@ -105,7 +105,9 @@ open_in_crash_and_drgn() {
 	release=$("$LAB" vm exec "$VM" --again -- uname -r)
 
 	if crash_too_old "$release"; then
-		# "cannot determine base kernel version" on any dump, QEMU's too
+		# vmsh's dump: "cannot determine base kernel version"; QEMU's
+		# dump-guest-memory of a 6.12 guest: "invalid structure member
+		# offset: module_core_size" (6.4's module layout)
 		echo "# crash $(crash_version) predates Linux $release (6.11+ needs crash >= 8.0.6," \
 			"crash-utility/crash#194): drgn only" >&3
 	else
