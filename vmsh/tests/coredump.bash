@@ -110,6 +110,12 @@ open_in_crash_and_drgn() {
 		# offset: module_core_size" (6.4's module layout)
 		echo "# crash $(crash_version) predates Linux $release (6.11+ needs crash >= 8.0.6," \
 			"crash-utility/crash#194): drgn only" >&3
+	elif [ -n "${LIVE_CRASH_OPTIONAL:-}" ]; then
+		if (open_in_crash "$vmlinux" "$release") >"$BATS_TEST_TMPDIR/crash.out" 2>&1; then
+			echo "# crash opened the --live dump" >&3
+		else
+			echo "# crash did not open the --live dump: $(grep -m1 '^crash:' "$BATS_TEST_TMPDIR/crash.out")" >&3
+		fi
 	else
 		open_in_crash "$vmlinux" "$release"
 	fi

@@ -42,7 +42,11 @@ load coredump
 	check_core 2 "$json"
 	echo "# --live: held $(jq .hypervisor.held_us <<<"$json") us, copy $(jq .copy.seconds <<<"$json") s" >&3
 	"$LAB" vm exec "$VM" --again -- 'kill $(cat /tmp/load1 /tmp/load2)'
-	open_in_crash_and_drgn 6.1-cloud
+	# drgn must open it. crash --active takes its tasks from the vCPUs'
+	# registers, which a live dump has from before the copy: once in three
+	# CI runs it gave up ("invalid kernel virtual address: 0"), so what it
+	# says is reported, not required (the consistent dumps above require it).
+	LIVE_CRASH_OPTIONAL=1 open_in_crash_and_drgn 6.1-cloud
 }
 
 @test "coredump errors: unwritable output, a full disk, SIGINT midway: no file left, the VM unharmed" {
