@@ -34,17 +34,15 @@ static void fixed_decide(struct policy *p, const struct policy_obs *o, struct po
 }
 
 /*
- * P2: OVS pmd-sleep-max / testpmd --max-sleep-us: while batches are under
- * half of 32, grow the sleep by a step up to a cap; a batch of >= 16 resets
- * it. The step is 10 us rather than OVS's 1 us because a nanosleep costs
- * ~15 us of CPU here, so sub-floor steps would only add wake-ups.
+ * The ovs rule's sleep, shared by ovs and vector: reset by a busy batch,
+ * else grown by step_us up to max_us. State: p->cur_ns.
  */
-static void ovs_decide(struct policy *p, const struct policy_obs *o, struct policy_decision *d)
+static void sleep_backoff(struct policy *p, bool busy, double step_us, double max_us,
+			  struct policy_decision *d)
 {
-	uint64_t step = (uint64_t)(p->param[1] * US), max = (uint64_t)(p->param[0] * US);
+	uint64_t step = (uint64_t)(step_us * US), max = (uint64_t)(max_us * US);
 
-	d->burst = (uint16_t)p->param[2];
-	if (o->n_hist && o->hist[0] >= 16) {
+	if (busy) {
 		p->cur_ns = 0;
 	} else {
 		p->cur_ns += step;
@@ -53,6 +51,18 @@ static void ovs_decide(struct policy *p, const struct policy_obs *o, struct poli
 	}
 	d->idle = p->cur_ns ? IDLE_SLEEP : IDLE_NONE;
 	d->ns = p->cur_ns;
+}
+
+/*
+ * P2: OVS pmd-sleep-max / testpmd --max-sleep-us: while batches are under
+ * half of 32, grow the sleep by a step up to a cap; a batch of >= 16 resets
+ * it. The step is 10 us rather than OVS's 1 us because a nanosleep costs
+ * ~15 us of CPU here, so sub-floor steps would only add wake-ups.
+ */
+static void ovs_decide(struct policy *p, const struct policy_obs *o, struct policy_decision *d)
+{
+	d->burst = (uint16_t)p->param[2];
+	sleep_backoff(p, o->n_hist && o->hist[0] >= 16, p->param[1], p->param[0], d);
 }
 
 /*
@@ -139,16 +149,7 @@ static void vector_decide(struct policy *p, const struct policy_obs *o, struct p
 	}
 	d->burst = b;
 
-	uint64_t step = (uint64_t)(p->param[3] * US), max = (uint64_t)(p->param[2] * US);
-	if (o->n_hist && o->hist[0] * 2 >= lo) {
-		p->cur_ns = 0;
-	} else {
-		p->cur_ns += step;
-		if (p->cur_ns > max)
-			p->cur_ns = max;
-	}
-	d->idle = p->cur_ns ? IDLE_SLEEP : IDLE_NONE;
-	d->ns = p->cur_ns;
+	sleep_backoff(p, o->n_hist && o->hist[0] * 2 >= lo, p->param[3], p->param[2], d);
 }
 
 static const struct policy_ops busy_ops = {
