@@ -161,6 +161,7 @@ written-by-vmsh" ]
 	"$LAB" vm exec "$VM" -- 'i=0; (while :; do i=$((i + 1)); dd if=/dev/urandom of=/root/w.bin bs=4k count=16 2>/dev/null; sync; s1=$(md5sum < /root/w.bin); echo 3 > /proc/sys/vm/drop_caches; s2=$(md5sum < /root/w.bin); [ "$s1" = "$s2" ] && echo ok $i >> /root/w.log || echo BAD $i >> /root/w.log; done) >/dev/null 2>&1 &'
 	for i in 1 2 3; do
 		run "$VMSH" attach "$PID" -- sh -c 'cat /var/lib/vmsh/root/w.log | tail -1' </dev/null
+		echo "# attach $i: status $status: $output" >&3
 		[ "$status" -eq 0 ]
 		[[ $output == "ok "* ]]
 	done
