@@ -321,5 +321,8 @@ int virtq_chain__write(struct virtio_dev *dev, const struct virtq_chain *c, uint
  */
 int virtq_chain__try_read(struct virtio_dev *dev, const struct virtq_chain *c, uint64_t off,
 			  void *buf, size_t len);
+/* virtq_chain__write that fails quietly (-EFAULT, the device as it was): a retry follows */
+int virtq_chain__try_write(struct virtio_dev *dev, const struct virtq_chain *c, uint64_t off,
+			   const void *buf, size_t len);
 
 #endif

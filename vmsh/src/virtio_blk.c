@@ -4,15 +4,27 @@
  * control area after the file's data through which vmsh's in-guest helper
  * reports to vmsh without another device.
  *
- * Requests are served synchronously with pread/pwrite through a bounce
- * buffer of fixed size, so that a request of any length costs a bounded
- * amount of host memory. The buffer takes the largest request Linux makes
- * (max_sectors_kb: 1280 KiB by default) in one piece, so that a request
- * costs two guest memory calls whatever its number of buffers: a read is
- * the header, then one pread and one vectored write of the data and the
- * status byte; a write is the header and data in one vectored read, one
- * pwrite, then the status byte. A request the device cannot serve (range
- * beyond the disk, write to a read-only disk, I/O error) completes with
+ * The backing file is mapped into vmsh (MAP_SHARED), and the data of a
+ * request moves in one copy between the file's page cache and the guest's
+ * buffers, the mapping being the local side of process_vm_readv/writev, as
+ * QEMU's default cache mode copies once between the page cache and guest
+ * RAM: a read is the header, one vectored write of the data, then the
+ * status byte; a write is the header, one vectored read of the data into the
+ * file's pages, then the status byte. That is as many system calls as a
+ * bounce buffer took (pread or pwrite being the one saved), and one copy
+ * fewer. Where the mapping fails (a file truncated under vmsh, a full file
+ * system on a page's first write), the chunk is done again through the
+ * bounce buffer with pread/pwrite, which then says what failed: the file
+ * (VIRTIO_BLK_S_IOERR) or the guest's buffers (a transport error).
+ *
+ * Without the mapping (mmap refused), requests go through a bounce buffer
+ * of fixed size, so that a request of any length costs a bounded amount of
+ * host memory. The buffer takes the largest request Linux makes
+ * (max_sectors_kb: 1280 KiB by default) in one piece: a read is the
+ * header, then one pread and one vectored write of the data and the status
+ * byte; a write is the header and data in one vectored read, one pwrite,
+ * then the status byte. A request the device cannot serve (range beyond the
+ * disk, write to a read-only disk, I/O error) completes with
  * VIRTIO_BLK_S_IOERR; only a malformed chain is a transport error.
  *
  * Where the guest's RAM is mapped into vmsh (a shared, file-backed RAM of
@@ -35,6 +47,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -65,6 +78,7 @@ struct vblk {
 	 */
 	uint8_t *buf;
 	uint8_t *bounce; /* buf + VBLK_HDR_SIZE */
+	uint8_t *map;	 /* the file's file_bytes, or NULL: bounce buffer only */
 	uint8_t config[VBLK_CONFIG_SIZE];
 };
 
@@ -127,6 +141,22 @@ static bool vblk__direct_iov(struct vblk *b, const struct virtq_chain *c, bool w
 	return !len;
 }
 
+/*
+ * Whether none of the request's data buffers is guest RAM mapped into vmsh:
+ * then every copy to or from them is a process_vm_readv/writev, where a
+ * fault on vmsh's own side is an error, not a signal.
+ */
+static bool vblk__unmapped(struct vblk *b, const struct virtq_chain *c, bool write)
+{
+	unsigned int first = write ? 0 : c->nout, last = write ? c->nout : c->nbufs;
+
+	for (unsigned int i = first; i < last; i++)
+		if (c->bufs[i].len &&
+		    guest__phys_ptr(&b->dev.mem, c->bufs[i].addr, (size_t)c->bufs[i].len, !write))
+			return false;
+	return true;
+}
+
 /* preadv/pwritev all of iov at pos (which it consumes); 0 or -errno. */
 static int vblk__file_iov(struct vblk *b, bool write, struct iovec *iov, int niov, uint64_t pos)
 {
@@ -170,6 +200,7 @@ static int vblk__rw(struct vblk *b, const struct virtq_chain *c, bool write, uin
 {
 	uint64_t done = 0, ctl_lo = UINT64_MAX, ctl_hi = 0;
 	struct iovec iov[VIRTIO_QUEUE_MAX_SIZE];
+	bool use_map;
 	int niov;
 
 	/* the file straight to or from the guest's buffers: no copy in vmsh */
@@ -179,6 +210,7 @@ static int vblk__rw(struct vblk *b, const struct virtq_chain *c, bool write, uin
 		return vblk__file_iov(b, write, iov, niov, pos) < 0 ? VIRTIO_BLK_S_IOERR
 								    : VIRTIO_BLK_S_OK;
 	}
+	use_map = b->map && vblk__unmapped(b, c, write);
 	while (done < len) {
 		size_t n = len - done < VBLK_CHUNK ? (size_t)(len - done) : VBLK_CHUNK;
 		uint64_t p = pos + done;
@@ -189,6 +221,23 @@ static int vblk__rw(struct vblk *b, const struct virtq_chain *c, bool write, uin
 		uint64_t ctl_off = p + in_file - b->file_bytes;
 		int ret;
 
+		/*
+		 * The file's pages straight to or from the guest's buffers: one
+		 * copy. Only through process_vm_readv/writev (use_map), whose
+		 * faults on the mapping are errors: a memcpy from a truncated
+		 * file's page would be SIGBUS.
+		 */
+		if (use_map && in_file == n && !(write && done == 0 && have >= n)) {
+			ret = write ? virtq_chain__try_read(&b->dev, c, VBLK_HDR_SIZE + done,
+							    b->map + p, n)
+				    : virtq_chain__try_write(&b->dev, c, done, b->map + p, n);
+			if (ret >= 0) {
+				*status_done = false;
+				done += n;
+				continue;
+			}
+			/* again through the bounce buffer: the file's fault or the guest's? */
+		}
 		if (write) {
 			if (!(done == 0 && have >= n)) {
 				ret = virtq_chain__read(&b->dev, c, VBLK_HDR_SIZE + done, b->bounce,
@@ -247,12 +296,12 @@ static int vblk__request(struct vblk *b, const struct virtq_chain *c, uint32_t *
 	int st;
 
 	/*
-	 * The header, and for a write its data (a request's other readable
-	 * bytes), in one read. It is only a guess until the header is read: if
-	 * any of it is bad, the header alone decides, as a refused write
-	 * never touches its data.
+	 * Without the file mapped: the header, and for a write its data (a
+	 * request's other readable bytes), in one read. It is only a guess
+	 * until the header is read: if any of it is bad, the header alone
+	 * decides, as a refused write never touches its data.
 	 */
-	if (c->out_len > VBLK_HDR_SIZE && !b->dev.mem.ptr_hva) {
+	if (c->out_len > VBLK_HDR_SIZE && !b->dev.mem.ptr_hva && !b->map) {
 		have = c->out_len - VBLK_HDR_SIZE < VBLK_CHUNK
 			   ? (size_t)(c->out_len - VBLK_HDR_SIZE)
 			   : VBLK_CHUNK;
@@ -342,6 +391,8 @@ static void vblk__free(struct virtio_dev *dev)
 {
 	struct vblk *b = to_vblk(dev);
 
+	if (b->map)
+		munmap(b->map, (size_t)b->file_bytes);
 	free(b->ctl);
 	free(b->buf);
 	free(b);
@@ -415,6 +466,15 @@ int virtio_blk__create(struct virtio_dev **out, const struct virtio_blk_opts *op
 	if (opts->serial)
 		memcpy(b->serial, opts->serial, strlen(opts->serial));
 	b->file_bytes = file_bytes;
+	if (file_bytes && file_bytes <= SIZE_MAX) {
+		b->map = mmap(NULL, (size_t)file_bytes, PROT_READ | (b->read_only ? 0 : PROT_WRITE),
+			      MAP_SHARED, b->fd, 0);
+		if (b->map == MAP_FAILED) {
+			pr_debug("virtio-blk: cannot map the backing file (%s): bounce buffer only",
+				 strerror(errno));
+			b->map = NULL;
+		}
+	}
 	b->capacity = file_bytes / SECTOR_SIZE + opts->ctl_sectors;
 	b->ctl_written = opts->ctl_written;
 	/* F_RO makes the guest refuse every write, the control area's too */

@@ -641,6 +641,12 @@ int virtq_chain__write(struct virtio_dev *dev, const struct virtq_chain *c, uint
 	return virtq_chain__xfer(dev, c, c->nout, c->nbufs, off, (void *)buf, len, true, false);
 }
 
+int virtq_chain__try_write(struct virtio_dev *dev, const struct virtq_chain *c, uint64_t off,
+			   const void *buf, size_t len)
+{
+	return virtq_chain__xfer(dev, c, c->nout, c->nbufs, off, (void *)buf, len, true, true);
+}
+
 int virtio_mmio__queue_notify(struct virtio_dev *dev, uint32_t queue)
 {
 	if (queue >= dev->nqueues) {
