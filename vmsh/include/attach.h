@@ -100,6 +100,8 @@ struct attach {
 	unsigned long irqs, steady_irqs;
 	unsigned long mem_calls, steady_mem_calls; /* process_vm_readv/writev */
 	unsigned long notifies, steady_notifies;   /* queue notifications */
+	pid_t keeper_pid; /* attach_keeper.c: while steady, 0 otherwise */
+	int keeper_fd;	  /* its pipe, -1 without one */
 	int sigfd;				   /* SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGWINCH */
 	int in_fd;				   /* keystrokes or piped input */
 	int out_fd;				   /* the command's output */
@@ -145,6 +147,13 @@ int attach__run(struct attach *a);
 int attach__stop_guest(struct attach *a);
 void attach__loop_fini(struct attach *a);
 
+/*
+ * In the keeper, which must not hold vmsh's terminal or pipes: input ends,
+ * output goes to /dev/null, the terminal's modes are not touched (the
+ * shell restores those of a job that a signal killed).
+ */
+void attach__loop_orphan(struct attach *a);
+
 /* Raise the devices' interrupt (irqfd), the register pages updated first. */
 void attach__notify_irq(struct attach *a);
 /*
@@ -176,7 +185,22 @@ void attach__steady_sync(struct attach *a);
 /* Remove the read-only slot and the InterruptACK ioeventfds (held). */
 int attach__steady_remove(struct attach *a);
 
+/* attach_keeper.c */
+/*
+ * Fork the keeper (steady state just entered): a copy of vmsh that detaches
+ * in its place if vmsh ends without detaching. 0 or a negative errno (the
+ * session goes on without one).
+ */
+int attach__keeper_start(struct attach *a);
+/* Tell the keeper to exit and reap it, before vmsh changes the hypervisor again. */
+void attach__keeper_stop(struct attach *a);
+
 /* attach.c */
+/*
+ * Stop CMD and stage1 in the guest, then take back everything vmsh added.
+ * 0, or -EIO when something had to stay (said).
+ */
+int attach__detach(struct attach *a);
 /*
  * Stop every thread of the hypervisor (for injection), and let it go. With
  * the trap on, it must be paused: its vCPU threads stay its own.

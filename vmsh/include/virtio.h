@@ -187,6 +187,20 @@ void virtio_mmio__snapshot(struct virtio_dev *dev, uint8_t page[VIRTIO_MMIO_WIND
  */
 int virtio_mmio__queue_notify(struct virtio_dev *dev, uint32_t queue);
 
+/*
+ * Take up the device's queues where the guest's used rings say they are,
+ * after another copy of this device (a vmsh that ended, see attach's
+ * keeper) served them: each ready queue's used.idx and used.ring[0].id are
+ * read back, and the next chain to pop is the first one not used yet.
+ * Right because the device models use every queue's chains in the order
+ * they pop them: a chain popped and not used by the other copy is done
+ * again (a disk request is repeated, which reads and writes allow; console
+ * output may come twice, and goes nowhere in the keeper). Every queue then
+ * owes the guest an interrupt. 0, or -EIO (NEEDS_RESET, said) when a used
+ * ring cannot be read.
+ */
+int virtio_mmio__resync(struct virtio_dev *dev);
+
 /* ---- For the device models (virtio_blk.c, virtio_console.c) only ------ */
 
 #define VIRTQ_DESC_SIZE 16

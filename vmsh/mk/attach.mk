@@ -1,8 +1,9 @@
 # vmsh attach (attach.h): set-up and teardown (attach.c), the session
-# (attach_loop.c), its exit-less steady state (attach_steady.c), and stage2
+# (attach_loop.c), its exit-less steady state (attach_steady.c), the keeper
+# that detaches for a vmsh killed while steady (attach_keeper.c), and stage2
 # embedded as stage2_blob for stage1 to write into the guest.
 VMSH_OBJS += $(BUILD)/vmsh/src/attach.o $(BUILD)/vmsh/src/attach_loop.o \
-	$(BUILD)/vmsh/src/attach_steady.o \
+	$(BUILD)/vmsh/src/attach_steady.o $(BUILD)/vmsh/src/attach_keeper.o \
 	$(BUILD)/vmsh/src/stage2_blob.o
 
 $(BUILD)/vmsh/src/stage2_blob.o: vmsh/src/stage1_blob.S $(BUILD)/vmsh/guest/stage2

@@ -832,6 +832,18 @@ static int teardown(struct attach *a, bool guest_done)
 	return err;
 }
 
+int attach__detach(struct attach *a)
+{
+	int err = attach__stop_guest(a);
+
+	attach__phase(a, "stop in the guest");
+	err = teardown(a, err == 0);
+	if (err)
+		pr_err("attach: the hypervisor could not be restored completely");
+	attach__phase(a, "teardown");
+	return err ? -EIO : 0;
+}
+
 int cmd_attach(int argc, char **argv)
 {
 	struct attach *a = calloc(1, sizeof(*a));
@@ -847,6 +859,7 @@ int cmd_attach(int argc, char **argv)
 	for (int q = 0; q < ATTACH_NQUEUES; q++)
 		a->ioev[q].hv_fd = a->ioev[q].fd = -1;
 	a->vcpu = -1;
+	a->keeper_fd = -1;
 	a->hv.vm_fd = -1;
 	a->t_start_ns = now_ns();
 	if (parse_args(&a->o, argc, argv)) {
@@ -903,19 +916,15 @@ int cmd_attach(int argc, char **argv)
 	}
 	rc = attach__run(a);
 	attach__phase(a, "command");
-	err = attach__stop_guest(a);
-	attach__phase(a, "stop in the guest");
-	if (teardown(a, err == 0) && rc != ATTACH_EXIT_ERROR) {
-		pr_err("attach: the hypervisor could not be restored completely");
+	if (attach__detach(a))
 		rc = ATTACH_EXIT_ERROR;
-	}
-	attach__phase(a, "teardown");
 	/* the figures the benchmarks read (-v) */
 	pr_info("timing: first output after %.1f ms; hypervisor stopped %.1f ms in %u holds",
 		a->t_first_output_ns ? (double)(a->t_first_output_ns - a->t_start_ns) / 1e6 : -1.0,
 		a->held_ns / 1e6, a->holds);
 	print_phases(a);
 out:
+	attach__keeper_stop(a);
 	attach__loop_fini(a);
 	if (a->image_fd >= 0)
 		close(a->image_fd);

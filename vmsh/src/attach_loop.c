@@ -356,6 +356,27 @@ int attach__loop_init(struct attach *a)
 	return err;
 }
 
+void attach__loop_orphan(struct attach *a)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (out.own_fd)
+		close(out.fd);
+	if (a->o.pts && a->in_fd >= 0)
+		close(a->in_fd);
+	out.fd = a->in_fd = a->out_fd = null;
+	out.own_fd = null >= 0 && !a->o.pts; /* else loop_fini closes it as in_fd */
+	out.sock = false;
+	out.len = 0;
+	a->raw_tty = false;
+	a->in_eof = a->eot_queued = true;
+	a->inlen = 0;
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+	}
+}
+
 void attach__loop_fini(struct attach *a)
 {
 	/* the VM is released: the terminal gets a last, bounded, chance */

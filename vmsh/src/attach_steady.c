@@ -242,6 +242,12 @@ int attach__steady_enter(struct attach *a)
 		a->plan.mmio_gpa[0], a->plan.regs_slot);
 	/* an event raised while the trap stopped is looked at again */
 	attach__notify_irq(a);
+	/* from here on vmsh changes nothing in the hypervisor until it leaves */
+	err = attach__keeper_start(a);
+	if (err)
+		pr_err("attach: no keeper (%s): should vmsh be killed, the guest's devices stay "
+		       "unserved",
+		       strerror(-err));
 	return 0;
 }
 
@@ -252,6 +258,7 @@ int attach__steady_leave(struct attach *a)
 
 	if (!a->steady)
 		return 0;
+	attach__keeper_stop(a); /* vmsh changes the hypervisor again */
 	a->steady = false;
 	a->steady_ptrace = vmsh_ptrace_requests - a->steady_ptrace;
 	a->steady_ns = now_ns() - a->steady_since_ns;

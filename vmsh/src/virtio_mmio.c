@@ -666,6 +666,29 @@ int virtio_mmio__queue_notify(struct virtio_dev *dev, uint32_t queue)
 	return dev->status & VIRTIO_CONFIG_S_NEEDS_RESET ? -EIO : 0;
 }
 
+int virtio_mmio__resync(struct virtio_dev *dev)
+{
+	for (unsigned int q = 0; q < dev->nqueues; q++) {
+		struct virtq *vq = &dev->vqs[q];
+		uint8_t head[8]; /* flags, idx, ring[0].id */
+		uint16_t idx;
+
+		if (!vq->ready)
+			continue;
+		if (virtq__read(dev, vq->used, head, sizeof(head), "used ring") < 0)
+			return -EIO;
+		memcpy(&idx, head + 2, sizeof(idx));
+		idx = le16toh(idx);
+		/* a bad index (the guest's to write) fails the next pop's check */
+		vq->last_avail = vq->avail_cache = vq->used_idx = idx;
+		vq->used_pending = 0;
+		memcpy(&vq->used0_id, head + 4, sizeof(vq->used0_id));
+		vq->snap_ok = false;
+		vq->need_irq = true;
+	}
+	return 0;
+}
+
 /* ---- Registers ---- */
 
 /* QueueReady 1: check the layout once, so that pops only check contents. */

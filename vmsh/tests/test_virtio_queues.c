@@ -135,6 +135,62 @@ static void test_console_resize(void **state)
 	assert_int_equal(rd(VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 }
 
+/*
+ * Resync (attach's keeper): a copy of the device taken earlier takes up the
+ * queues where the guest's used ring says they are, serves nothing twice,
+ * does again a chain the other copy popped and never used, and owes the
+ * guest an interrupt.
+ */
+static void test_resync(void **state)
+{
+	static struct virtq stale; /* the copy's queue, as at the fork */
+	struct virtio_dev *dev = *state = cons_new();
+	struct tbuf b[] = { { DATA, 2, false }, { DATA + 0x100, 2, false },
+			    { DATA + 0x200, 2, false }, { DATA + 0x300, 2, false } };
+	uint16_t id, head;
+	uint32_t len;
+	unsigned int irqs0;
+
+	drv_start(dev, 2);
+	memcpy(gpa_ptr(DATA), "ab", 2);
+	memcpy(gpa_ptr(DATA + 0x100), "cd", 2);
+	memcpy(gpa_ptr(DATA + 0x200), "ef", 2);
+	memcpy(gpa_ptr(DATA + 0x300), "gh", 2);
+	stale = dev->vqs[1];
+	/* the other copy serves two chains */
+	drv_post(1, &b[0], 1);
+	drv_post(1, &b[1], 1);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	assert_int_equal(out_len, 4);
+	assert_true(drv_used(1, &id, &len));
+	assert_true(drv_used(1, &id, &len));
+	/* ... and pops a third that it never uses */
+	drv_post(1, &b[2], 1);
+	dev->vqs[1] = stale;
+	assert_int_equal(virtio_mmio__resync(dev), 0);
+	assert_int_equal(dev->vqs[1].last_avail, 2);
+	assert_int_equal(dev->vqs[1].used_idx, 2);
+	irqs0 = irqs;
+	head = drv_post(1, &b[3], 1);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	assert_int_equal(out_len, 8);
+	assert_memory_equal(out_buf, "abcdefgh", 8);
+	assert_true(drv_used(1, &id, &len));
+	assert_true(drv_used(1, &id, &len));
+	assert_int_equal(id, head);
+	assert_false(drv_used(1, &id, &len));
+	assert_int_equal(irqs, irqs0 + 1);
+	/* nothing new, yet the interrupt the other copy may not have sent */
+	assert_int_equal(virtio_mmio__resync(dev), 0);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	assert_int_equal(irqs, irqs0 + 2);
+	assert_int_equal(out_len, 8);
+	/* a used ring outside RAM: NEEDS_RESET, said */
+	dev->vqs[1].used = HOLE; /* in no slot */
+	assert_int_equal(virtio_mmio__resync(dev), -EIO);
+	assert_true(virtio_dev__status(dev) & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
 /* Console calls on a blk device are refused. */
 /* The window in memory (vmsh's steady state): what every read would give. */
 static void test_snapshot(void **state)
@@ -942,6 +998,7 @@ const struct CMUnitTest virtio_queue_tests[] = {
 	TEST(test_console_output),
 	TEST(test_console_input),
 	TEST(test_console_resize),
+	TEST(test_resync),
 	TEST(test_snapshot),
 	TEST(test_console_wrong_device),
 	STRICT(bad_head, "head descriptor 16 >= queue size 16"),

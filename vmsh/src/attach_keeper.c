@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmsh attach's keeper: what detaches when vmsh cannot (issue 19).
+ *
+ * A vmsh that ends without detaching (SIGKILL, the OOM killer, a crash)
+ * would leave the guest with two devices nobody serves: a request to the
+ * disk never completes (a sync or a read of the tools image hangs in D
+ * state), and a write to the hvc console busy-waits with interrupts off for
+ * a host that never takes the buffer (virtio_console's __send_to_port),
+ * which can wedge a vCPU. vmsh's RAM, stage1 and its fds also stay in the
+ * hypervisor.
+ *
+ * So when the session enters the steady state, vmsh forks a keeper: a copy
+ * of itself that sleeps on a pipe. In the steady state vmsh changes nothing
+ * in the hypervisor (no hold, no trap; only guest memory and its eventfds),
+ * so the keeper's copy of everything vmsh added stays exact; only the
+ * queues move on, and they are read back from the guest's rings
+ * (virtio_mmio__resync). When vmsh leaves the steady state to detach, it
+ * writes a byte to the pipe and the keeper exits. If the pipe ends without
+ * that byte and vmsh is gone, the keeper detaches in its place exactly as
+ * vmsh does on SIGTERM: it serves the devices again, stage1 stops CMD and
+ * removes the devices, and every memslot, mapping and fd goes; then it
+ * exits. Its messages go to vmsh's stderr; the guest's output is dropped.
+ *
+ * Not covered: a vmsh killed before the steady state (the first seconds of
+ * an attach, while it traces the vCPUs) or while detaching, and
+ * --always-trap sessions; there the device state changes with every trapped
+ * access, which a fork cannot follow.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "util.h"
+
+#define KEEPER_STAND_DOWN 'q'
+#define KEEPER_EXIT_WAIT_MS 10000 /* from the pipe's end to vmsh's exit */
+
+/*
+ * Whether vmsh is gone: its fds close before it is reaped, so the pipe's
+ * end comes a little before; its pidfd says when it has exited.
+ */
+static bool keeper__vmsh_gone(int pidfd)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	int r;
+
+	do
+		r = poll(&p, 1, KEEPER_EXIT_WAIT_MS);
+	while (r < 0 && errno == EINTR);
+	return r > 0;
+}
+
+/* The keeper's life: wait for vmsh to end; detach if it did not say it would. */
+static void keeper__main(struct attach *a, int fd, pid_t vmsh, int pidfd)
+{
+	char c = 0;
+	ssize_t n;
+	int err = 0;
+
+	/* out of the terminal's process group: Ctrl-C is vmsh's business */
+	setsid();
+	prctl(PR_SET_NAME, "vmsh-keeper");
+	/* nothing of vmsh's terminal or pipes: a reader of them sees vmsh's end */
+	attach__loop_orphan(a);
+	do
+		n = read(fd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 0 || !keeper__vmsh_gone(pidfd))
+		_exit(0); /* vmsh detaches itself (or closed the pipe and lives on) */
+
+	pr_err("attach: vmsh (pid %d) ended without detaching; its keeper (pid %d) detaches in "
+	       "its place",
+	       (int)vmsh, (int)getpid());
+	for (int d = 0; !err && d < ATTACH_NDEV; d++)
+		err = virtio_mmio__resync(a->dev[d]);
+	if (err) {
+		pr_err("attach: keeper: the guest's rings cannot be read: nothing done, the devices "
+		       "stay unserved");
+		_exit(1);
+	}
+	/* what vmsh had not taken yet, and the interrupts it may not have sent */
+	for (unsigned int q = 0; q < ATTACH_NQUEUES; q++)
+		virtio_mmio__queue_notify(a->dev[q == 0 ? ATTACH_BLK : ATTACH_CON],
+					  q == 0 ? 0 : q - 1);
+	a->stop_signal = SIGKILL;
+	err = attach__detach(a);
+	if (!err)
+		pr_err("attach: keeper: detached: CMD stopped, the devices removed from the guest, "
+		       "the hypervisor as it was");
+	attach__loop_fini(a);
+	fflush(stderr);
+	_exit(err ? 1 : 0);
+}
+
+int attach__keeper_start(struct attach *a)
+{
+	pid_t vmsh = getpid(), pid;
+	int p[2], pidfd, err;
+
+	/* opened here, so that it cannot name another process that took vmsh's pid */
+	pidfd = (int)syscall(SYS_pidfd_open, vmsh, 0);
+	if (pidfd < 0)
+		return -errno;
+	if (pipe2(p, O_CLOEXEC)) {
+		err = -errno;
+		close(pidfd);
+		return err;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(p[0]);
+		close(p[1]);
+		close(pidfd);
+		return err;
+	}
+	if (pid == 0) {
+		close(p[1]);
+		keeper__main(a, p[0], vmsh, pidfd);
+	}
+	close(p[0]);
+	close(pidfd);
+	a->keeper_pid = pid;
+	a->keeper_fd = p[1];
+	pr_info("steady state: keeper pid %d detaches in vmsh's place should vmsh be killed",
+		(int)pid);
+	return 0;
+}
+
+void attach__keeper_stop(struct attach *a)
+{
+	char c = KEEPER_STAND_DOWN;
+
+	if (a->keeper_fd < 0)
+		return;
+	if (write(a->keeper_fd, &c, 1) != 1)
+		pr_debug("keeper: %s", strerror(errno));
+	close(a->keeper_fd);
+	a->keeper_fd = -1;
+	/* it exits as soon as it reads the byte */
+	while (waitpid(a->keeper_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	a->keeper_pid = 0;
+}
