@@ -100,8 +100,9 @@ struct attach {
 	unsigned long irqs, steady_irqs;
 	unsigned long mem_calls, steady_mem_calls; /* process_vm_readv/writev */
 	unsigned long notifies, steady_notifies;   /* queue notifications */
-	pid_t keeper_pid; /* attach_keeper.c: while steady, 0 otherwise */
-	int keeper_fd;	  /* its pipe, -1 without one */
+	pid_t keeper_pid;			   /* attach_keeper.c, 0 when there is none */
+	int keeper_fd;				   /* its pipe, -1 without one */
+	bool keeper_said;			   /* that there can be none was said */
 	int sigfd;				   /* SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGWINCH */
 	int in_fd;				   /* keystrokes or piped input */
 	int out_fd;				   /* the command's output */
@@ -187,13 +188,17 @@ int attach__steady_remove(struct attach *a);
 
 /* attach_keeper.c */
 /*
- * Fork the keeper (steady state just entered): a copy of vmsh that detaches
- * in its place if vmsh ends without detaching. 0 or a negative errno (the
- * session goes on without one).
+ * Fork the keeper: a copy of vmsh that detaches in its place if vmsh ends
+ * without detaching. Only while vmsh changes nothing in the hypervisor but
+ * guest memory and the trap's registers: once both devices are live, until
+ * a steady-state transition or the detach (which stop it first). Without
+ * one (fork failed) the session goes on, and says so once.
  */
-int attach__keeper_start(struct attach *a);
-/* Tell the keeper to exit and reap it, before vmsh changes the hypervisor again. */
+void attach__keeper_start(struct attach *a);
+/* Tell the keeper to exit and reap it; none: nothing. */
 void attach__keeper_stop(struct attach *a);
+/* stage2's last status as the control area holds it (the keeper's copy is older). */
+void attach__stage2_status(struct attach *a);
 
 /* attach.c */
 /*

@@ -82,7 +82,9 @@ struct virtio_blk_opts {
 	 * none, at most VIRTIO_BLK_MAX_CTL_SECTORS), initially zero. The
 	 * guest reads and writes it like the rest of the disk; after each
 	 * successful write request touching it, ctl_written (if not NULL) gets
-	 * the byte offset into the area and the bytes now there.
+	 * the byte offset into the area and the bytes now there. The area is
+	 * shared memory: a process forked from this one (attach's keeper)
+	 * sees what the guest writes there later.
 	 */
 	uint32_t ctl_sectors;
 	void (*ctl_written)(void *ctx, uint64_t offset, const void *data, size_t len);

@@ -907,9 +907,10 @@ int cmd_attach(int argc, char **argv)
 			pr_err("attach: the hypervisor could not be restored completely");
 		else if (err && !a->entered)
 			/* the errno too: a step that failed without a word is still named */
-			pr_err("attach: failed (%s): the VM runs on as it was: vmsh changed nothing "
-			       "in it",
-			       strerror(err < 0 ? -err : err));
+			pr_err(
+			    "attach: failed (%s): the VM runs on as it was: vmsh changed nothing "
+			    "in it",
+			    strerror(err < 0 ? -err : err));
 		if (a->stop_signal)
 			rc = 128 + a->stop_signal;
 		goto out;

@@ -10,22 +10,26 @@
  * which can wedge a vCPU. vmsh's RAM, stage1 and its fds also stay in the
  * hypervisor.
  *
- * So when the session enters the steady state, vmsh forks a keeper: a copy
- * of itself that sleeps on a pipe. In the steady state vmsh changes nothing
- * in the hypervisor (no hold, no trap; only guest memory and its eventfds),
- * so the keeper's copy of everything vmsh added stays exact; only the
- * queues move on, and they are read back from the guest's rings
- * (virtio_mmio__resync). When vmsh leaves the steady state to detach, it
- * writes a byte to the pipe and the keeper exits. If the pipe ends without
- * that byte and vmsh is gone, the keeper detaches in its place exactly as
- * vmsh does on SIGTERM: it serves the devices again, stage1 stops CMD and
- * removes the devices, and every memslot, mapping and fd goes; then it
- * exits. Its messages go to vmsh's stderr; the guest's output is dropped.
+ * So once the guest's drivers have set both devices up, vmsh forks a
+ * keeper: a copy of itself that sleeps on a pipe. From then on vmsh changes
+ * nothing in the hypervisor but guest memory and, while it traps the vCPUs,
+ * their registers; the trap ends with vmsh (ptrace lets a dead tracer's
+ * threads go). So the keeper's copy of everything vmsh added stays exact.
+ * What moves on is read back: the queues from the guest's rings
+ * (virtio_mmio__resync), stage2's status from the block device's control
+ * area (shared memory). vmsh stops the keeper (a byte on the pipe) before
+ * it changes the hypervisor again: around the steady state's entry (then a
+ * new one is forked) and before it detaches. If the pipe ends without that
+ * byte and vmsh is gone, the keeper detaches in its place exactly as vmsh
+ * does on SIGTERM: it traps the vCPUs again unless steady, serves the
+ * devices, stage1 stops CMD and removes the devices, and every memslot,
+ * mapping and fd goes; then it exits. Its messages go to vmsh's stderr; the
+ * guest's output is dropped.
  *
- * Not covered: a vmsh killed before the steady state (the first seconds of
- * an attach, while it traces the vCPUs) or while detaching, and
- * --always-trap sessions; there the device state changes with every trapped
- * access, which a fork cannot follow.
+ * Not covered: a vmsh killed before the drivers are set up (the first
+ * seconds of an attach: the guest then has no device of vmsh's, or one
+ * nobody serves yet), while it enters the steady state (a few ms), or
+ * while it detaches.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,11 +86,24 @@ static void keeper__main(struct attach *a, int fd, pid_t vmsh, int pidfd)
 	pr_err("attach: vmsh (pid %d) ended without detaching; its keeper (pid %d) detaches in "
 	       "its place",
 	       (int)vmsh, (int)getpid());
+	attach__stage2_status(a);
+	if (!a->steady) {
+		/* vmsh's trap ended with it: the keeper traces the vCPUs now */
+		a->trapping = false;
+		err = attach__start_trap(a, false);
+		if (err) {
+			pr_err("attach: keeper: cannot trap the vCPUs (%s): nothing done, the "
+			       "devices stay unserved",
+			       strerror(-err));
+			_exit(1);
+		}
+	}
 	for (int d = 0; !err && d < ATTACH_NDEV; d++)
 		err = virtio_mmio__resync(a->dev[d]);
 	if (err) {
-		pr_err("attach: keeper: the guest's rings cannot be read: nothing done, the devices "
-		       "stay unserved");
+		pr_err(
+		    "attach: keeper: the guest's rings cannot be read: nothing done, the devices "
+		    "stay unserved");
 		_exit(1);
 	}
 	/* what vmsh had not taken yet, and the interrupts it may not have sent */
@@ -103,7 +120,7 @@ static void keeper__main(struct attach *a, int fd, pid_t vmsh, int pidfd)
 	_exit(err ? 1 : 0);
 }
 
-int attach__keeper_start(struct attach *a)
+static int keeper__fork(struct attach *a)
 {
 	pid_t vmsh = getpid(), pid;
 	int p[2], pidfd, err;
@@ -135,9 +152,22 @@ int attach__keeper_start(struct attach *a)
 	close(pidfd);
 	a->keeper_pid = pid;
 	a->keeper_fd = p[1];
-	pr_info("steady state: keeper pid %d detaches in vmsh's place should vmsh be killed",
-		(int)pid);
 	return 0;
+}
+
+void attach__keeper_start(struct attach *a)
+{
+	int err = keeper__fork(a);
+
+	if (!err)
+		pr_info("keeper pid %d detaches in vmsh's place should vmsh be killed",
+			(int)a->keeper_pid);
+	else if (!a->keeper_said)
+		pr_err("attach: no keeper (%s): should vmsh be killed, the guest's devices stay "
+		       "unserved",
+		       strerror(-err));
+	if (err)
+		a->keeper_said = true;
 }
 
 void attach__keeper_stop(struct attach *a)

@@ -305,6 +305,11 @@ static void ctl_written(void *ctx, uint64_t offset, const void *data, size_t len
 	}
 }
 
+void attach__stage2_status(struct attach *a)
+{
+	ctl_written(a, 0, NULL, 0);
+}
+
 int attach__loop_init(struct attach *a)
 {
 	struct winsize ws = { .ws_col = 80, .ws_row = 24 };
@@ -658,6 +663,10 @@ int attach__run(struct attach *a)
 		 */
 		if (running && !running_since)
 			running_since = now_ms();
+		/* both drivers probed: a keeper can take the session over from here */
+		if (!a->keeper_pid && !a->keeper_said && virtio_dev__live(a->dev[ATTACH_BLK]) &&
+		    virtio_dev__live(a->dev[ATTACH_CON]))
+			attach__keeper_start(a);
 		if (running && !a->steady_tried && !a->o.always_trap &&
 		    now_ms() - running_since >= STEADY_AFTER_MS) {
 			a->steady_tried = true;
@@ -711,7 +720,8 @@ int attach__stop_guest(struct attach *a)
 	uint64_t start = now_ms(), done_at = 0;
 	bool told_gone = false;
 
-	out.stopping = true; /* from here on, output never waits */
+	out.stopping = true;	/* from here on, output never waits */
+	attach__keeper_stop(a); /* vmsh detaches itself */
 	if (!a->entered)
 		return 0;
 	/* the driver's remove writes registers the steady state does not serve */

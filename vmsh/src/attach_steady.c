@@ -188,16 +188,10 @@ static int steady_add(struct attach *a)
  * vCPU could run with neither the trap nor the register pages in place, so
  * no guest access to the windows can reach the hypervisor.
  */
-int attach__steady_enter(struct attach *a)
+static int steady_enter(struct attach *a)
 {
-	int err;
+	int err = kvmrun__pause(&a->trap);
 
-	if (a->steady || a->o.always_trap || a->plan.regs_slot == GUESTRAM_NO_SLOT)
-		return 0;
-	for (int d = 0; d < ATTACH_NDEV; d++)
-		if (!virtio_dev__live(a->dev[d]))
-			return 0;
-	err = kvmrun__pause(&a->trap);
 	if (err) {
 		/* a thread gone; the others, paused, must not stay stopped */
 		kvmrun__resume(&a->trap);
@@ -242,13 +236,24 @@ int attach__steady_enter(struct attach *a)
 		a->plan.mmio_gpa[0], a->plan.regs_slot);
 	/* an event raised while the trap stopped is looked at again */
 	attach__notify_irq(a);
-	/* from here on vmsh changes nothing in the hypervisor until it leaves */
-	err = attach__keeper_start(a);
-	if (err)
-		pr_err("attach: no keeper (%s): should vmsh be killed, the guest's devices stay "
-		       "unserved",
-		       strerror(-err));
 	return 0;
+}
+
+int attach__steady_enter(struct attach *a)
+{
+	int err;
+
+	if (a->steady || a->o.always_trap || a->plan.regs_slot == GUESTRAM_NO_SLOT)
+		return 0;
+	for (int d = 0; d < ATTACH_NDEV; d++)
+		if (!virtio_dev__live(a->dev[d]))
+			return 0;
+	/* the keeper's copy must not miss what changes in the hypervisor */
+	attach__keeper_stop(a);
+	err = steady_enter(a);
+	if (!err)
+		attach__keeper_start(a);
+	return err;
 }
 
 int attach__steady_leave(struct attach *a)
@@ -258,7 +263,6 @@ int attach__steady_leave(struct attach *a)
 
 	if (!a->steady)
 		return 0;
-	attach__keeper_stop(a); /* vmsh changes the hypervisor again */
 	a->steady = false;
 	a->steady_ptrace = vmsh_ptrace_requests - a->steady_ptrace;
 	a->steady_ns = now_ns() - a->steady_since_ns;

@@ -393,7 +393,8 @@ static void vblk__free(struct virtio_dev *dev)
 
 	if (b->map)
 		munmap(b->map, (size_t)b->file_bytes);
-	free(b->ctl);
+	if (b->ctl)
+		munmap(b->ctl, b->ctl_bytes ? b->ctl_bytes : 1);
 	free(b->buf);
 	free(b);
 }
@@ -458,7 +459,10 @@ int virtio_blk__create(struct virtio_dev **out, const struct virtio_blk_opts *op
 	b->buf = malloc(VBLK_HDR_SIZE + VBLK_CHUNK + 1);
 	b->bounce = b->buf + VBLK_HDR_SIZE;
 	b->ctl_bytes = (size_t)opts->ctl_sectors * SECTOR_SIZE;
-	b->ctl = calloc(1, b->ctl_bytes ? b->ctl_bytes : 1);
+	b->ctl = mmap(NULL, b->ctl_bytes ? b->ctl_bytes : 1, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (b->ctl == MAP_FAILED)
+		b->ctl = NULL;
 	if (!b->buf || !b->ctl)
 		goto nomem;
 	b->fd = opts->fd;

@@ -52,8 +52,12 @@ steady_kill() {
 		> >(cat >/dev/null) 2>"$err" &
 	helper=$!
 	vmsh=$helper
-	for ((t = 0; t < 1200; t++)); do grep -q 'keeper pid' "$err" && break; sleep 0.1; done
-	keeper=$(sed -n 's/.*keeper pid \([0-9]*\).*/\1/p' "$err")
+	# the keeper forked after the steady state's entry (the one before it is gone)
+	for ((t = 0; t < 1200; t++)); do
+		sed -n '/steady state: registers/,$p' "$err" | grep -q 'keeper pid' && break
+		sleep 0.1
+	done
+	keeper=$(sed -n '/steady state: registers/,$p' "$err" | sed -n 's/.*keeper pid \([0-9]*\).*/\1/p' | tail -1)
 	[ -n "$keeper" ] || { echo "no keeper:"; cat "$err"; return 1; }
 	sleep 2
 	kill -KILL "$vmsh"

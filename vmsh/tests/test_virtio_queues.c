@@ -145,8 +145,10 @@ static void test_resync(void **state)
 {
 	static struct virtq stale; /* the copy's queue, as at the fork */
 	struct virtio_dev *dev = *state = cons_new();
-	struct tbuf b[] = { { DATA, 2, false }, { DATA + 0x100, 2, false },
-			    { DATA + 0x200, 2, false }, { DATA + 0x300, 2, false } };
+	struct tbuf b[] = { { DATA, 2, false },
+			    { DATA + 0x100, 2, false },
+			    { DATA + 0x200, 2, false },
+			    { DATA + 0x300, 2, false } };
 	uint16_t id, head;
 	uint32_t len;
 	unsigned int irqs0;
