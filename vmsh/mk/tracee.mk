@@ -5,12 +5,10 @@ UNIT_TESTS += $(BUILD)/tests/vmsh_tracee
 $(BUILD)/tests/vmsh_tracee: $(BUILD)/vmsh/tests/test_tracee.o $(BUILD)/vmsh/src/tracee.o $(BUILD)/vmsh/src/util.o
 LDLIBS_vmsh_tracee := -lcmocka -lpthread
 
-# Lab: SIGKILL at every phase, many attaches in a row (issue 19). Both are
-# under check-full until what they found is fixed: after a kill just as
-# stage2 started, the guest's own disk workload made no progress any more
-# (attach_kill; likely its sync() waiting on vmsh's dead disk, whose I/O can
-# never complete: not yet proven); an attach that returned 125 in round
-# 12 of 25 without naming the step (attach_many: vmsh now names the errno,
-# and the test runs -v).
-LAB_TESTS_FULL += vmsh/tests/attach_kill.bats vmsh/tests/attach_kill_full.bats \
+# Lab: SIGKILL at every phase (issue 19): 5 points in make check; 20, and
+# many attaches in a row, under check-full. attach_many stays there for its
+# length; an attach once returned 125 in round 12 of 25 without naming the
+# step (vmsh now names the errno, and the test runs -v).
+LAB_TESTS += vmsh/tests/attach_kill.bats
+LAB_TESTS_FULL += vmsh/tests/attach_kill_full.bats \
 	vmsh/tests/attach_many.bats vmsh/tests/attach_many_full.bats

@@ -37,6 +37,16 @@ after_kill() {
 	}
 }
 
+# wait_keepers ERR: the keepers a killed vmsh -v named in ERR end within 60 s.
+wait_keepers() {
+	local k
+	for k in $(sed -n 's/.*keeper pid \([0-9]*\).*/\1/p' "$1"); do
+		helper=$k # teardown ends it, should it still run
+		ended_within "$k" 60 || { echo "keeper $k did not finish within 60 s:"; cat "$1"; return 1; }
+		helper=
+	done
+}
+
 # steady_kill HV0 G0 RELEASE: SIGKILL vmsh in the steady state while CMD
 # keeps its console and disk busy (a guest left with those unserved hangs:
 # a sync waits for ever, an hvc write spins with interrupts off). The keeper
@@ -62,9 +72,7 @@ steady_kill() {
 	sleep 2
 	kill -KILL "$vmsh"
 	wait "$vmsh" || true
-	helper=$keeper # teardown ends it, should it still run
-	ended_within "$keeper" 60 || { echo "the keeper did not finish within 60 s:"; cat "$err"; return 1; }
-	helper=
+	wait_keepers "$err" || return 1
 	grep 'keeper' "$err" | sed 's/^/# /' >&3
 	grep -q 'keeper: detached' "$err" || { cat "$err"; return 1; }
 	diff <(echo "$hv1") <(hv_state "$PID") || { echo "the keeper did not restore the hypervisor"; return 1; }
@@ -99,7 +107,9 @@ kill_points() {
 		rc=0
 		wait "$helper" || rc=$?
 		helper=
-		last=$(grep -v '^ *$' "$BATS_TEST_TMPDIR/err" | tail -1 | cut -c1-100)
+		wait_keepers "$BATS_TEST_TMPDIR/err" || failed+=("$delay s (keeper)")
+		last=$(grep -v '^ *$' "$BATS_TEST_TMPDIR/err" | grep -v keeper | tail -1 | cut -c1-100)
+		grep 'keeper' "$BATS_TEST_TMPDIR/err" | sed 's/^/#     /' >&3 || true
 		# every point runs, so that one run shows all that fail
 		after_kill "SIGKILL after $delay s (status $rc, last said: $last)" "$hv0" "$g0" "$release" ||
 			failed+=("$delay s")
