@@ -143,6 +143,13 @@ int virtio_console__resize(struct virtio_dev *dev, uint16_t cols, uint16_t rows)
 /* Free a device of any kind (NULL is fine). */
 void virtio_dev__free(struct virtio_dev *dev);
 /*
+ * A device's memory is shared (MAP_SHARED anonymous): a process forked from
+ * the device's owner (attach's keeper) sees its state as the owner leaves
+ * it, registers, features and queues included. For the device models.
+ */
+void *virtio_dev__alloc(size_t size);
+void virtio_dev__dealloc(void *p, size_t size);
+/*
  * Guest memory for queues and buffers: *mem is copied, but mem->slots and
  * mem->ctx must stay valid until the next call or virtio_dev__free(). Call
  * it again whenever the memslots change. Before the first call, queue

@@ -10,26 +10,32 @@
  * which can wedge a vCPU. vmsh's RAM, stage1 and its fds also stay in the
  * hypervisor.
  *
- * So once the guest's drivers have set both devices up, vmsh forks a
- * keeper: a copy of itself that sleeps on a pipe. From then on vmsh changes
- * nothing in the hypervisor but guest memory and, while it traps the vCPUs,
- * their registers; the trap ends with vmsh (ptrace lets a dead tracer's
- * threads go). So the keeper's copy of everything vmsh added stays exact.
- * What moves on is read back: the queues from the guest's rings
- * (virtio_mmio__resync), stage2's status from the block device's control
- * area (shared memory). vmsh stops the keeper (a byte on the pipe) before
- * it changes the hypervisor again: around the steady state's entry (then a
- * new one is forked) and before it detaches. If the pipe ends without that
- * byte and vmsh is gone, the keeper detaches in its place exactly as vmsh
- * does on SIGTERM: it traps the vCPUs again unless steady, serves the
- * devices, stage1 stops CMD and removes the devices, and every memslot,
- * mapping and fd goes; then it exits. Its messages go to vmsh's stderr; the
- * guest's output is dropped.
+ * So once the hypervisor is set up, just before vmsh tells stage1 to go,
+ * vmsh forks a keeper: a copy of itself that sleeps on a pipe. From then on
+ * vmsh changes nothing in the hypervisor but guest memory and, while it
+ * traps the vCPUs, their registers; the trap ends with vmsh (ptrace lets a
+ * dead tracer's threads go). So the keeper's copy of everything vmsh added
+ * stays exact. What moves on is shared or read back: the devices live in
+ * shared memory (virtio_dev__alloc), so the keeper finds them as vmsh left
+ * them, registers and queues included; a request vmsh had popped and not
+ * finished is found from the guest's used rings (virtio_mmio__resync), and
+ * stage2's status from the block device's control area. vmsh stops the
+ * keeper (a byte on the pipe) before it changes the hypervisor again:
+ * around the steady state's entry (then a new one is forked) and before it
+ * detaches. If the pipe ends without that byte and vmsh is gone, the keeper
+ * detaches in its place exactly as vmsh does on SIGTERM: it traps the vCPUs
+ * again unless steady, serves the devices, stage1 stops CMD and removes the
+ * devices (or, told to stop before it went, never adds them), and every
+ * memslot, mapping and fd goes; then it exits. Its messages go to vmsh's
+ * stderr; the guest's output is dropped.
  *
- * Not covered: a vmsh killed before the drivers are set up (the first
- * seconds of an attach: the guest then has no device of vmsh's, or one
- * nobody serves yet), while it enters the steady state (a few ms), or
- * while it detaches.
+ * Not covered: a vmsh killed before that point (the first second or two
+ * of an attach: the guest then has no device of vmsh's; stage1, told
+ * nothing, gives up waiting for its go), while it enters the steady state
+ * (a few ms), or while it detaches. And guest accesses to the devices'
+ * registers between vmsh's death and the keeper's trap (milliseconds; the
+ * access vmsh was serving, too) reach the hypervisor as accesses to
+ * unassigned memory: a read gives 0 (a probe then fails), a write is lost.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -631,6 +631,9 @@ int attach__run(struct attach *a)
 			a->raw_tty = true;
 	}
 	err = attach__start_trap(a, false);
+	/* from here on a keeper can take the session over (attach_keeper.c) */
+	if (!err)
+		attach__keeper_start(a);
 	if (!err)
 		err = attach__write_abi(a, offsetof(struct stage1_abi, request), &go, sizeof(go));
 	if (err)
@@ -663,10 +666,6 @@ int attach__run(struct attach *a)
 		 */
 		if (running && !running_since)
 			running_since = now_ms();
-		/* both drivers probed: a keeper can take the session over from here */
-		if (!a->keeper_pid && !a->keeper_said && virtio_dev__live(a->dev[ATTACH_BLK]) &&
-		    virtio_dev__live(a->dev[ATTACH_CON]))
-			attach__keeper_start(a);
 		if (running && !a->steady_tried && !a->o.always_trap &&
 		    now_ms() - running_since >= STEADY_AFTER_MS) {
 			a->steady_tried = true;

@@ -393,10 +393,9 @@ static void vblk__free(struct virtio_dev *dev)
 
 	if (b->map)
 		munmap(b->map, (size_t)b->file_bytes);
-	if (b->ctl)
-		munmap(b->ctl, b->ctl_bytes ? b->ctl_bytes : 1);
+	virtio_dev__dealloc(b->ctl, b->ctl_bytes ? b->ctl_bytes : 1);
 	free(b->buf);
-	free(b);
+	virtio_dev__dealloc(b, sizeof(*b));
 }
 
 static const struct virtio_dev_ops vblk_ops = {
@@ -452,17 +451,14 @@ int virtio_blk__create(struct virtio_dev **out, const struct virtio_blk_opts *op
 	ret = vblk__check_opts(opts, &file_bytes);
 	if (ret < 0)
 		return ret;
-	b = calloc(1, sizeof(*b));
+	b = virtio_dev__alloc(sizeof(*b));
 	if (!b)
 		goto nomem;
 	/* pages are only touched as requests need them */
 	b->buf = malloc(VBLK_HDR_SIZE + VBLK_CHUNK + 1);
 	b->bounce = b->buf + VBLK_HDR_SIZE;
 	b->ctl_bytes = (size_t)opts->ctl_sectors * SECTOR_SIZE;
-	b->ctl = mmap(NULL, b->ctl_bytes ? b->ctl_bytes : 1, PROT_READ | PROT_WRITE,
-		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (b->ctl == MAP_FAILED)
-		b->ctl = NULL;
+	b->ctl = virtio_dev__alloc(b->ctl_bytes ? b->ctl_bytes : 1);
 	if (!b->buf || !b->ctl)
 		goto nomem;
 	b->fd = opts->fd;

@@ -123,7 +123,7 @@ int virtio_console__resize(struct virtio_dev *dev, uint16_t cols, uint16_t rows)
 
 static void vcons__free(struct virtio_dev *dev)
 {
-	free(to_vcons(dev));
+	virtio_dev__dealloc(to_vcons(dev), sizeof(struct vcons));
 }
 
 static const struct virtio_dev_ops vcons_ops = {
@@ -133,7 +133,7 @@ static const struct virtio_dev_ops vcons_ops = {
 
 int virtio_console__create(struct virtio_dev **out, const struct virtio_console_opts *opts)
 {
-	struct vcons *v = calloc(1, sizeof(*v));
+	struct vcons *v = virtio_dev__alloc(sizeof(*v));
 	uint32_t ports = htole32(1);
 
 	if (!v) {

@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
@@ -54,6 +55,19 @@ void virtio_dev__free(struct virtio_dev *dev)
 {
 	if (dev)
 		dev->ops->free(dev);
+}
+
+void *virtio_dev__alloc(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p; /* zeroed */
+}
+
+void virtio_dev__dealloc(void *p, size_t size)
+{
+	if (p)
+		munmap(p, size);
 }
 
 void virtio_dev__set_mem(struct virtio_dev *dev, const struct guest_mem *mem)
