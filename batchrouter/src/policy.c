@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <rte_kvargs.h>
 
 #include "learned.h"
 #include "policy.h"
@@ -220,8 +221,8 @@ static const struct policy_ops vector_ops = {
 };
 
 const struct policy_ops *const policy_table[] = {
-	&busy_ops,   &busy64_ops, &busy256_ops, &fixed_ops,	     &ovs_ops,
-	&ladder_ops, &target_ops, &intr_ops,	&learned_policy_ops, &vector_ops, NULL,
+	&busy_ops,   &busy64_ops, &busy256_ops,	       &fixed_ops,  &ovs_ops, &ladder_ops,
+	&target_ops, &intr_ops,	  &learned_policy_ops, &vector_ops, NULL,
 };
 
 void policy__list(FILE *f)
@@ -260,6 +261,57 @@ static int set_str_param(struct policy *p, const char *k, const char *v, char *e
 		return 0;
 	}
 	return 1;
+}
+
+/* The "k=v,k=v" after the name: DPDK's own device-argument syntax (rte_kvargs). */
+static int set_params(struct policy *p, const char *params, char *err, size_t errlen)
+{
+	const struct policy_ops *ops = p->ops;
+	struct rte_kvargs *kv;
+	int ret = -1;
+
+	if (!params || !*params)
+		return 0;
+	kv = rte_kvargs_parse(params, NULL);
+	if (!kv) {
+		snprintf(err, errlen, "policy %s: '%s' is not a list of k=v", ops->name, params);
+		return -1;
+	}
+	for (unsigned n = 0; n < kv->count; n++) {
+		const char *k = kv->pairs[n].key, *val = kv->pairs[n].value;
+		char *end;
+		int i, rc;
+
+		if (!val) { /* rte_kvargs takes a key alone */
+			snprintf(err, errlen, "policy %s: '%s' is not k=v", ops->name, k);
+			goto out;
+		}
+		rc = set_str_param(p, k, val, err, errlen);
+		if (rc < 0)
+			goto out;
+		if (rc == 0)
+			continue;
+		for (i = 0; i < POLICY_MAX_PARAMS && ops->param_names[i]; i++)
+			if (!strcmp(ops->param_names[i], k))
+				break;
+		if (i == POLICY_MAX_PARAMS || !ops->param_names[i]) {
+			snprintf(err, errlen,
+				 "policy %s has no parameter '%s' (see 'batchrouter policies')",
+				 ops->name, k);
+			goto out;
+		}
+		double v = strtod(val, &end);
+		if (*end || end == val || v < 0) {
+			snprintf(err, errlen, "policy %s: %s='%s' is not a non-negative number",
+				 ops->name, k, val);
+			goto out;
+		}
+		p->param[i] = v;
+	}
+	ret = 0;
+out:
+	rte_kvargs_free(kv);
+	return ret;
 }
 
 int policy__init(struct policy *p, const char *spec, const struct policy_caps *caps, char *err,
@@ -301,37 +353,8 @@ int policy__init(struct policy *p, const char *spec, const struct policy_caps *c
 		if (ops->str_param_defaults[i])
 			snprintf(p->str_param[i], sizeof(p->str_param[i]), "%s",
 				 ops->str_param_defaults[i]);
-	for (char *save = NULL, *kv = params ? strtok_r(params, ",", &save) : NULL; kv;
-	     kv = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(kv, '='), *end;
-		int i, rc;
-		if (!eq) {
-			snprintf(err, errlen, "policy %s: '%s' is not k=v", ops->name, kv);
-			return -1;
-		}
-		*eq = '\0';
-		rc = set_str_param(p, kv, eq + 1, err, errlen);
-		if (rc < 0)
-			return -1;
-		if (rc == 0)
-			continue;
-		for (i = 0; i < POLICY_MAX_PARAMS && ops->param_names[i]; i++)
-			if (!strcmp(ops->param_names[i], kv))
-				break;
-		if (i == POLICY_MAX_PARAMS || !ops->param_names[i]) {
-			snprintf(err, errlen,
-				 "policy %s has no parameter '%s' (see 'batchrouter policies')",
-				 ops->name, kv);
-			return -1;
-		}
-		double v = strtod(eq + 1, &end);
-		if (*end || end == eq + 1 || v < 0) {
-			snprintf(err, errlen, "policy %s: %s='%s' is not a non-negative number",
-				 ops->name, kv, eq + 1);
-			return -1;
-		}
-		p->param[i] = v;
-	}
+	if (set_params(p, params, err, errlen))
+		return -1;
 	/* every policy keeps its burst in a parameter named "burst" */
 	for (int i = 0; i < POLICY_MAX_PARAMS && ops->param_names[i]; i++) {
 		if (strcmp(ops->param_names[i], "burst"))
@@ -346,8 +369,9 @@ int policy__init(struct policy *p, const char *spec, const struct policy_caps *c
 	if (ops == &vector_ops) {
 		uint16_t max = caps && caps->max_burst ? caps->max_burst : 512;
 		if (p->param[0] < 1 || p->param[0] > p->param[1] || p->param[1] > max) {
-			snprintf(err, errlen, "policy vector: need 1 <= min <= max <= %u (got %g, %g)",
-				 max, p->param[0], p->param[1]);
+			snprintf(err, errlen,
+				 "policy vector: need 1 <= min <= max <= %u (got %g, %g)", max,
+				 p->param[0], p->param[1]);
 			return -1;
 		}
 	}

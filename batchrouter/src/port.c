@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <rte_kvargs.h>
 #include <rte_bus_vdev.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
@@ -185,19 +186,20 @@ int port__rx_wait(const struct port *p, uint64_t ns)
 	return n > 0 ? 1 : 0;
 }
 
+/* The value of key in "kind:k=v,k=v" (rte_kvargs' syntax) into val; -1 if absent. */
 static int spec_param(const char *spec, const char *key, char *val, size_t len)
 {
-	const char *c = strchr(spec, ':');
-	size_t kl = strlen(key);
-	while (c) {
-		c++;
-		if (!strncmp(c, key, kl) && c[kl] == '=') {
-			snprintf(val, len, "%.*s", (int)strcspn(c + kl + 1, ","), c + kl + 1);
-			return 0;
-		}
-		c = strchr(c, ',');
+	const char *c = strchr(spec, ':'), *v;
+	struct rte_kvargs *kv = c ? rte_kvargs_parse(c + 1, NULL) : NULL;
+	int ret = -1;
+
+	v = kv ? rte_kvargs_get(kv, key) : NULL;
+	if (v) {
+		snprintf(val, len, "%s", v);
+		ret = 0;
 	}
-	return -1;
+	rte_kvargs_free(kv);
+	return ret;
 }
 
 int port__open(struct port *p, const char *spec, unsigned idx, struct rte_mempool *pool, char *err,

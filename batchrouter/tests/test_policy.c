@@ -182,6 +182,11 @@ static void test_spec_errors(void **state)
 	assert_int_equal(policy__init(&p, "fixed:sleep_us=abc", NULL, err, sizeof(err)), -1);
 	assert_int_equal(policy__init(&p, "busy:burst=0", NULL, err, sizeof(err)), -1);
 	assert_int_equal(policy__init(&p, "busy:burst=9999", NULL, err, sizeof(err)), -1);
+	/* rte_kvargs' syntax: pairs split by commas; a malformed list is refused */
+	assert_int_equal(policy__init(&p, "fixed:sleep_us=10,=3", NULL, err, sizeof(err)), -1);
+	assert_int_equal(policy__init(&p, "busy:burst=64", NULL, err, sizeof(err)), 0);
+	assert_true(p.param[0] == 64);
+	policy__fini(&p);
 	/* every table entry initialises with its defaults (intr given support) */
 	struct policy_caps caps = { .rx_intr = true };
 	for (const struct policy_ops *const *t = policy_table; *t; t++) {
