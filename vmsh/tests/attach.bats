@@ -77,7 +77,7 @@ written-by-vmsh" ]
 	# resize vmsh's terminal after probing, in the steady state (the
 	# config space is read from memory): the guest's terminal follows
 	wait_for 'steady state: registers'
-	vmsh=$(pgrep -n -f "vmsh attach -v $PID")
+	vmsh=$(pgrep -n -x vmsh) # not script (its command line), nor the keeper (vmsh-keeper)
 	stty -F "$(readlink "/proc/$vmsh/fd/0")" rows 33 cols 111
 	echo 'stty size' >&7
 	wait_for '33 111'
