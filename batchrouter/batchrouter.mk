@@ -15,7 +15,8 @@ BR_RT_OBJS := $(patsubst %,$(BUILD)/batchrouter/src/%.o,$(BR_RT))
 
 PROGRAMS += $(BUILD)/bin/batchrouter
 BR_LEARN_OBJS := $(BUILD)/batchrouter/src/collect.o $(BUILD)/batchrouter/src/train.o
-$(BUILD)/bin/batchrouter: $(BUILD)/batchrouter/src/main.o $(BUILD)/batchrouter/src/bench.o \
+BR_BENCH_OBJS := $(BUILD)/batchrouter/src/bench.o $(BUILD)/batchrouter/src/bench_report.o
+$(BUILD)/bin/batchrouter: $(BUILD)/batchrouter/src/main.o $(BR_BENCH_OBJS) \
 	$(BR_LEARN_OBJS) $(BR_RT_OBJS) $(BR_CORE_OBJS)
 LDLIBS_batchrouter := $(BR_LIBS)
 
@@ -32,7 +33,7 @@ $(BUILD)/tests/br_runtime: $(BUILD)/batchrouter/tests/test_runtime.o $(BR_RT_OBJ
 LDLIBS_br_runtime := $(BR_LIBS) -lcmocka
 $(BUILD)/tests/br_router: $(BUILD)/batchrouter/tests/test_router.o $(BR_RT_OBJS) $(BR_CORE_OBJS)
 LDLIBS_br_router := $(BR_LIBS) -lcmocka
-$(BUILD)/tests/br_bench: $(BUILD)/batchrouter/tests/test_bench.o $(BUILD)/batchrouter/src/bench.o \
+$(BUILD)/tests/br_bench: $(BUILD)/batchrouter/tests/test_bench.o $(BR_BENCH_OBJS) \
 	$(BR_LEARN_OBJS) $(BR_RT_OBJS) $(BR_CORE_OBJS)
 LDLIBS_br_bench := $(BR_LIBS) -lcmocka
 $(BUILD)/tests/br_learned: $(BUILD)/batchrouter/tests/test_learned.o $(BR_LEARN_OBJS) \

@@ -17,4 +17,59 @@ void bench__median_run(const struct metrics *reps, int n, struct metrics *out);
 
 int bench__main(int argc, char **argv);
 
+/* ---- Between bench.c (the phases) and bench_report.c (tables, files, plots) ---- */
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "run.h"
+
+#define BENCH_MAX_POL 8
+#define BENCH_MAX_LOADS 16
+#define BENCH_MAX_REPS 9
+#define LOSS_OK 0.001 /* "lossless": < 0.1% of offered packets lost */
+#define PAIRED_REPS 7 /* runs per policy in the paired lossless check */
+
+/* The targets, checked and printed at the end. */
+#define TARGET_LOAD_PCT 10
+#define TARGET_CPU_RATIO 0.15
+#define TARGET_LOSSLESS_RATIO 0.99
+#define TARGET_P99_US 200
+
+struct bench {
+	double dur, search_dur;
+	int reps;
+	bool shrt, lossless_phase;
+	const char *out;
+	char *policies[BENCH_MAX_POL];
+	unsigned n_pol;
+	enum gen_pattern patterns[GEN__MAX];
+	unsigned n_pat;
+	double loads[BENCH_MAX_LOADS];
+	unsigned n_loads;
+	double rstar;
+	double lossless[BENCH_MAX_POL];
+	/* the paired check: every policy at 99% of the baseline's lossless rate */
+	double paired_rate, paired_loss[BENCH_MAX_POL]; /* median shortfall */
+	/* medians, [pattern][load][policy] */
+	struct metrics med[GEN__MAX][BENCH_MAX_LOADS][BENCH_MAX_POL];
+	bool have[GEN__MAX][BENCH_MAX_LOADS][BENCH_MAX_POL];
+	struct sleep_floor floor;
+	FILE *runs_csv;
+};
+
+/* A policy's name in tables: a learned policy's model path left out. */
+static inline const char *bench__pname(const struct bench *b, unsigned i)
+{
+	return strncmp(b->policies[i], "learned:", 8) ? b->policies[i] : "learned";
+}
+
+/* --short's table (the demo): CPU of the baseline and the best policy per load. */
+void bench__short_summary(const struct bench *b, unsigned n_disturbed);
+/* results.md, summary.csv and lossless.csv in b->out, with the targets' verdicts. */
+void bench__write_results(const struct bench *b);
+/* The PNG plots of the sweep, with gnuplot when it is installed. */
+void bench__plot(const struct bench *b);
+
 #endif
