@@ -50,8 +50,8 @@ struct worker {
 	struct policy_obs obs;
 	uint16_t burst;
 	uint64_t last_poll_ns, last_pkt_ns;
-	uint64_t asked_idle_ns; /* the last idle action's length, for stall__note */
-	bool asked_sleep;	/* ... and whether it was a sleep */
+	uint64_t asked_idle_ns;		     /* the last idle action's length, for stall__note */
+	bool asked_sleep;		     /* ... and whether it was a sleep */
 	uint64_t late_peak_ns, late_peak_at; /* worst late wake-up, and when */
 	uint32_t sample_tick;
 	volatile bool stop;
@@ -60,7 +60,7 @@ struct worker {
 	struct engine_counters c;
 	uint64_t polls, sleeps, spins, waits, idle_req_ns;
 	uint64_t batch_hist[ENGINE_MAX_BURST + 1];
-	uint64_t cpu_ns; /* at the end; while running, refreshed every ~10 ms */
+	uint64_t cpu_ns;	      /* at the end; while running, refreshed every ~10 ms */
 	struct stall_log stall;	      /* the machine's gaps between busy polls */
 	struct stall_log late_wakeup; /* stalls during a sleep: it overshot */
 	struct lat_hist *lat;

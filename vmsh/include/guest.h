@@ -110,11 +110,37 @@ int guest__writev_phys(const struct guest_mem *m, const struct guest_seg *segs, 
  */
 void *guest__phys_ptr(const struct guest_mem *m, uint64_t gpa, size_t len, bool write);
 
+/* the control-register bits that say how a vCPU translates addresses */
+#define CR0_PE (1ULL << 0)
+#define CR4_LA57 (1ULL << 12) /* 5-level paging */
+#define EFER_LMA (1ULL << 10) /* long mode active */
+
+#define GUEST_MMU_KERNEL_TOP 256 /* entries in the kernel half of a top table */
+
 struct guest_mmu {
 	uint64_t cr3;
 	bool la57; /* CR4.LA57: 5-level paging */
+	/*
+	 * When top_copied: the kernel half of the top table, copied while the
+	 * guest was held (guest__copy_kernel_top), used for kernel addresses
+	 * instead of reading the table at cr3. Every process shares this half
+	 * and the kernel tables under it, so walks of the kernel stay right
+	 * once the guest runs on and the process whose CR3 this was exits,
+	 * its top table freed and reused.
+	 */
+	bool top_copied;
+	uint64_t kernel_top[GUEST_MMU_KERNEL_TOP];
 };
 
+/*
+ * Copy the kernel half of mmu's top table into mmu (top_copied). Call it
+ * while the guest is held, with a CR3 read in the same hold. -EFAULT if the
+ * table is outside guest memory.
+ */
+int guest__copy_kernel_top(const struct guest_mem *m, struct guest_mmu *mmu);
+/* Entry idx of mmu's top table: from the copy for the kernel half, if made. */
+int guest__read_top_entry(const struct guest_mem *m, const struct guest_mmu *mmu, unsigned idx,
+			  uint64_t *entry);
 /* Translate a virtual address; -EFAULT if not mapped. *page_size may be NULL. */
 int guest__translate(const struct guest_mem *m, const struct guest_mmu *mmu, uint64_t gva,
 		     uint64_t *gpa, uint64_t *page_size);

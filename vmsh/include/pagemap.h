@@ -97,6 +97,16 @@ bool pagemap__pti_user(const struct guest_mem *m, const struct guest_mmu *mmu,
 		       struct guest_mmu *kernel);
 
 /*
+ * While the guest is held: the page tables to walk the guest kernel with,
+ * from the CR3 and CR4.LA57 of a vCPU read in this hold. A PTI user PGD
+ * (pagemap__pti_user: a vCPU in user mode, or in the entry code) is
+ * replaced by the kernel's, then the kernel half of the top table is
+ * copied (guest__copy_kernel_top), so *mmu stays usable for the kernel
+ * once the guest runs on. -EFAULT if the top table is outside guest memory.
+ */
+int pagemap__kernel_mmu(const struct guest_mem *m, uint64_t cr3, bool la57, struct guest_mmu *mmu);
+
+/*
  * Make *mmu the kernel's own page tables, those vmsh may add to: the PDPT
  * under the top-level entry for the kernel image, and the PD under it for
  * _text, must be pages of the kernel image k (level3_kernel_pgt and

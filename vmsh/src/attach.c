@@ -34,7 +34,6 @@
 #include "image.h"
 #include "util.h"
 
-#define CR4_LA57 (1ULL << 12)
 #define PT_POOL_PAGES 16	    /* page tables for the mapping */
 #define REG_PAGES ATTACH_NDEV	    /* the devices' registers in steady state */
 #define STRINGS_SIZE 4096	    /* stage2's argv and envp */
@@ -299,8 +298,8 @@ static int discover(struct attach *a)
 {
 	uint64_t ram = 0;
 	struct vcpu_state s;
-	struct guest_mmu kern;
-	bool cpl3 = false;
+	pid_t hv_pid = a->o.pid;
+	struct guest_mem held_mem;
 	int err, v = -1;
 
 	err = hv__open(&a->hv, a->o.pid);
@@ -308,15 +307,30 @@ static int discover(struct attach *a)
 		return err;
 	a->held = true;
 	err = hv__read_memslots(&a->hv);
+	/* address space 0 only, sorted, with room for our RAM */
+	a->slots = err ? NULL : calloc(a->hv.nslots + 1, sizeof(*a->slots));
+	if (!err && !a->slots)
+		err = -ENOMEM;
+	for (size_t i = 0; !err && i < a->hv.nslots; i++)
+		if (!(a->hv.slots[i].id >> 16))
+			a->slots[a->nslots++] = a->hv.slots[i];
+	if (!err)
+		qsort(a->slots, a->nslots, sizeof(*a->slots), memslot_cmp);
+	held_mem = (struct guest_mem){ .slots = a->slots,
+				       .nslots = a->nslots,
+				       .read_hva = guest__read_hva_process,
+				       .ctx = &hv_pid };
 	for (size_t i = 0; !err && i < a->hv.nvcpus; i++) {
 		err = vcpu__read(&a->hv, i, &s);
-		if (!err && (s.sregs.efer & (1ULL << 10)) &&
-		    (v < 0 || !(s.sregs.cs.selector & 3))) {
-			v = (int)i;
-			cpl3 = s.sregs.cs.selector & 3;
-			a->mmu = (struct guest_mmu){ .cr3 = s.sregs.cr3,
-						     .la57 = s.sregs.cr4 & CR4_LA57 };
-		}
+		if (err || !(s.sregs.efer & EFER_LMA) || (v >= 0 && (s.sregs.cs.selector & 3)))
+			continue;
+		/*
+		 * In the hold: the CR3 may be a short-lived process's, its
+		 * tables freed once it runs on (a PTI user PGD is swapped for
+		 * the kernel's).
+		 */
+		err = pagemap__kernel_mmu(&held_mem, s.sregs.cr3, s.sregs.cr4 & CR4_LA57, &a->mmu);
+		v = (int)i;
 	}
 	if (err)
 		return err;
@@ -328,14 +342,6 @@ static int discover(struct attach *a)
 		       "booted?");
 		return -ENOENT;
 	}
-	/* address space 0 only, sorted, with room for our RAM */
-	a->slots = calloc(a->hv.nslots + 1, sizeof(*a->slots));
-	if (!a->slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < a->hv.nslots; i++)
-		if (!(a->hv.slots[i].id >> 16))
-			a->slots[a->nslots++] = a->hv.slots[i];
-	qsort(a->slots, a->nslots, sizeof(*a->slots), memslot_cmp);
 	/* guest RAM the hypervisor shares (memfd, shm) is mapped into vmsh too */
 	err = hvmem__open(&a->hvmem, a->o.pid, a->slots, a->nslots);
 	if (err)
@@ -354,12 +360,6 @@ static int discover(struct attach *a)
 	pr_info("guest RAM: %" PRIu64 " of %" PRIu64 " MiB shared by the hypervisor, mapped into "
 		"vmsh",
 		hvmem__mapped_bytes(&a->hvmem, a->slots, a->nslots) >> 20, ram >> 20);
-	/* every vCPU in user mode: with PTI, on user page tables that map no kernel */
-	if (cpl3 && pagemap__pti_user(&a->mem, &a->mmu, &kern)) {
-		pr_info("CR3 0x%llx is a PTI user page table: using the kernel's at 0x%llx",
-			(unsigned long long)a->mmu.cr3, (unsigned long long)kern.cr3);
-		a->mmu = kern;
-	}
 	err = guest__find_kernel(&a->mem, &a->mmu, &a->kernel);
 	if (err)
 		return err;
@@ -462,15 +462,15 @@ static int guest_limits(struct attach *a, unsigned *phys_bits, unsigned *nr_slot
 }
 
 /*
- * The kernel's own page tables, read again in this hold (the first hold's
- * CR3 may belong to a process that has exited since, its tables freed):
- * from a vCPU in kernel mode, checked to lead to the kernel image's tables
- * (a PTI user PGD is replaced by the kernel's). vmsh writes only there.
+ * The kernel's own page tables, read again in this hold: from a vCPU in
+ * kernel mode, checked to lead to the kernel image's tables (a PTI user PGD
+ * is replaced by the kernel's), the kernel half of the top table copied for
+ * after the hold. vmsh writes only there.
  */
 static int attach__kernel_tables(struct attach *a)
 {
 	struct guest_mmu mmu;
-	int v = vcpu__kernel_mmu(&a->hv, &mmu);
+	int v = vcpu__kernel_mmu(&a->hv, &mmu), err;
 
 	if (v == -ENOENT)
 		pr_err("attach: no vCPU is in long mode any more: is the guest rebooting?");
@@ -478,6 +478,9 @@ static int attach__kernel_tables(struct attach *a)
 		return v;
 	if (pagemap__kernel_root(&a->mem, &mmu, &a->kernel))
 		return -EINVAL;
+	err = guest__copy_kernel_top(&a->mem, &mmu);
+	if (err)
+		return err;
 	if (mmu.cr3 != a->mmu.cr3)
 		pr_debug("kernel page tables: CR3 0x%llx (vCPU %d), was 0x%llx",
 			 (unsigned long long)mmu.cr3, a->hv.vcpus[v].index,

@@ -32,9 +32,6 @@
 #include "pagemap.h"
 #include "util.h"
 
-#define CR0_PE (1ull << 0)
-#define CR4_LA57 (1ull << 12)
-#define EFER_LMA (1ull << 10)
 #define MSR_KERNEL_GS_BASE 0xc0000102u
 
 #define CHUNK (4u << 20) /* guest RAM copied per read */
@@ -324,7 +321,7 @@ static void banner_release(const char *banner, char *rel, size_t len)
  */
 static void read_kernel(struct coredump *c)
 {
-	struct guest_mmu mmu, kern;
+	struct guest_mmu mmu;
 	const struct ksym *sym;
 	uint64_t v;
 	int i = pick_vcpu(c);
@@ -334,11 +331,10 @@ static void read_kernel(struct coredump *c)
 		pr_err("coredump: no vCPU is in long mode: p_vaddr will be 0");
 		return;
 	}
-	mmu = (struct guest_mmu){ .cr3 = c->vcpus[i].sregs.cr3,
-				  .la57 = c->vcpus[i].sregs.cr4 & CR4_LA57 };
-	if ((c->vcpus[i].sregs.cs.selector & 3) && pagemap__pti_user(&c->mem, &mmu, &kern))
-		mmu = kern;
-	c->kernel_err = guest__find_kernel(&c->mem, &mmu, &c->k);
+	c->kernel_err = pagemap__kernel_mmu(&c->mem, c->vcpus[i].sregs.cr3,
+					    c->vcpus[i].sregs.cr4 & CR4_LA57, &mmu);
+	if (!c->kernel_err)
+		c->kernel_err = guest__find_kernel(&c->mem, &mmu, &c->k);
 	if (c->kernel_err) {
 		pr_err("coredump: no Linux kernel found in the guest: p_vaddr will be 0");
 		return;

@@ -17,11 +17,8 @@
 #include "guest.h"
 #include "hv.h"
 #include "kbtf.h"
+#include "pagemap.h"
 #include "util.h"
-
-#define CR0_PE (1ull << 0)
-#define CR4_LA57 (1ull << 12)
-#define EFER_LMA (1ull << 10)
 
 struct vcpu_state {
 	bool valid;
@@ -306,10 +303,12 @@ int cmd_inspect(int argc, char **argv)
 	struct guest_kernel k = { 0 };
 	struct inspect_layout il = { .btf_err = -ENOENT, .layout_err = -ENOENT };
 	struct vcpu_state *vs = NULL;
+	struct guest_mem mem;
+	struct guest_mmu mmu;
 	struct hv hv;
 	char comm[64], exe[4096], path[64];
 	bool json = false, symbols = false;
-	int c, err, kernel_err = -ENOENT, rc = 1, v;
+	int c, err, kernel_err = -ENOENT, mmu_err = 0, rc = 1, v = -1;
 	ssize_t n;
 	pid_t pid;
 
@@ -351,29 +350,32 @@ int cmd_inspect(int argc, char **argv)
 		goto close;
 	}
 	for (size_t i = 0; i < hv.nvcpus; i++) {
-		if (hv_vcpu_ioctl(&hv, i, KVM_GET_REGS, &vs[i].regs) ||
-		    hv_vcpu_ioctl(&hv, i, KVM_GET_SREGS, &vs[i].sregs))
+		err = hv_vcpu_ioctl(&hv, i, KVM_GET_REGS, &vs[i].regs);
+		if (!err)
+			err = hv_vcpu_ioctl(&hv, i, KVM_GET_SREGS, &vs[i].sregs);
+		if (err)
 			goto close;
 		vs[i].valid = true;
 	}
 	err = hv__read_memslots(&hv);
+	mem = (struct guest_mem){ .slots = hv.slots,
+				  .nslots = count_as0_slots(&hv),
+				  .read_hva = guest__read_hva_process,
+				  .ctx = &pid };
+	v = err ? -1 : pick_vcpu(&hv, vs);
+	/* in the hold: the CR3 may be a short-lived process's, its tables freed once it runs */
+	if (v >= 0)
+		mmu_err =
+		    pagemap__kernel_mmu(&mem, vs[v].sregs.cr3, vs[v].sregs.cr4 & CR4_LA57, &mmu);
 close:
 	if (hv__close(&hv) || !vs || err)
 		goto out;
 	pr_info("held the hypervisor for %.3f ms", hv.t.held_ns / 1e6);
 
-	v = pick_vcpu(&hv, vs);
 	if (v < 0) {
 		pr_err("no vCPU is in long mode: is the guest a 64-bit Linux that has booted?");
 	} else {
-		pid_t hv_pid = pid;
-		struct guest_mem mem = { .slots = hv.slots,
-					 .nslots = count_as0_slots(&hv),
-					 .read_hva = guest__read_hva_process,
-					 .ctx = &hv_pid };
-		struct guest_mmu mmu = { .cr3 = vs[v].sregs.cr3,
-					 .la57 = vs[v].sregs.cr4 & CR4_LA57 };
-		kernel_err = guest__find_kernel(&mem, &mmu, &k);
+		kernel_err = mmu_err ? mmu_err : guest__find_kernel(&mem, &mmu, &k);
 		if (!kernel_err && !symbols) {
 			il.btf_err = kbtf__find(&mem, &mmu, &k, &il.btf);
 			il.layout_err = kbtf__layout(il.btf.btf ? &il.btf : NULL, k.banner, &il.l);

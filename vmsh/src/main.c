@@ -15,8 +15,7 @@ static const struct command {
 	  "run a command from a tool image inside a running VM, then leave no trace" },
 	{ "inspect", cmd_inspect,
 	  "show a running VM's hypervisor, vCPUs, memslots and guest kernel" },
-	{ "coredump", cmd_coredump,
-	  "write an ELF core of a running VM that crash and drgn open" },
+	{ "coredump", cmd_coredump, "write an ELF core of a running VM that crash and drgn open" },
 	{ "image", cmd_image, "build tool images for attach; print the default one" },
 };
 

@@ -169,7 +169,9 @@ static int pagemap__plan_page(struct pagemap_state *st, const struct guest_mmu *
 			ours = c != NULL;
 			if (c)
 				entry = c->new;
-			else if ((ret = pagemap__read_entry(st->m, table, idx, &entry)) < 0)
+			else if ((ret = level == levels
+					    ? guest__read_top_entry(st->m, mmu, idx, &entry)
+					    : pagemap__read_entry(st->m, table, idx, &entry)) < 0)
 				return ret;
 		}
 
@@ -357,6 +359,30 @@ int pagemap__unmap(const struct guest_mem *m, struct pagemap_undo *undo)
  * vbase from pbase (the kernel's high mapping), so the page must be mapped at
  * vbase + (gpa - pbase), inside the kernel image window, by mmu itself.
  */
+/*
+ * The PDPT under PML5[511] (5-level paging) and PML4[511]: the kernel
+ * image's. -EINVAL if an entry on the way is missing or huge: that entry
+ * and its level in *entry and *level.
+ */
+static int pagemap__image_pdpt(const struct guest_mem *m, const struct guest_mmu *mmu,
+			       uint64_t *pdpt, uint64_t *entry, int *level)
+{
+	int top = mmu->la57 ? 5 : 4, ret;
+	uint64_t table = 0;
+
+	for (*level = top; *level >= 4; --*level) {
+		ret = *level == top ? guest__read_top_entry(m, mmu, ENTRIES - 1, entry)
+				    : pagemap__read_entry(m, table, ENTRIES - 1, entry);
+		if (ret < 0)
+			return ret;
+		if (!(*entry & PTE_P) || (*entry & PTE_PS))
+			return -EINVAL;
+		table = *entry & PTE_ADDR_MASK;
+	}
+	*pdpt = table;
+	return 0;
+}
+
 static bool pagemap__in_image(const struct guest_mem *m, const struct guest_mmu *mmu,
 			      const struct guest_kernel *k, uint64_t gpa)
 {
@@ -378,17 +404,12 @@ static bool pagemap__in_image(const struct guest_mem *m, const struct guest_mmu 
 static int pagemap__check_root(const struct guest_mem *m, const struct guest_mmu *mmu,
 			       const struct guest_kernel *k, uint64_t *pdpt)
 {
-	uint64_t table = mmu->cr3 & PTE_ADDR_MASK, entry;
-	int ret;
+	uint64_t table, entry;
+	int ret, level;
 
-	for (int level = mmu->la57 ? 5 : 4; level >= 4; level--) {
-		ret = pagemap__read_entry(m, table, ENTRIES - 1, &entry);
-		if (ret < 0)
-			return ret;
-		if (!(entry & PTE_P) || (entry & PTE_PS))
-			return -EINVAL;
-		table = entry & PTE_ADDR_MASK;
-	}
+	ret = pagemap__image_pdpt(m, mmu, &table, &entry, &level);
+	if (ret < 0)
+		return ret;
 	*pdpt = table;
 	if (!pagemap__in_image(m, mmu, k, table))
 		return -EINVAL;
@@ -428,6 +449,19 @@ bool pagemap__pti_user(const struct guest_mem *m, const struct guest_mmu *mmu,
 	return true;
 }
 
+int pagemap__kernel_mmu(const struct guest_mem *m, uint64_t cr3, bool la57, struct guest_mmu *mmu)
+{
+	struct guest_mmu kern;
+
+	*mmu = (struct guest_mmu){ .cr3 = cr3, .la57 = la57 };
+	if (pagemap__pti_user(m, mmu, &kern)) {
+		pr_debug("CR3 0x%llx is a PTI user page table: using the kernel's at 0x%llx",
+			 (unsigned long long)cr3, (unsigned long long)kern.cr3);
+		*mmu = kern;
+	}
+	return guest__copy_kernel_top(m, mmu);
+}
+
 int pagemap__kernel_root(const struct guest_mem *m, struct guest_mmu *mmu,
 			 const struct guest_kernel *k)
 {
@@ -444,6 +478,7 @@ int pagemap__kernel_root(const struct guest_mem *m, struct guest_mmu *mmu,
 	 */
 	if (mmu->cr3 & PAGEMAP_CR3_PTI_USER) {
 		kern.cr3 = mmu->cr3 & ~PAGEMAP_CR3_PTI_USER;
+		kern.top_copied = false; /* that copy was of the user PGD */
 		ret = pagemap__check_root(m, &kern, k, &upper);
 		if (!ret) {
 			pr_info("CR3 0x%llx is a PTI user page table: using the kernel's at 0x%llx",
@@ -463,26 +498,20 @@ int pagemap__kernel_root(const struct guest_mem *m, struct guest_mmu *mmu,
 int pagemap__find_free_range(const struct guest_mem *m, const struct guest_mmu *mmu, size_t len,
 			     uint64_t *gva)
 {
-	uint64_t table = mmu->cr3 & PTE_ADDR_MASK, entry;
-	uint64_t need = ((uint64_t)len + GiB - 1) / GiB;
+	uint64_t need = ((uint64_t)len + GiB - 1) / GiB, table, entry;
 	size_t run = 0;
-	int ret;
+	int ret, level;
 
 	if (!len || need > HOLE_PDPTES)
 		return -EINVAL;
 	/* PML5[511] (5-level) and PML4[511]: they map the kernel image. */
-	for (int level = mmu->la57 ? 5 : 4; level >= 4; level--) {
-		ret = pagemap__read_entry(m, table, ENTRIES - 1, &entry);
-		if (ret < 0)
-			return ret;
-		if (!(entry & PTE_P) || (entry & PTE_PS)) {
-			pr_err("the guest's level-%d page-table entry for the kernel image is "
-			       "0x%llx: not a Linux kernel's tables?",
-			       level, (unsigned long long)entry);
-			return -EINVAL;
-		}
-		table = entry & PTE_ADDR_MASK;
-	}
+	ret = pagemap__image_pdpt(m, mmu, &table, &entry, &level);
+	if (ret == -EINVAL)
+		pr_err("the guest's level-%d page-table entry for the kernel image is 0x%llx: "
+		       "not a Linux kernel's tables?",
+		       level, (unsigned long long)entry);
+	if (ret < 0)
+		return ret;
 	for (size_t h = 0; h < ARRAY_SIZE(pagemap_holes); h++) {
 		run = 0;
 		for (unsigned i = 0; i < pagemap_holes[h].n; i++) {

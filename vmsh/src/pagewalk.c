@@ -44,6 +44,25 @@ static bool pagewalk__canonical(uint64_t va, int levels)
 	return (uint64_t)sext == va;
 }
 
+int guest__copy_kernel_top(const struct guest_mem *m, struct guest_mmu *mmu)
+{
+	uint64_t half = (mmu->cr3 & CR3_ADDR_MASK) + (512 - GUEST_MMU_KERNEL_TOP) * 8;
+	int ret = guest__read_phys(m, half, mmu->kernel_top, sizeof(mmu->kernel_top));
+
+	mmu->top_copied = !ret;
+	return ret < 0 ? ret : 0;
+}
+
+int guest__read_top_entry(const struct guest_mem *m, const struct guest_mmu *mmu, unsigned idx,
+			  uint64_t *entry)
+{
+	if (mmu->top_copied && idx >= 512 - GUEST_MMU_KERNEL_TOP && idx < 512) {
+		*entry = mmu->kernel_top[idx - (512 - GUEST_MMU_KERNEL_TOP)];
+		return 0;
+	}
+	return guest__read_phys(m, (mmu->cr3 & CR3_ADDR_MASK) + idx * 8ULL, entry, sizeof(*entry));
+}
+
 int guest__translate(const struct guest_mem *m, const struct guest_mmu *mmu, uint64_t gva,
 		     uint64_t *gpa, uint64_t *page_size)
 {
@@ -67,7 +86,10 @@ int guest__translate(const struct guest_mem *m, const struct guest_mmu *mmu, uin
 		uint64_t entry;
 		int ret;
 
-		ret = guest__read_phys(m, table + idx * 8, &entry, sizeof(entry));
+		if (level == levels)
+			ret = guest__read_top_entry(m, mmu, (unsigned)idx, &entry);
+		else
+			ret = guest__read_phys(m, table + idx * 8, &entry, sizeof(entry));
 		if (ret < 0) {
 			/*
 			 * Everything the entry pointing to this table covers

@@ -22,8 +22,6 @@
 #include "vcpu.h"
 
 #define RFLAGS_IF (1ULL << 9)
-#define EFER_LMA (1ULL << 10)
-#define CR4_LA57 (1ULL << 12)
 #define KERNEL_HALF 0xffff800000000000ULL
 
 int vcpu__read(struct hv *hv, size_t vcpu, struct vcpu_state *s)

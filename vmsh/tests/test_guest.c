@@ -699,6 +699,38 @@ static void test_translate_5level(void **state)
 	expect_fault(&mmu4, VA_LA57, 0x1000);
 }
 
+/*
+ * The kernel half of the top table, copied while the guest is held, keeps
+ * kernel walks right after the process owning that CR3 exits and its top
+ * table is freed and reused; the user half is still read from the table.
+ */
+static void test_translate_copied_top(void **state)
+{
+	struct guest_mmu mmu = mmu4, mmu_5 = mmu5;
+	uint64_t entry;
+
+	(void)state;
+	build_tables();
+	assert_int_equal(guest__copy_kernel_top(&gm, &mmu), 0);
+	assert_true(mmu.top_copied);
+	assert_int_equal(guest__copy_kernel_top(&gm, &mmu_5), 0);
+	assert_int_equal(mmu_5.kernel_top[255], PML4 | P | RW); /* PML5[511] */
+	memset(gpa_ptr(PML4), 0xa5, 4096);			/* reused as anything */
+	expect_translation(&mmu, VA_2M, 0x400000, 2 * MiB);
+	expect_translation(&mmu, VA_1G + 0x1000, 0x1000, GiB);
+	assert_int_equal(guest__read_top_entry(&gm, &mmu, 511, &entry), 0);
+	assert_int_equal(entry, PDPT_K | P | RW);
+	assert_int_equal(guest__read_top_entry(&gm, &mmu, 0, &entry), 0);
+	assert_int_equal(entry, 0xa5a5a5a5a5a5a5a5ULL);
+	/* without the copy the same walk goes through the garbage */
+	assert_int_not_equal(
+	    guest__translate(&gm, &mmu4, VA_2M, &entry, NULL) == 0 && entry == 0x400000, 1);
+	/* a top table outside guest memory: no copy */
+	struct guest_mmu bad = { .cr3 = 0x300000 };
+	assert_int_equal(guest__copy_kernel_top(&gm, &bad), -EFAULT);
+	assert_false(bad.top_copied);
+}
+
 static void test_translate_self_reference(void **state)
 {
 	uint8_t buf[64];
@@ -991,6 +1023,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_translate_4level, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_translate_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_translate_5level, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_translate_copied_top, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_translate_self_reference, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_virt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_prel32_ns, setup, teardown),

@@ -141,7 +141,9 @@ static void test_choose_slots_near_the_top(void **state)
 		{ .id = 32761, .gpa = 0xffffc00000, .size = 2 * MiB },
 		{ .id = 32760, .gpa = 0xffffe00000, .size = 2 * MiB },
 	};
-	const struct memslot too_high[] = { { .id = 0, .gpa = 500 * GiB, .size = 523 * GiB + 512 * MiB } };
+	const struct memslot too_high[] = {
+		{ .id = 0, .gpa = 500 * GiB, .size = 523 * GiB + 512 * MiB }
+	};
 	const struct memslot above[] = { { .id = 0, .gpa = 2 * TiB, .size = GiB } };
 	struct guestram_plan p;
 

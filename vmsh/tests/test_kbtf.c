@@ -44,7 +44,7 @@ struct synth {
 	uint32_t work_size, work_data; /* 0: 32 and 0 */
 	uint32_t res_size, res_start;  /* 0: 64 and 0 */
 	uint32_t pool_shift, pool_bits;
-	uint64_t no_pool; /* a WORK_STRUCT_NO_POOL enum64 enumerator, if not 0 */
+	uint64_t no_pool;    /* a WORK_STRUCT_NO_POOL enum64 enumerator, if not 0 */
 	uint32_t static_bit; /* WORK_STRUCT_STATIC_BIT (CONFIG_DEBUG_OBJECTS_WORK), if not 0 */
 };
 

@@ -286,6 +286,14 @@ static void test_kernel_root(void **state)
 	struct guest_mmu kern = { 0 };
 	assert_true(pagemap__pti_user(&gm, &mmu, &kern));
 	assert_int_equal(kern.cr3, KPGD | 0x3);
+	/* the same from a vCPU's CR3 in a hold, the kernel half copied */
+	assert_int_equal(pagemap__kernel_mmu(&gm, UPGD | 0x3, false, &kern), 0);
+	assert_int_equal(kern.cr3, KPGD | 0x3);
+	assert_true(kern.top_copied);
+	assert_int_equal(kern.kernel_top[255], PDPT_K | P | RW | A | D);
+	assert_int_equal(pagemap__kernel_mmu(&gm, KPGD, false, &kern), 0);
+	assert_int_equal(kern.cr3, KPGD);
+	assert_int_equal(pagemap__kernel_mmu(&gm, 0x7ffff000ULL << 12, false, &kern), -EFAULT);
 	/* not a pair: the kernel's own, an empty user half, different user halves */
 	mmu = (struct guest_mmu){ .cr3 = KPGD };
 	assert_false(pagemap__pti_user(&gm, &mmu, &kern));

@@ -935,7 +935,8 @@ static void test_userfault_thread_deadline(void **state)
 	probe = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
 	if (probe < 0) {
 		print_message("# skipped: userfaultfd: %s (vm.unprivileged_userfaultfd=0 and no "
-			      "CAP_SYS_PTRACE?)\n", strerror(errno));
+			      "CAP_SYS_PTRACE?)\n",
+			      strerror(errno));
 		skip();
 	}
 	close(probe);
