@@ -1,6 +1,11 @@
-# vmsh coredump (coredump.h): the ELF core file (core_elf.c) and the command
-# (coredump.c).
-VMSH_OBJS += $(BUILD)/vmsh/src/core_elf.o $(BUILD)/vmsh/src/coredump.o
+# vmsh coredump (coredump.h): the ELF core file (core_elf.c), the command
+# (coredump.c), and the soft-dirty bits its --live pass reads (softdirty.c).
+VMSH_OBJS += $(BUILD)/vmsh/src/core_elf.o $(BUILD)/vmsh/src/coredump.o \
+	$(BUILD)/vmsh/src/softdirty.o
+
+UNIT_TESTS += $(BUILD)/tests/vmsh_softdirty
+$(BUILD)/tests/vmsh_softdirty: $(BUILD)/vmsh/tests/test_softdirty.o $(BUILD)/vmsh/src/softdirty.o
+LDLIBS_vmsh_softdirty := -lcmocka
 
 # Layout, notes, sparse writes and the VMCOREINFO search against fake guest
 # memory (a temp file in $TMPDIR, default /tmp).

@@ -30,6 +30,7 @@
 #include "hv.h"
 #include "hvmem.h"
 #include "pagemap.h"
+#include "softdirty.h"
 #include "util.h"
 
 #define MSR_KERNEL_GS_BASE 0xc0000102u
@@ -60,6 +61,9 @@ struct coredump {
 	int fd;
 	uint64_t written, copied;
 	uint64_t t_copy_ns, copy_ns;
+	/* --live: the final pass over what the guest wrote during the copy */
+	bool softdirty;
+	uint64_t recopied, recopy_ns;
 	/* progress */
 	uint64_t t_next_progress;
 	bool progress_shown, tty;
@@ -93,9 +97,10 @@ static void usage(FILE *f)
 		   "\n"
 		   "  -o FILE     the core file (default: vmcore.PID); replaced only when\n"
 		   "              the dump is complete\n"
-		   "  --live      hold the hypervisor only for the registers and memslots and\n"
-		   "              copy the RAM while the guest runs (memory is then not\n"
-		   "              consistent with itself or with the registers)\n"
+		   "  --live      copy the RAM while the guest runs, then hold the hypervisor\n"
+		   "              briefly to copy again what the guest wrote meanwhile and to\n"
+		   "              read the registers (the kernel's soft-dirty bits; without\n"
+		   "              them the dump may be torn, and vmsh says so)\n"
 		   "  --json      print a machine-readable summary\n"
 		   "  -v          progress on stderr (-vv: debug)\n"
 		   "  -h, --help  this text\n");
@@ -126,8 +131,9 @@ static int release(struct coredump *c)
 		return 0;
 	c->held = false;
 	err = hv__close(&c->hv);
-	c->held_ns = c->hv.t.held_ns;
-	c->ptrace_requests = c->hv.t.nr_ptrace;
+	/* --live holds twice */
+	c->held_ns += c->hv.t.held_ns;
+	c->ptrace_requests += c->hv.t.nr_ptrace;
 	if (err)
 		pr_err("coredump: the hypervisor could not be released cleanly");
 	return err;
@@ -162,8 +168,8 @@ static int memslot_by_gpa(const void *a, const void *b)
 	return x->gpa < y->gpa ? -1 : x->gpa > y->gpa;
 }
 
-/* Hold the hypervisor, read the vCPUs and memslots; the RAM ranges to dump. */
-static int read_vm(struct coredump *c)
+/* The vCPUs' registers (held). */
+static int read_vcpus(struct coredump *c)
 {
 	struct {
 		struct kvm_msrs h;
@@ -171,12 +177,13 @@ static int read_vm(struct coredump *c)
 	} msrs;
 	int err;
 
-	err = hv__open(&c->hv, c->pid);
-	if (err)
-		return err;
-	c->held = true;
+	if (c->vcpus && c->nvcpus != c->hv.nvcpus) {
+		pr_err("coredump: the VM had %zu vCPUs and has %zu now", c->nvcpus, c->hv.nvcpus);
+		return -EAGAIN;
+	}
 	c->nvcpus = c->hv.nvcpus;
-	c->vcpus = calloc(c->nvcpus ? c->nvcpus : 1, sizeof(*c->vcpus));
+	if (!c->vcpus)
+		c->vcpus = calloc(c->nvcpus ? c->nvcpus : 1, sizeof(*c->vcpus));
 	if (!c->vcpus)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->nvcpus; i++) {
@@ -196,6 +203,21 @@ static int read_vm(struct coredump *c)
 		    ret == 1)
 			c->vcpus[i].kernel_gs_base = msrs.e[0].data;
 	}
+	return 0;
+}
+
+/* Hold the hypervisor, read the vCPUs and memslots; the RAM ranges to dump. */
+static int read_vm(struct coredump *c)
+{
+	int err;
+
+	err = hv__open(&c->hv, c->pid);
+	if (err)
+		return err;
+	c->held = true;
+	err = read_vcpus(c);
+	if (err)
+		return err;
 	err = hv__read_memslots(&c->hv);
 	if (err)
 		return err;
@@ -280,6 +302,98 @@ static int copy_ram(struct coredump *c, uint8_t *buf)
 	c->copy_ns = now_ns() - c->t_copy_ns;
 	progress(c, true);
 	return 0;
+}
+
+/*
+ * --live, before the copy (held): from now on the kernel marks every page of
+ * the hypervisor that is written (by KVM for the guest too) soft-dirty.
+ * false, said, where it cannot: the live dump is then not made consistent.
+ */
+static bool live_track(struct coredump *c)
+{
+	int s = softdirty__supported(), err = s == 1 ? softdirty__clear(c->pid) : 0;
+
+	if (s == 1 && !err)
+		return true;
+	pr_err("coredump: --live without its final pass (%s): the dump is taken while the guest "
+	       "runs and may be torn",
+	       s < 0 || err ? strerror(-(s < 0 ? s : err))
+			    : "this kernel keeps no soft-dirty bits, CONFIG_MEM_SOFT_DIRTY");
+	return false;
+}
+
+struct recopy {
+	struct coredump *c;
+	const struct core_load *ld;
+	uint8_t *buf;
+};
+
+/* A run of pages written during the live copy: copied again, zeros included. */
+static int recopy_run(void *ctx, uint64_t hva, uint64_t len)
+{
+	struct recopy *r = ctx;
+	struct coredump *c = r->c;
+
+	for (uint64_t o = 0; o < len; o += CHUNK) {
+		size_t n = len - o < CHUNK ? (size_t)(len - o) : CHUNK;
+		const uint8_t *p = hvmem__ptr(&c->hvmem, hva + o, n);
+		uint64_t off = r->ld->offset + (hva + o - r->ld->hva);
+		int err;
+
+		if (!p) {
+			err = guest__read_hva_process(&c->pid, hva + o, r->buf, n);
+			if (err) {
+				pr_err("coredump: reading guest RAM at hva 0x%llx again failed: %s",
+				       (unsigned long long)(hva + o), strerror(-err));
+				return err;
+			}
+			p = r->buf;
+		}
+		for (size_t done = 0; done < n;) {
+			ssize_t w = pwrite(c->fd, p + done, n - done, (off_t)(off + done));
+
+			if (w <= 0) {
+				err = w < 0 ? -errno : -EIO;
+				pr_err("coredump: writing %s failed: %s", c->tmp, strerror(-err));
+				return err;
+			}
+			done += (size_t)w;
+		}
+		c->recopied += n;
+	}
+	return 0;
+}
+
+/*
+ * --live, after the copy: hold again, read the registers, and copy again the
+ * pages written since live_track. Memory and registers are then one instant,
+ * that of this hold, as without --live; the hold lasts as long as the guest
+ * wrote during the copy takes to copy again.
+ */
+static int live_final_pass(struct coredump *c, uint8_t *buf)
+{
+	uint64_t t0;
+	int err = hv__open(&c->hv, c->pid);
+
+	if (err)
+		return err;
+	c->held = true;
+	t0 = now_ns();
+	err = read_vcpus(c);
+	for (size_t i = 0; !err && i < c->nram; i++) {
+		struct recopy r = { .c = c, .ld = &c->loads[i], .buf = buf };
+
+		err =
+		    softdirty__for_each(c->pid, c->loads[i].hva, c->loads[i].size, recopy_run, &r);
+		if (err && !c->recopied)
+			pr_err("coredump: reading /proc/%d/pagemap failed: %s", (int)c->pid,
+			       strerror(-err));
+	}
+	c->recopy_ns = now_ns() - t0;
+	pr_info("coredump: --live: %.1f MiB written by the guest during the copy, copied again "
+		"in the final hold (%.1f ms)",
+		c->recopied / 1048576.0, c->recopy_ns / 1e6);
+	return err;
 }
 
 /* The vCPU whose CR3 maps the kernel: long mode, preferably in kernel mode. */
@@ -433,6 +547,17 @@ static void report(struct coredump *c, uint64_t allocated)
 		json_object_object_add(root, "allocated",
 				       json_object_new_int64((int64_t)allocated));
 		json_object_object_add(root, "live", json_object_new_boolean(c->live));
+		if (c->live) {
+			o = json_object_new_object();
+			json_object_object_add(o, "final_pass",
+					       json_object_new_boolean(c->softdirty));
+			json_object_object_add(o, "recopied",
+					       json_object_new_int64((int64_t)c->recopied));
+			json_object_object_add(
+			    o, "final_pass_us",
+			    json_object_new_int64((int64_t)(c->recopy_ns / 1000)));
+			json_object_object_add(root, "live_pass", o);
+		}
 		o = json_object_new_object();
 		json_object_object_add(o, "pid", json_object_new_int(c->pid));
 		json_object_object_add(o, "held_us", json_object_new_int64(c->held_ns / 1000));
@@ -501,6 +626,9 @@ static void report(struct coredump *c, uint64_t allocated)
 	       secs, mibs, c->written / 1048576.0);
 	printf("hypervisor held for %.3f ms%s (%lu ptrace requests)\n", c->held_ns / 1e6,
 	       c->live ? " (--live: not during the copy)" : "", c->ptrace_requests);
+	if (c->softdirty)
+		printf("--live: %.1f MiB written during the copy, copied again in the final hold\n",
+		       c->recopied / 1048576.0);
 }
 
 int cmd_coredump(int argc, char **argv)
@@ -611,12 +739,17 @@ int cmd_coredump(int argc, char **argv)
 				     .ctx = &c->hvmem };
 	/* in the hold: the CR3 read from a vCPU may belong to a process that exits once it runs */
 	read_kernel(c);
-	if (c->live && (err = release(c)))
-		goto fail;
+	if (c->live) {
+		c->softdirty = live_track(c);
+		if ((err = release(c)))
+			goto fail;
+	}
 	if (interrupted(c))
 		goto fail;
 	err = copy_ram(c, buf);
 	if (err)
+		goto fail;
+	if (c->softdirty && !interrupted(c) && (err = live_final_pass(c, buf)))
 		goto fail;
 	if ((err = release(c)))
 		goto fail;
