@@ -27,6 +27,6 @@ teardown() {
 	kill -TERM "$lab"
 	wait "$lab" || true
 	for i in $(seq 50); do kill -0 "$qemu" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$qemu" 2>/dev/null
+	! kill -0 "$qemu" 2>/dev/null || false
 	[ -n "$share" ] && [ ! -e "$share" ]
 }

@@ -72,7 +72,7 @@ boot() {
 	[ "${output%% *}" = "$(for i in $(seq 0 255); do printf "\\$(printf %o "$i")"; done | md5sum | cut -d' ' -f1)" ]
 	pid=$("$LAB" vm pid "$VM")
 	"$LAB" vm stop "$VM"
-	! kill -0 "$pid" 2>/dev/null
+	! kill -0 "$pid" 2>/dev/null || false
 	run "$LAB" vm exec "$VM" -- true
 	[ "$status" -ne 0 ]
 	[[ $output == *"is not running"* ]]

@@ -167,7 +167,7 @@ written-by-vmsh" ]
 	done
 	sleep 2
 	log=$("$LAB" vm exec "$VM" -- 'cat /root/w.log')
-	! grep -q BAD <<<"$log"
+	! grep -q BAD <<<"$log" || false
 	[ "$(grep -c '^ok' <<<"$log")" -gt 3 ]
 }
 

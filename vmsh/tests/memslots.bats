@@ -20,7 +20,7 @@ setup() {
 	[ "$plan" -gt 0 ]
 	# every planned test reported, none failed
 	[ "$(grep -c '^ok ' <<<"$output")" -eq "$plan" ]
-	! grep -q '^not ok ' <<<"$output"
+	! grep -q '^not ok ' <<<"$output" || false
 	! grep -q '^Bail out!' <<<"$output"
 }
 
