@@ -540,6 +540,10 @@ int bench__main(int argc, char **argv)
 		bench__short_summary(b, n_disturbed);
 	} else {
 		bench__write_results(b);
+		/* gnuplot reads runs.csv: all of it, not what stdio has flushed so far */
+		if (b->runs_csv && fclose(b->runs_csv))
+			perror("bench: runs.csv");
+		b->runs_csv = NULL;
 		bench__plot(b);
 	}
 	rc = 0;

@@ -11,6 +11,24 @@
 
 #include "bench.h"
 
+static const char *pattern_name(const struct bench *b, unsigned pt)
+{
+	return gen_pattern_names[b->patterns[pt]];
+}
+
+/* A Markdown table's header: a load column, then n columns named by name(). */
+static void load_table_header(FILE *f, const struct bench *b, unsigned n,
+			      const char *(*name)(const struct bench *, unsigned), const char *align)
+{
+	fprintf(f, "| load |");
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, " %s |", name(b, i));
+	fprintf(f, "\n|---:|");
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "%s|", align);
+	fprintf(f, "\n");
+}
+
 static int find_load(const struct bench *b, double pct)
 {
 	for (unsigned i = 0; i < b->n_loads; i++)
@@ -43,7 +61,7 @@ static void targets(const struct bench *b, FILE *f)
 		fprintf(f,
 			"- %s at %d%% of R*: best adaptive policy %s uses %.1f%% of %s's worker "
 			"CPU (target <= %.0f%%): %s\n",
-			gen_pattern_names[b->patterns[0]], TARGET_LOAD_PCT, bench__pname(b, best),
+			pattern_name(b, 0), TARGET_LOAD_PCT, bench__pname(b, best),
 			100 * ratio, bench__pname(b, 0), 100 * TARGET_CPU_RATIO,
 			ratio <= TARGET_CPU_RATIO ? "met" : "MISSED");
 	}
@@ -87,7 +105,7 @@ static void targets(const struct bench *b, FILE *f)
 					continue; /* the count says the rest */
 				fprintf(f, "  p99 %.1f us: %s, %s, %g%% of R*\n",
 					b->med[pt][li2][pi].p99_us,
-					gen_pattern_names[b->patterns[pt]], bench__pname(b, pi),
+					pattern_name(b, pt), bench__pname(b, pi),
 					b->loads[li2]);
 			}
 	fprintf(f, "- p99 <= %d us below R*: %u of %u points over: %s\n", TARGET_P99_US, over,
@@ -106,7 +124,7 @@ static void targets(const struct bench *b, FILE *f)
  */
 void bench__short_summary(const struct bench *b, unsigned n_disturbed)
 {
-	printf("\nWorker CPU (%% of a core) by load, %s:\n", gen_pattern_names[b->patterns[0]]);
+	printf("\nWorker CPU (%% of a core) by load, %s:\n", pattern_name(b, 0));
 	for (unsigned li = 0; li < b->n_loads; li++) {
 		if (!b->have[0][li][0])
 			continue;
@@ -178,14 +196,9 @@ static void learned_vs_heuristics(const struct bench *b, FILE *f)
 		unsigned counts[3] = { 0 };
 		fprintf(f,
 			"\n%s against the best heuristic at each point (CPU change, its p99 "
-			"vs the heuristic's):\n\n| load |",
+			"vs the heuristic's):\n\n",
 			bench__pname(b, lp));
-		for (unsigned pt = 0; pt < b->n_pat; pt++)
-			fprintf(f, " %s |", gen_pattern_names[b->patterns[pt]]);
-		fprintf(f, "\n|---:|");
-		for (unsigned pt = 0; pt < b->n_pat; pt++)
-			fprintf(f, "---|");
-		fprintf(f, "\n");
+		load_table_header(f, b, b->n_pat, pattern_name, "---");
 		for (unsigned li = 0; li < b->n_loads; li++) {
 			fprintf(f, "| %g%% |", b->loads[li]);
 			for (unsigned pt = 0; pt < b->n_pat; pt++) {
@@ -251,14 +264,9 @@ void bench__write_results(const struct bench *b)
 		   "p50_us,p99_us,p999_us,max_us,lost_frac,wakeups_per_s\n");
 	machine_facts(b, md);
 	for (unsigned pt = 0; pt < b->n_pat; pt++) {
-		fprintf(md, "\n%s: worker CPU %% (p99 latency us), medians\n\n| load |",
-			gen_pattern_names[b->patterns[pt]]);
-		for (unsigned pi = 0; pi < b->n_pol; pi++)
-			fprintf(md, " %s |", bench__pname(b, pi));
-		fprintf(md, "\n|---:|");
-		for (unsigned pi = 0; pi < b->n_pol; pi++)
-			fprintf(md, "---:|");
-		fprintf(md, "\n");
+		fprintf(md, "\n%s: worker CPU %% (p99 latency us), medians\n\n",
+			pattern_name(b, pt));
+		load_table_header(md, b, b->n_pol, bench__pname, "---:");
 		for (unsigned li = 0; li < b->n_loads; li++) {
 			fprintf(md, "| %g%% |", b->loads[li]);
 			for (unsigned pi = 0; pi < b->n_pol; pi++) {
@@ -271,7 +279,7 @@ void bench__write_results(const struct bench *b)
 				fprintf(
 				    s,
 				    "%s,%s,%g,%.0f,%.4f,%.1f,%.2f,%.1f,%.1f,%.1f,%.1f,%.6f,%.0f\n",
-				    gen_pattern_names[b->patterns[pt]], bench__pname(b, pi),
+				    pattern_name(b, pt), bench__pname(b, pi),
 				    b->loads[li], b->rstar * b->loads[li] / 100, x->cpu_frac,
 				    x->ns_per_pkt, x->avg_batch, x->p50_us, x->p99_us, x->p999_us,
 				    x->max_us, x->lost_frac, x->wakeups_per_s);
@@ -329,8 +337,8 @@ void bench__plot(const struct bench *b)
 				"set title '%s'\nplot for [p in pols] 'summary.csv' using "
 				"(strcol(1) eq '%s' && strcol(2) eq p ? $3 : 1/0):%s "
 				"with linespoints title p\n",
-				gen_pattern_names[b->patterns[pt]],
-				gen_pattern_names[b->patterns[pt]], plots[k][2]);
+				pattern_name(b, pt),
+				pattern_name(b, pt), plots[k][2]);
 		fprintf(g, "unset multiplot\nunset logscale x\n");
 	}
 	fprintf(g, "set output 'cpu_per_pkt_vs_batch.png'\nset title 'every run'\n"
