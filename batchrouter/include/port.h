@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <rte_spinlock.h>
+
 enum port_kind { PORT_RING, PORT_NULL, PORT_AFXDP, PORT_TAP, PORT_ETHDEV };
 
 struct rte_mempool;
@@ -30,8 +32,12 @@ struct port {
 	uint16_t id;
 	bool started;
 	uint32_t ring_size; /* rx descriptors; 0 if unknown */
+	/* every rx queue has an interrupt eventfd (rte_eth_dev_rx_intr_ctl_q): the
+	 * PMD offers rx interrupts and the port was configured with them */
 	bool rx_intr;
-	int rx_intr_fd; /* readable while packets wait (rx_intr ports), else -1 */
+	/* rx_intr_enable/disable from several workers: some PMDs share a register
+	 * among queues (l3fwd-power takes such a lock too) */
+	rte_spinlock_t intr_lock;
 	uint8_t mac[6];
 	struct rte_ring *rx, *tx; /* ring ports only */
 	char vdev[64];
@@ -72,8 +78,5 @@ void port__veth_destroy(struct port *p);
 int port__peer_socket(const struct port *p, char *err, size_t errlen);
 /* Whether the generator feeds this port through port__peer_socket. */
 bool port__has_peer(const struct port *p);
-/* Waits up to @ns for the rx interrupt of an rx_intr port; 1 if packets
- * wait, 0 on timeout, -1 if the port has none. */
-int port__rx_wait(const struct port *p, uint64_t ns);
 
 #endif

@@ -54,6 +54,7 @@ struct worker {
 	bool asked_sleep;		     /* ... and whether it was a sleep */
 	uint64_t late_peak_ns, late_peak_at; /* worst late wake-up, and when */
 	uint32_t sample_tick;
+	int intr_epfd; /* the rx queues' interrupts, while the loop runs with them; else -1 */
 	volatile bool stop;
 
 	/* accounting; single writer, read racily by the stats printer */
@@ -72,7 +73,10 @@ struct worker {
 void worker__init(struct worker *w);
 /* One iteration without the idle action; returns the batch size. */
 uint16_t worker__poll(struct worker *w, struct policy_decision *d);
-/* Performs the idle action (sleep, spin, or sleep instead of an rx wait). */
+/*
+ * Performs the idle action: a sleep, a spin, or a wait for any of the
+ * worker's rx queues' interrupts (a sleep where the loop has none).
+ */
 void worker__idle(struct worker *w, const struct policy_decision *d);
 /* Thread body: poll/idle until w->stop; arg is a struct worker *. */
 void *worker__thread(void *arg);

@@ -18,7 +18,8 @@ static const char *pattern_name(const struct bench *b, unsigned pt)
 
 /* A Markdown table's header: a load column, then n columns named by name(). */
 static void load_table_header(FILE *f, const struct bench *b, unsigned n,
-			      const char *(*name)(const struct bench *, unsigned), const char *align)
+			      const char *(*name)(const struct bench *, unsigned),
+			      const char *align)
 {
 	fprintf(f, "| load |");
 	for (unsigned i = 0; i < n; i++)
@@ -61,8 +62,8 @@ static void targets(const struct bench *b, FILE *f)
 		fprintf(f,
 			"- %s at %d%% of R*: best adaptive policy %s uses %.1f%% of %s's worker "
 			"CPU (target <= %.0f%%): %s\n",
-			pattern_name(b, 0), TARGET_LOAD_PCT, bench__pname(b, best),
-			100 * ratio, bench__pname(b, 0), 100 * TARGET_CPU_RATIO,
+			pattern_name(b, 0), TARGET_LOAD_PCT, bench__pname(b, best), 100 * ratio,
+			bench__pname(b, 0), 100 * TARGET_CPU_RATIO,
 			ratio <= TARGET_CPU_RATIO ? "met" : "MISSED");
 	}
 	if (!b->lossless_phase) {
@@ -104,9 +105,8 @@ static void targets(const struct bench *b, FILE *f)
 				if (++over > 8)
 					continue; /* the count says the rest */
 				fprintf(f, "  p99 %.1f us: %s, %s, %g%% of R*\n",
-					b->med[pt][li2][pi].p99_us,
-					pattern_name(b, pt), bench__pname(b, pi),
-					b->loads[li2]);
+					b->med[pt][li2][pi].p99_us, pattern_name(b, pt),
+					bench__pname(b, pi), b->loads[li2]);
 			}
 	fprintf(f, "- p99 <= %d us below R*: %u of %u points over: %s\n", TARGET_P99_US, over,
 		points, over ? "MISSED" : "met");
@@ -279,10 +279,10 @@ void bench__write_results(const struct bench *b)
 				fprintf(
 				    s,
 				    "%s,%s,%g,%.0f,%.4f,%.1f,%.2f,%.1f,%.1f,%.1f,%.1f,%.6f,%.0f\n",
-				    pattern_name(b, pt), bench__pname(b, pi),
-				    b->loads[li], b->rstar * b->loads[li] / 100, x->cpu_frac,
-				    x->ns_per_pkt, x->avg_batch, x->p50_us, x->p99_us, x->p999_us,
-				    x->max_us, x->lost_frac, x->wakeups_per_s);
+				    pattern_name(b, pt), bench__pname(b, pi), b->loads[li],
+				    b->rstar * b->loads[li] / 100, x->cpu_frac, x->ns_per_pkt,
+				    x->avg_batch, x->p50_us, x->p99_us, x->p999_us, x->max_us,
+				    x->lost_frac, x->wakeups_per_s);
 			}
 			fprintf(md, "\n");
 		}
@@ -337,8 +337,7 @@ void bench__plot(const struct bench *b)
 				"set title '%s'\nplot for [p in pols] 'summary.csv' using "
 				"(strcol(1) eq '%s' && strcol(2) eq p ? $3 : 1/0):%s "
 				"with linespoints title p\n",
-				pattern_name(b, pt),
-				pattern_name(b, pt), plots[k][2]);
+				pattern_name(b, pt), pattern_name(b, pt), plots[k][2]);
 		fprintf(g, "unset multiplot\nunset logscale x\n");
 	}
 	fprintf(g, "set output 'cpu_per_pkt_vs_batch.png'\nset title 'every run'\n"

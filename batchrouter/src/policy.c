@@ -342,8 +342,9 @@ int policy__init(struct policy *p, const char *spec, const struct policy_caps *c
 	}
 	if (ops->needs_rx_intr && !(caps && caps->rx_intr)) {
 		snprintf(err, errlen,
-			 "policy '%s' needs rx interrupts, which this port's PMD does not offer; "
-			 "use --port tap, or ladder or target on this port",
+			 "policy '%s' needs rx interrupts, which this port's PMD does not offer "
+			 "(net_tap and most NICs' PMDs do; memif, pcap and rings do not); use "
+			 "ladder or target on this port",
 			 ops->name);
 		return -1;
 	}

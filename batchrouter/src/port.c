@@ -176,14 +176,13 @@ bool port__has_peer(const struct port *p)
 	return (p->kind == PORT_AFXDP && p->own_veth) || p->kind == PORT_TAP;
 }
 
-int port__rx_wait(const struct port *p, uint64_t ns)
+/* Whether each of the port's n rx queues has its interrupt eventfd. */
+static bool rx_intr_fds(uint16_t id, uint16_t n)
 {
-	if (p->rx_intr_fd < 0)
-		return -1;
-	struct pollfd pfd = { .fd = p->rx_intr_fd, .events = POLLIN };
-	struct timespec ts = stats__timespec(ns);
-	int n = ppoll(&pfd, 1, &ts, NULL);
-	return n > 0 ? 1 : 0;
+	for (uint16_t q = 0; q < n; q++)
+		if (rte_eth_dev_rx_intr_ctl_q_get_fd(id, q) < 0)
+			return false;
+	return n > 0;
 }
 
 /* The value of key in "kind:k=v,k=v" (rte_kvargs' syntax) into val; -1 if absent. */
@@ -212,7 +211,6 @@ int port__open(struct port *p, const char *spec, unsigned idx, struct rte_mempoo
 	int rc;
 
 	memset(p, 0, sizeof(*p));
-	p->rx_intr_fd = -1;
 	if (!strncmp(spec, "ring", 4) && (spec[4] == '\0' || spec[4] == ':')) {
 		unsigned size = 1024;
 		if (!spec_param(spec, "size", val, sizeof(val)))
@@ -311,11 +309,8 @@ int port__open(struct port *p, const char *spec, unsigned idx, struct rte_mempoo
 	p->started = true;
 	if (p->kind == PORT_AFXDP || p->kind == PORT_TAP)
 		p->ring_size = nb_desc;
-	if (p->kind == PORT_TAP) {
-		/* the queue's own fd: readable while packets wait, no enable needed */
-		p->rx_intr_fd = rte_eth_dev_rx_intr_ctl_q_get_fd(p->id, 0);
-		p->rx_intr = p->rx_intr_fd >= 0;
-	}
+	if (p->kind == PORT_TAP)
+		p->rx_intr = rx_intr_fds(p->id, 1); /* the queue's own fd */
 	if (rte_eth_macaddr_get(p->id, &ea) == 0)
 		memcpy(p->mac, ea.addr_bytes, 6);
 	return 0;
@@ -355,7 +350,6 @@ void port__close(struct port *p)
 	}
 	p->vdev[0] = '\0';
 	p->rx_intr = false;
-	p->rx_intr_fd = -1;
 }
 
 int64_t port__rx_occupancy_q(const struct port *p, uint16_t q)
@@ -394,6 +388,37 @@ int port__eth_conf(const struct rte_eth_dev_info *di, uint16_t nrxq, uint16_t nt
 	return 1;
 }
 
+/* Configures and starts the port with conf; rte_errno-style negative on failure, with *err. */
+static int ethdev_start(uint16_t id, const struct rte_eth_dev_info *di,
+			const struct rte_eth_conf *conf, uint16_t nrxq, uint16_t ntxq,
+			uint16_t *nrxd, uint16_t *ntxd, struct rte_mempool *pool, char *err,
+			size_t errlen)
+{
+	int rc;
+
+	if ((rc = rte_eth_dev_configure(id, nrxq, ntxq, conf)) ||
+	    (rc = rte_eth_dev_adjust_nb_rx_tx_desc(id, nrxd, ntxd))) {
+		snprintf(err, errlen, "port %u (%s): configuring %u rx / %u tx queues: %s", id,
+			 di->driver_name, nrxq, ntxq, strerror(-rc));
+		return rc;
+	}
+	for (uint16_t q = 0; q < nrxq; q++)
+		if ((rc = rte_eth_rx_queue_setup(id, q, *nrxd, rte_eth_dev_socket_id(id), NULL,
+						 pool))) {
+			snprintf(err, errlen, "port %u: rx queue %u: %s", id, q, strerror(-rc));
+			return rc;
+		}
+	for (uint16_t q = 0; q < ntxq; q++)
+		if ((rc = rte_eth_tx_queue_setup(id, q, *ntxd, rte_eth_dev_socket_id(id), NULL))) {
+			snprintf(err, errlen, "port %u: tx queue %u: %s", id, q, strerror(-rc));
+			return rc;
+		}
+	if ((rc = rte_eth_dev_start(id)))
+		snprintf(err, errlen, "port %u (%s): start: %s", id, di->driver_name,
+			 strerror(-rc));
+	return rc;
+}
+
 int port__open_ethdev(struct port *p, uint16_t id, uint16_t nrxq, uint16_t ntxq,
 		      struct rte_mempool *pool, char *err, size_t errlen)
 {
@@ -407,7 +432,6 @@ int port__open_ethdev(struct port *p, uint16_t id, uint16_t nrxq, uint16_t ntxq,
 	memset(p, 0, sizeof(*p));
 	p->kind = PORT_ETHDEV;
 	p->id = id;
-	p->rx_intr_fd = -1;
 	if ((rc = rte_eth_dev_info_get(id, &di))) {
 		snprintf(err, errlen, "port %u: rte_eth_dev_info_get: %s", id, strerror(-rc));
 		return -1;
@@ -418,28 +442,21 @@ int port__open_ethdev(struct port *p, uint16_t id, uint16_t nrxq, uint16_t ntxq,
 		return -1;
 	}
 	p->rss = rc == 1;
-	if ((rc = rte_eth_dev_configure(id, nrxq, ntxq, &conf)) ||
-	    (rc = rte_eth_dev_adjust_nb_rx_tx_desc(id, &nrxd, &ntxd))) {
-		snprintf(err, errlen, "port %u (%s): configuring %u rx / %u tx queues: %s", id,
-			 di.driver_name, nrxq, ntxq, strerror(-rc));
-		return -1;
-	}
-	for (uint16_t q = 0; q < nrxq; q++)
-		if ((rc = rte_eth_rx_queue_setup(id, q, nrxd, rte_eth_dev_socket_id(id), NULL,
-						 pool))) {
-			snprintf(err, errlen, "port %u: rx queue %u: %s", id, q, strerror(-rc));
+	/*
+	 * With rx interrupts where the PMD offers them (as l3fwd-power asks), so
+	 * that the intr and ladder policies can wait for frames; a PMD or a
+	 * device short of interrupt vectors that refuses them gets a port
+	 * without.
+	 */
+	conf.intr_conf.rxq = 1;
+	if (ethdev_start(id, &di, &conf, nrxq, ntxq, &nrxd, &ntxd, pool, err, errlen)) {
+		conf.intr_conf.rxq = 0;
+		nrxd = ntxd = 1024;
+		if (ethdev_start(id, &di, &conf, nrxq, ntxq, &nrxd, &ntxd, pool, err, errlen))
 			return -1;
-		}
-	for (uint16_t q = 0; q < ntxq; q++)
-		if ((rc = rte_eth_tx_queue_setup(id, q, ntxd, rte_eth_dev_socket_id(id), NULL))) {
-			snprintf(err, errlen, "port %u: tx queue %u: %s", id, q, strerror(-rc));
-			return -1;
-		}
-	if ((rc = rte_eth_dev_start(id))) {
-		snprintf(err, errlen, "port %u (%s): start: %s", id, di.driver_name, strerror(-rc));
-		return -1;
 	}
 	p->started = true;
+	p->rx_intr = conf.intr_conf.rxq && rx_intr_fds(id, nrxq);
 	p->ring_size = nrxd;
 	p->n_rxq = nrxq;
 	p->n_txq = ntxq;

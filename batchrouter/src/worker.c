@@ -1,10 +1,15 @@
 /* The poll loop, its accounting and the controller call. */
+#include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
+#include <rte_epoll.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_pause.h>
@@ -42,6 +47,7 @@ void worker__init(struct worker *w)
 	memset(&w->stall, 0, sizeof(w->stall));
 	memset(&w->late_wakeup, 0, sizeof(w->late_wakeup));
 	w->sample_tick = 0;
+	w->intr_epfd = -1;
 	if (w->lat)
 		lat__reset(w->lat);
 }
@@ -147,6 +153,75 @@ uint16_t worker__poll(struct worker *w, struct policy_decision *d)
 	return total;
 }
 
+/*
+ * Rx interrupts: every queue of the worker on an epoll instance of its own
+ * (DPDK's per-thread one has no public accessor), polled with the policy's
+ * timeout in ns (rte_epoll_wait counts in ms); rte_epoll_wait(.., 0) then
+ * takes the events, which reads the queue's eventfd counter where the PMD
+ * has one. Only when every queue has an interrupt.
+ */
+static void intr_close(struct worker *w, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		rte_eth_dev_rx_intr_ctl_q(w->rxq[i].port->id, w->rxq[i].q, w->intr_epfd,
+					  RTE_INTR_EVENT_DEL, NULL);
+	close(w->intr_epfd);
+	w->intr_epfd = -1;
+}
+
+static void intr_open(struct worker *w)
+{
+	unsigned i;
+
+	w->intr_epfd = -1;
+	for (i = 0; i < w->n_rxq; i++)
+		if (!w->rxq[i].port->rx_intr)
+			return;
+	if (!w->n_rxq || (w->intr_epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return;
+	for (i = 0; i < w->n_rxq; i++)
+		if (rte_eth_dev_rx_intr_ctl_q(w->rxq[i].port->id, w->rxq[i].q, w->intr_epfd,
+					      RTE_INTR_EVENT_ADD, NULL))
+			break;
+	if (i < w->n_rxq) {
+		fprintf(stderr,
+			"batchrouter: port %u queue %u: no rx interrupt; this worker "
+			"sleeps instead of waiting for frames\n",
+			w->rxq[i].port->id, w->rxq[i].q);
+		intr_close(w, i);
+	}
+}
+
+static void intr_switch(struct worker *w, bool on)
+{
+	for (unsigned i = 0; i < w->n_rxq; i++) {
+		struct port *p = w->rxq[i].port;
+
+		rte_spinlock_lock(&p->intr_lock);
+		if (on)
+			rte_eth_dev_rx_intr_enable(p->id, w->rxq[i].q);
+		else
+			rte_eth_dev_rx_intr_disable(p->id, w->rxq[i].q);
+		rte_spinlock_unlock(&p->intr_lock);
+	}
+}
+
+static void intr_wait(struct worker *w, uint64_t ns)
+{
+	struct rte_epoll_event ev[WORKER_MAX_RXQ];
+	struct pollfd pfd = { .fd = w->intr_epfd, .events = POLLIN };
+	struct timespec ts = stats__timespec(ns);
+	bool pending = false;
+
+	intr_switch(w, true);
+	/* a frame that came before the enable raised nothing: look once */
+	for (unsigned i = 0; i < w->n_rxq && !pending; i++)
+		pending = rte_eth_rx_queue_count(w->rxq[i].port->id, w->rxq[i].q) > 0;
+	if (!pending && ppoll(&pfd, 1, &ts, NULL) > 0)
+		rte_epoll_wait(w->intr_epfd, ev, WORKER_MAX_RXQ, 0);
+	intr_switch(w, false);
+}
+
 void worker__idle(struct worker *w, const struct policy_decision *d)
 {
 	w->asked_idle_ns = d->idle == IDLE_NONE ? 0 : d->ns;
@@ -165,7 +240,8 @@ void worker__idle(struct worker *w, const struct policy_decision *d)
 		w->waits++;
 		/* policy__init refuses a policy that needs rx interrupts on a port
 		 * without them; ladder falls back to sleeping there */
-		if (w->n_rxq == 1 && port__rx_wait(w->rxq[0].port, d->ns) >= 0) {
+		if (w->intr_epfd >= 0) {
+			intr_wait(w, d->ns);
 			w->idle_req_ns += d->ns;
 			return;
 		}
@@ -196,6 +272,7 @@ static void loop(struct worker *w)
 
 	/* 1 ns slack: the default 50 us would turn every short sleep into 70 us */
 	prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
+	intr_open(w);
 	while (!w->stop) {
 		worker__poll(w, &d);
 		worker__idle(w, &d);
@@ -205,6 +282,8 @@ static void loop(struct worker *w)
 		}
 	}
 	w->cpu_ns = stats__thread_cpu_ns() - c0;
+	if (w->intr_epfd >= 0)
+		intr_close(w, w->n_rxq);
 }
 
 void *worker__thread(void *arg)

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Traffic and verdicts for router.bats, on pcap files (DPDK's net_pcap).
+"""Traffic and verdicts for router.bats: pcap files (DPDK's net_pcap), tap interfaces.
 
   flows.py make DIR N      writes DIR/in_p{0,1}_q{0,1}.pcap (N frames each) and
                            DIR/routes: 10.0.0.0/16 -> port 1, 10.1.0.0/16 -> port 0
   flows.py check DIR       checks DIR/out_p{0,1}.pcap against what was sent
   flows.py telemetry SOCK CMD   one query to a DPDK telemetry socket, JSON out
+  flows.py tap IN OUT N PPS     sends N frames for 10.0.0.0/16 (port 1) into
+                           interface IN at PPS, counts those that come out of
+                           OUT routed right (net_tap ports: the kernel's side)
 
 Frames: IPv4/UDP, many flows (source address and ports vary per frame), the
 destination alternating between the two prefixes, every 10th frame with TTL 1.
@@ -134,6 +137,45 @@ def cmd_telemetry(path, cmd):
     print(json.dumps(json.loads(s.recv(65536).decode())))
 
 
+def cmd_tap(iface_in, iface_out, n, pps):
+    import threading
+    import time
+    tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    tx.bind((iface_in, 0))
+    rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    rx.bind((iface_out, 0x0800))
+    rx.settimeout(0.2)
+    got, bad, done = [0], [0], threading.Event()
+
+    def count():
+        while not done.is_set():
+            try:
+                fr = rx.recv(2048)
+            except socket.timeout:
+                continue
+            if len(fr) < 38 or fr[:6] != NEXTHOP[1]:
+                continue
+            if fr[22] == 63 and csum(fr[14:34]) == 0:
+                got[0] += 1
+            else:
+                bad[0] += 1
+
+    t = threading.Thread(target=count)
+    t.start()
+    t0 = time.monotonic()
+    for k in range(n):
+        src = (172 << 24 | 16 << 16) + (k * 7919) % 65521
+        tx.send(frame(src, 10 << 24 | (k % 250 + 1), 1024 + k % 60000, 2000 + k % 97, 64))
+        delay = t0 + (k + 1) / pps - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    time.sleep(1)
+    done.set()
+    t.join()
+    print(f"sent {n} into {iface_in}, {got[0]} routed right out of {iface_out}, {bad[0]} bad")
+    sys.exit(0 if got[0] == n and not bad[0] else 1)
+
+
 if __name__ == "__main__":
     a = sys.argv[1:]
     if len(a) == 3 and a[0] == "make":
@@ -142,5 +184,7 @@ if __name__ == "__main__":
         cmd_check(a[1])
     elif len(a) == 3 and a[0] == "telemetry":
         cmd_telemetry(a[1], a[2])
+    elif len(a) == 5 and a[0] == "tap":
+        cmd_tap(a[1], a[2], int(a[3]), float(a[4]))
     else:
         sys.exit(__doc__)

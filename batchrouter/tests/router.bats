@@ -132,6 +132,38 @@ teardown() {
 	[[ "$output" == *"belong to the measured run"* ]]
 }
 
+# Rx interrupts in router mode: two net_tap ports, whose PMD gives each rx
+# queue an interrupt fd; the intr policy waits on them. The kernel's side of
+# the taps sends and receives (flows.py tap).
+@test "net_tap ports with rx interrupts: the intr policy routes every frame, the worker mostly asleep" {
+	[ "$(id -u)" = 0 ] || skip "a tap interface needs root"
+	[ -c /dev/net/tun ] || skip "no /dev/net/tun here"
+	a="brr$$a" b="brr$$b"
+	"$BR" run --policy intr --routes "$D/routes" --duration 8 -- -l 0,1 --no-pci \
+		--log-level='*:error' --vdev "net_tap0,iface=$a" --vdev "net_tap1,iface=$b" \
+		>"$D/out" 2>&1 &
+	PID=$!
+	for _ in $(seq 50); do ip link show "$b" >/dev/null 2>&1 && break; sleep 0.1; done
+	for i in "$a" "$b"; do
+		sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1"
+		ip link set "$i" up
+	done
+	run timeout 60 python3 "$FLOWS" tap "$a" "$b" 1000 500
+	echo "$output"
+	[ "$status" -eq 0 ]
+	rc=0
+	wait "$PID" || rc=$?
+	PID=
+	cat "$D/out"
+	[ "$rc" -eq 0 ]
+	grep -q "drops: .*no-route 0 tx-full 0" "$D/out"
+	# 500 frames/s over 8 s: a busy-polling worker would use 8 s of CPU
+	cpu=$(sed -n 's/^  lcore 1: .* cpu \([0-9.]*\) s .*/\1/p' "$D/out")
+	echo "# worker CPU: $cpu s of 8" >&3
+	awk -v c="$cpu" 'BEGIN { exit !(c != "" && c < 4) }'
+	! ip link show "$a" >/dev/null 2>&1 || false
+}
+
 # The router and the generator as two processes joined by memif, the
 # generator pinned on CPU 0 and the router's worker on CPU 1; 64 flows over
 # two queues. The counts must add up whatever the machine's stalls cost:
