@@ -9,7 +9,9 @@
 #ifndef VMSH_MEMSLOTS_H
 #define VMSH_MEMSLOTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "memslot.h"
@@ -43,5 +45,13 @@ void memslots__close(struct memslots_probe *p);
  */
 void memslots__arm(struct memslots_probe *p);
 int memslots__poll(struct memslots_probe *p, struct memslot **slots, size_t *nslots);
+
+/*
+ * The migration watch: from watch on, every memslot update the hypervisor
+ * makes is looked at; watch_hit says, for good, whether one turned on dirty
+ * logging (a migration or snapshot starting) for the slot holding gpa.
+ */
+void memslots__watch(struct memslots_probe *p, uint64_t gpa);
+bool memslots__watch_hit(const struct memslots_probe *p);
 
 #endif

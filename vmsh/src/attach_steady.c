@@ -90,21 +90,21 @@ static int steady_write_page(struct attach *a, int d)
 int attach__steady_check(struct attach *a)
 {
 	struct memslot *slots = NULL;
-	const struct memslot *s;
+	const struct memslot *s = NULL;
 	size_t n = 0;
-	int ret;
+	bool hit;
 
 	if (!a->steady || !a->hv.probe || a->migrating)
 		return a->migrating ? -EBUSY : 0;
+	hit = memslots__watch_hit(a->hv.probe);
 	/* one load of the probe's state while the hypervisor issued no VM ioctl */
-	ret = memslots__poll(a->hv.probe, &slots, &n);
-	if (ret <= 0)
-		return 0;
-	s = hv__dirty_logged(slots, n, a->kernel.pbase);
-	if (s) {
+	if (!hit && memslots__poll(a->hv.probe, &slots, &n) > 0)
+		s = hv__dirty_logged(slots, n, a->kernel.pbase);
+	if (hit || s) {
 		pr_err("attach: the VM is being migrated or snapshotted (KVM logs the dirty pages "
-		       "of memslot %u): detaching, as vmsh's RAM and writes would not go with it",
-		       s->id);
+		       "of the guest's RAM%s): detaching, as vmsh's RAM and writes would not go "
+		       "with it",
+		       s ? ", a memslot shows it" : ", the hypervisor turned it on");
 		a->migrating = true;
 		if (!a->stop_signal)
 			a->stop_signal = SIGTERM; /* the loop detaches as on SIGTERM */
@@ -223,12 +223,15 @@ static int steady_enter(struct attach *a)
 	a->steady_notifies = a->notifies;
 	a->trapping = false;
 	/*
-	 * Migration starting while steady: the hypervisor's next VM ioctl
-	 * (QEMU enables dirty logging slot by slot, then reads or clears the
-	 * log) walks the slots for attach__steady_check.
+	 * Migration starting while steady: the probe sees the memslot update
+	 * that turns on dirty logging for the kernel's RAM (watch), and the
+	 * hypervisor's next VM ioctl walks the slots (arm); attach__steady_check
+	 * looks at both.
 	 */
-	if (a->hv.probe)
+	if (a->hv.probe) {
+		memslots__watch(a->hv.probe, a->kernel.pbase);
 		memslots__arm(a->hv.probe);
+	}
 	if (kvmrun__stop(&a->trap))
 		return -EIO;
 	a->steady_ptrace = vmsh_ptrace_requests;

@@ -2,7 +2,8 @@
 /*
  * Memslot dump: a kprobe on kvm_vm_ioctl() that, the first time the target
  * process (target_tgid) issues an ioctl on one of its VM fds, copies every
- * memslot of every address space of that VM into the global array slots[].
+ * memslot of every address space of that VM into the global array slots[];
+ * and, on every such ioctl, watches for dirty logging turned on (log_seen).
  * The loader (memslots.c) reads the result through the skeleton's mmap'ed
  * .bss.
  *
@@ -88,6 +89,29 @@ struct memslots_rec {
 };
 
 const volatile __u32 target_tgid; /* set by the loader before load */
+/* KVM_SET_USER_MEMORY_REGION and ..._REGION2 (Linux >= 6.8), from the loader */
+const volatile __u32 cmd_set_region, cmd_set_region2;
+
+/*
+ * The migration watch (attach's steady state): once vmsh sets watch_on
+ * (watch_gpa first), any memslot update of the target that turns on dirty
+ * logging for the guest-physical address watch_gpa (the kernel's RAM) sets
+ * log_seen, for good. Seen on the ioctl's argument, not on the slots: a
+ * walk at the ioctl's entry would show the slot as it was, and a migration
+ * to a file may be over before the next walk.
+ */
+__u32 watch_on;
+__u64 watch_gpa;
+__u32 log_seen;
+
+/* the prefix struct kvm_userspace_memory_region(2) share */
+struct region_arg {
+	__u32 slot;
+	__u32 flags;
+	__u64 guest_phys_addr;
+	__u64 memory_size;
+};
+#define KVM_MEM_LOG_DIRTY_PAGES 1
 
 /*
  * Protocol with the loader: it sets state to 0 and triggers; the first hit
@@ -209,8 +233,20 @@ static int dump_as(struct kvm *kvm, __u32 as_id)
 	return 0;
 }
 
+static void watch_region(__u32 cmd, unsigned long arg)
+{
+	struct region_arg r;
+
+	if (!watch_on || !cmd || (cmd != cmd_set_region && cmd != cmd_set_region2) ||
+	    bpf_probe_read_user(&r, sizeof(r), (void *)arg))
+		return;
+	if (!(r.slot >> 16) && (r.flags & KVM_MEM_LOG_DIRTY_PAGES) &&
+	    watch_gpa >= r.guest_phys_addr && watch_gpa - r.guest_phys_addr < r.memory_size)
+		log_seen = 1;
+}
+
 SEC("kprobe/kvm_vm_ioctl")
-int BPF_KPROBE(vmsh_memslots, struct file *filp)
+int BPF_KPROBE(vmsh_memslots, struct file *filp, unsigned int ioctl, unsigned long arg)
 {
 	struct kvm *kvm;
 	__u32 as_id;
@@ -218,6 +254,7 @@ int BPF_KPROBE(vmsh_memslots, struct file *filp)
 
 	if (bpf_get_current_pid_tgid() >> 32 != target_tgid)
 		return 0;
+	watch_region(ioctl, arg);
 	if (__sync_val_compare_and_swap(&state, 0, 1) != 0)
 		return 0;
 

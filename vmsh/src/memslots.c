@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
+#include <linux/kvm.h>
 
 #include "memslots.h"
 #include "util.h"
@@ -31,6 +32,13 @@ struct memslots_rec {
 };
 
 #include "memslots.skel.h"
+
+/* Linux 6.8's (struct kvm_userspace_memory_region2: 160 bytes), newer than our headers */
+#ifdef KVM_SET_USER_MEMORY_REGION2
+#define MEMSLOTS_SET_REGION2 KVM_SET_USER_MEMORY_REGION2
+#else
+#define MEMSLOTS_SET_REGION2 _IOW(KVMIO, 0x49, char[160])
+#endif
 
 _Static_assert(sizeof(struct memslots_rec) == 32, "memslots_rec layout");
 
@@ -217,6 +225,8 @@ int memslots__open(pid_t pid, struct memslots_probe **out)
 		goto fail;
 	}
 	p->skel->rodata->target_tgid = (uint32_t)pid;
+	p->skel->rodata->cmd_set_region = KVM_SET_USER_MEMORY_REGION;
+	p->skel->rodata->cmd_set_region2 = MEMSLOTS_SET_REGION2;
 	err = memslots_bpf__load(p->skel);
 	if (err) {
 		pr_err("unable to load the memslots BPF program: %s "
@@ -255,6 +265,17 @@ int memslots__collect(struct memslots_probe *p, int (*trigger)(void *ctx), void 
 void memslots__arm(struct memslots_probe *p)
 {
 	__atomic_store_n(&p->skel->bss->state, 0, __ATOMIC_SEQ_CST);
+}
+
+void memslots__watch(struct memslots_probe *p, uint64_t gpa)
+{
+	__atomic_store_n(&p->skel->bss->watch_gpa, gpa, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&p->skel->bss->watch_on, 1, __ATOMIC_SEQ_CST);
+}
+
+bool memslots__watch_hit(const struct memslots_probe *p)
+{
+	return __atomic_load_n(&p->skel->bss->log_seen, __ATOMIC_SEQ_CST);
 }
 
 int memslots__poll(struct memslots_probe *p, struct memslot **slots, size_t *nslots)
