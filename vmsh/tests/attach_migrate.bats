@@ -86,6 +86,7 @@ migrate_cancel() {
 	wait "$helper" || status=$?
 	helper=
 	grep -q "the VM is being migrated or snapshotted" "$err"
+	grep "the VM is being migrated or snapshotted" "$err" | sed 's/^/# /' >&3
 	[ "${status:-0}" -ne 0 ]
 	migrate_cancel
 	diff <(echo "$hv0") <(hv_state "$PID")
