@@ -330,6 +330,10 @@ static int discover(struct attach *a)
 		 * the kernel's).
 		 */
 		err = pagemap__kernel_mmu(&held_mem, s.sregs.cr3, s.sregs.cr4 & CR4_LA57, &a->mmu);
+		if (err)
+			pr_err("attach: vCPU %d's page tables (CR3 0x%llx) are outside the guest's "
+			       "RAM: is the guest a 64-bit Linux that has booted?",
+			       a->hv.vcpus[i].index, (unsigned long long)s.sregs.cr3);
 		v = (int)i;
 	}
 	if (err)
