@@ -117,7 +117,7 @@ bool kernel_images__vmlinux(const char *kernel, struct blob *out)
 
 	snprintf(path, sizeof(path), "%s/kernels/%s/vmlinuz", kernel_images__cache_dir(), kernel);
 	if (access(path, R_OK)) {
-		print_message("skipping: %s is missing (run lab/lab prepare)\n", path);
+		print_message("# skipping: %s is missing (run lab/lab prepare)\n", path);
 		return false;
 	}
 	assert_true(blob__read_file(path, &bz));
@@ -132,7 +132,7 @@ bool kernel_images__vmlinux(const char *kernel, struct blob *out)
 		if (!memcmp(bz.data + start, fmts[i].magic, fmts[i].len))
 			tool = fmts[i].tool;
 	if (!tool) {
-		print_message("skipping: unknown compression in %s\n", path);
+		print_message("# skipping: unknown compression in %s\n", path);
 		goto out;
 	}
 
@@ -148,7 +148,7 @@ bool kernel_images__vmlinux(const char *kernel, struct blob *out)
 	status = pclose(p);
 	/* The shell's "command not found": this host cannot unpack it. */
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-		print_message("skipping: '%s' is not installed\n", tool);
+		print_message("# skipping: '%s' is not installed\n", tool);
 		blob__free(out);
 		goto out;
 	}

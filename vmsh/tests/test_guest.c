@@ -19,6 +19,7 @@
 
 #include "guest.h"
 #include "util.h"
+#include "skip.h"
 
 #define HV_BASE 0x7f0000000000ULL
 #define HV_SIZE 0x800000ULL
@@ -247,7 +248,7 @@ static void test_read_hva_process(void **state)
 	(void)state;
 	ret = guest__read_hva_process(&pid, (uint64_t)(uintptr_t)msg, buf, sizeof(buf));
 	if (ret == -EPERM || ret == -ENOSYS)
-		skip(); /* process_vm_readv forbidden here (seccomp, ptrace scope) */
+		skip_because("process_vm_readv is forbidden here (seccomp, ptrace scope)");
 	assert_int_equal(ret, 0);
 	assert_string_equal(buf, msg);
 	/* A large read (several pages, maybe several partial transfers). */
@@ -303,7 +304,7 @@ static void test_write_hva_process(void **state)
 	(void)state;
 	ret = guest__write_hva_process(&pid, (uint64_t)(uintptr_t)target, msg, sizeof(msg));
 	if (ret == -EPERM || ret == -ENOSYS)
-		skip(); /* process_vm_writev forbidden here (seccomp, ptrace scope) */
+		skip_because("process_vm_writev is forbidden here (seccomp, ptrace scope)");
 	assert_int_equal(ret, 0);
 	assert_string_equal(target, msg);
 	assert_true(guest__write_hva_process(&pid, 0x10, msg, 8) < 0);
@@ -492,7 +493,7 @@ static void test_readv_hva_process(void **state)
 		free(segs);
 		free(src);
 		free(dst);
-		skip(); /* process_vm_readv forbidden here */
+		skip_because("process_vm_readv is forbidden here (seccomp, ptrace scope)");
 	}
 	assert_int_equal(ret, 0);
 	for (size_t k = 0, o = 0; k < N; o += segs[k].len, k++)
@@ -539,7 +540,7 @@ static void test_readv_phys_process(void **state)
 		buf[i] = (uint8_t)(i * 13);
 	ret = guest__writev_phys(&pm, segs, 2, buf, NULL);
 	if (ret == -EPERM || ret == -ENOSYS)
-		skip();
+		skip_because("process_vm_writev is forbidden here (seccomp, ptrace scope)");
 	assert_int_equal(ret, 0);
 	assert_int_equal(calls, 1);
 	assert_memory_equal(ram + 0x2800, buf, 0x800);

@@ -23,6 +23,7 @@
 
 #include "guestram.h"
 #include "util.h"
+#include "skip.h"
 
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)
@@ -489,11 +490,11 @@ static void test_eventfds(void **state)
 
 	(void)state;
 	if (fhv.t.pidfd < 0)
-		skip(); /* no pidfd_open here */
+		skip_because("no pidfd_open here (Linux < 5.3, or seccomp)");
 	if (guestram__eventfd_open(&fhv, &efd) < 0) {
 		/* pidfd_getfd refused (seccomp, Yama ptrace scope): the fd is gone again. */
 		assert_int_equal(fk.calls[1].nr, SYS_close);
-		skip();
+		skip_because("pidfd_getfd is refused here (seccomp, Yama ptrace scope)");
 	}
 	assert_int_equal(fk.calls[0].nr, SYS_eventfd2);
 	assert_int_equal(fk.calls[0].a[1], EFD_CLOEXEC | EFD_NONBLOCK);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "softdirty.h"
+#include "skip.h"
 
 #define NPAGES 16
 
@@ -47,9 +48,7 @@ static void test_runs(void **state)
 
 	(void)state;
 	if (s != 1) {
-		/* printed as cmocka's skip reason: where the kernel has no soft-dirty bits */
-		fprintf(stderr, "this kernel keeps no soft-dirty bits (CONFIG_MEM_SOFT_DIRTY)\n");
-		skip();
+		skip_because("this kernel keeps no soft-dirty bits (CONFIG_MEM_SOFT_DIRTY)");
 	}
 	p = mmap(NULL, NPAGES * SOFTDIRTY_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		 -1, 0);
