@@ -18,13 +18,14 @@
  *     it to vmsh.
  *   - Output: the terminal or pipe is written through a non-blocking file
  *     description of its own (reopened by /proc/self/fd, so the shell's is
- *     left blocking), stderr too. What it does not take waits in a bounded
- *     buffer (OUT_BUF). While vmsh traces the vCPUs it never waits for the
- *     terminal: output beyond the buffer is dropped (and counted, and said
- *     at the end). In the steady state, where the vCPUs run untraced, a
- *     full buffer makes vmsh wait for the terminal instead (polling it and
- *     the signalfd): the guest's console then fills and CMD's writes
- *     block, and the vCPUs run on.
+ *     left blocking), stderr too. vmsh takes the guest's output at once, in
+ *     every phase, and never waits for the terminal: the guest's hvc
+ *     console spins with interrupts off until the host takes each buffer
+ *     (virtio_console's __send_to_port), so a host that waited for a
+ *     terminal nobody reads froze a vCPU, and with it the guest
+ *     (attach_jobctl.bats). What the terminal has not taken waits in a ring
+ *     of OUT_BUF bytes, flushed whenever the terminal can take more; beyond
+ *     that, output is dropped (and counted, and said at the end).
  *   - SIGINT/SIGTERM/SIGHUP end any such wait at once. From any state, vmsh
  *     starts to detach within a tick (20 ms; 200 ms steady) and exits within
  *     STOP_TIMEOUT_MS (30 s: stage1 gives stage2 at most 10 + 10 s) plus
@@ -59,7 +60,7 @@
 #define PROBE_TIMEOUT_MS 3000	/* a driver probes a device as it is added */
 #define STEADY_AFTER_MS 200	/* CMD ran this long: leave the trap */
 #define EOT 0x04		/* ^D: end of input for the guest's terminal */
-#define OUT_BUF (256u << 10)	/* the guest's output the terminal did not take yet */
+#define OUT_BUF (16u << 20)	/* the guest's output the terminal did not take yet */
 #define OUT_FLUSH_MS 2000	/* at the end, the terminal gets this long to take it */
 
 /* The output side of the one session of this process (see the top). */
@@ -67,10 +68,9 @@ static struct {
 	int fd;		/* non-blocking where it could be made so; a->out_fd */
 	bool own_fd;	/* fd was opened here */
 	bool sock;	/* send(MSG_DONTWAIT) */
-	bool stopping;	/* attach__stop_guest runs: never wait */
 	bool told_tstp; /* the Ctrl-Z message was printed */
-	char *buf;
-	size_t len;
+	char *buf;	/* a ring of OUT_BUF bytes: len of them from head on */
+	size_t head, len;
 	uint64_t dropped;
 } out = { .fd = -1 };
 
@@ -109,54 +109,27 @@ static ssize_t out_write(const void *buf, size_t len)
 	return n;
 }
 
-/* As much of the buffer as the terminal takes now; false if it is gone. */
+/* As much of the ring as the terminal takes now; false if it is gone. */
 static bool out_flush(void)
 {
 	while (out.len) {
-		ssize_t n = out_write(out.buf, out.len);
+		size_t run = out.len < OUT_BUF - out.head ? out.len : OUT_BUF - out.head;
+		ssize_t n = out_write(out.buf + out.head, run);
 
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return true;
 		if (n <= 0) { /* a closed terminal drops output */
-			out.len = 0;
+			out.len = out.head = 0;
 			return false;
 		}
-		memmove(out.buf, out.buf + n, out.len - (size_t)n);
+		out.head = (out.head + (size_t)n) % OUT_BUF;
 		out.len -= (size_t)n;
 	}
+	out.head = 0;
 	return true;
 }
 
 static void take_signals(struct attach *a);
-
-/*
- * Wait until the terminal takes some output, a signal asks vmsh to stop, or
- * ms passed (-1: no limit). Only where no vCPU waits for this thread.
- */
-static void out_wait(struct attach *a, int ms)
-{
-	struct pollfd pfd[2] = { { .fd = out.fd, .events = POLLOUT },
-				 { .fd = a->sigfd, .events = POLLIN } };
-
-	while (out.len && !a->stop_signal) {
-		int r = poll(pfd, 2, ms);
-
-		if (r <= 0 && !(r < 0 && errno == EINTR))
-			return;
-		if (pfd[1].revents & POLLIN)
-			take_signals(a);
-		if (pfd[0].revents & (POLLOUT | POLLERR | POLLHUP)) {
-			out_flush();
-			return;
-		}
-	}
-}
-
-/* vmsh may wait for the terminal: no vCPU is traced, no stop is under way. */
-static bool out_may_wait(const struct attach *a)
-{
-	return !a->trapping && !a->stop_signal && !out.stopping;
-}
 
 static ssize_t console_output(void *ctx, const void *buf, size_t len)
 {
@@ -184,16 +157,15 @@ static ssize_t console_output(void *ctx, const void *buf, size_t len)
 			left -= (size_t)n;
 		}
 	}
-	while (left) {
-		size_t room = OUT_BUF - out.len, take = left < room ? left : room;
+	while (left && out.len < OUT_BUF) {
+		size_t tail = (out.head + out.len) % OUT_BUF;
+		size_t room = tail >= out.head ? OUT_BUF - tail : out.head - tail;
+		size_t take = left < room ? left : room;
 
-		memcpy(out.buf + out.len, p, take);
+		memcpy(out.buf + tail, p, take);
 		out.len += take;
 		p += take;
 		left -= take;
-		if (!left || !out_may_wait(a))
-			break;
-		out_wait(a, -1);
 	}
 	if (left && !out.dropped)
 		pr_debug("console: the terminal does not keep up: dropping output");
@@ -332,9 +304,9 @@ int attach__loop_init(struct attach *a)
 	out.buf = malloc(OUT_BUF);
 	if (!out.buf)
 		return -ENOMEM;
-	out.len = 0;
+	out.head = out.len = 0;
 	out.dropped = 0;
-	out.stopping = out.told_tstp = false;
+	out.told_tstp = false;
 	if (a->o.pts) {
 		a->in_fd = open(a->o.pts, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 		if (a->in_fd < 0 || !isatty(a->in_fd)) {
@@ -372,7 +344,7 @@ void attach__loop_orphan(struct attach *a)
 	out.fd = a->in_fd = a->out_fd = null;
 	out.own_fd = null >= 0 && !a->o.pts; /* else loop_fini closes it as in_fd */
 	out.sock = false;
-	out.len = 0;
+	out.head = out.len = 0;
 	a->raw_tty = false;
 	a->in_eof = a->eot_queued = true;
 	a->inlen = 0;
@@ -413,7 +385,7 @@ void attach__loop_fini(struct attach *a)
 	out.fd = -1;
 	free(out.buf);
 	out.buf = NULL;
-	out.len = 0;
+	out.head = out.len = 0;
 	a->in_fd = a->out_fd = -1;
 }
 
@@ -719,7 +691,6 @@ int attach__stop_guest(struct attach *a)
 	uint64_t start = now_ms(), done_at = 0;
 	bool told_gone = false;
 
-	out.stopping = true;	/* from here on, output never waits */
 	attach__keeper_stop(a); /* vmsh detaches itself */
 	if (!a->entered)
 		return 0;
