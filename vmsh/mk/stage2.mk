@@ -21,5 +21,6 @@ LDLIBS_vmsh_stage2_proto := -lcmocka
 
 LAB_TESTS += vmsh/tests/stage2.bats
 
-# Job control and a terminal that does not read, during an attach (issue 19).
-LAB_TESTS_FULL += vmsh/tests/attach_jobctl.bats
+# Job control and a terminal that does not read, during an attach (issue 19):
+# ~4 minutes of a lab host.
+LAB_TESTS += vmsh/tests/attach_jobctl.bats
