@@ -26,6 +26,8 @@
 #include "port.h"
 #include "stats.h"
 
+#define PORT_NB_DESC 1024 /* rx and tx descriptors asked for (the PMD may adjust) */
+
 static int sh(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Runs an ip(8) command line; its stderr goes to ours so failures explain themselves. */
@@ -207,7 +209,7 @@ int port__open(struct port *p, const char *spec, unsigned idx, struct rte_mempoo
 	struct rte_eth_conf conf = { 0 };
 	struct rte_ether_addr ea;
 	char name[32], val[64];
-	uint16_t nb_desc = 1024;
+	uint16_t nb_desc = PORT_NB_DESC;
 	int rc;
 
 	memset(p, 0, sizeof(*p));
@@ -425,7 +427,7 @@ int port__open_ethdev(struct port *p, uint16_t id, uint16_t nrxq, uint16_t ntxq,
 	struct rte_eth_dev_info di;
 	struct rte_eth_conf conf;
 	struct rte_ether_addr ea;
-	uint16_t nrxd = 1024, ntxd = 1024;
+	uint16_t nrxd = PORT_NB_DESC, ntxd = PORT_NB_DESC;
 	char e[200];
 	int rc;
 
@@ -451,7 +453,7 @@ int port__open_ethdev(struct port *p, uint16_t id, uint16_t nrxq, uint16_t ntxq,
 	conf.intr_conf.rxq = 1;
 	if (ethdev_start(id, &di, &conf, nrxq, ntxq, &nrxd, &ntxd, pool, err, errlen)) {
 		conf.intr_conf.rxq = 0;
-		nrxd = ntxd = 1024;
+		nrxd = ntxd = PORT_NB_DESC;
 		if (ethdev_start(id, &di, &conf, nrxq, ntxq, &nrxd, &ntxd, pool, err, errlen))
 			return -1;
 	}

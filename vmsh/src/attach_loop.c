@@ -129,8 +129,6 @@ static bool out_flush(void)
 	return true;
 }
 
-static void take_signals(struct attach *a);
-
 static ssize_t console_output(void *ctx, const void *buf, size_t len)
 {
 	struct attach *a = ctx;

@@ -355,11 +355,6 @@ int pagemap__unmap(const struct guest_mem *m, struct pagemap_undo *undo)
 }
 
 /*
- * Whether gpa is a page of the kernel image: the image is mapped linearly at
- * vbase from pbase (the kernel's high mapping), so the page must be mapped at
- * vbase + (gpa - pbase), inside the kernel image window, by mmu itself.
- */
-/*
  * The PDPT under PML5[511] (5-level paging) and PML4[511]: the kernel
  * image's. -EINVAL if an entry on the way is missing or huge: that entry
  * and its level in *entry and *level.
@@ -383,6 +378,11 @@ static int pagemap__image_pdpt(const struct guest_mem *m, const struct guest_mmu
 	return 0;
 }
 
+/*
+ * Whether gpa is a page of the kernel image: the image is mapped linearly at
+ * vbase from pbase (the kernel's high mapping), so the page must be mapped at
+ * vbase + (gpa - pbase), inside the kernel image window, by mmu itself.
+ */
 static bool pagemap__in_image(const struct guest_mem *m, const struct guest_mmu *mmu,
 			      const struct guest_kernel *k, uint64_t gpa)
 {
@@ -404,16 +404,15 @@ static bool pagemap__in_image(const struct guest_mem *m, const struct guest_mmu 
 static int pagemap__check_root(const struct guest_mem *m, const struct guest_mmu *mmu,
 			       const struct guest_kernel *k, uint64_t *pdpt)
 {
-	uint64_t table, entry;
+	uint64_t entry;
 	int ret, level;
 
-	ret = pagemap__image_pdpt(m, mmu, &table, &entry, &level);
+	ret = pagemap__image_pdpt(m, mmu, pdpt, &entry, &level);
 	if (ret < 0)
 		return ret;
-	*pdpt = table;
-	if (!pagemap__in_image(m, mmu, k, table))
+	if (!pagemap__in_image(m, mmu, k, *pdpt))
 		return -EINVAL;
-	ret = pagemap__read_entry(m, table, (k->vbase >> 30) & (ENTRIES - 1), &entry);
+	ret = pagemap__read_entry(m, *pdpt, (k->vbase >> 30) & (ENTRIES - 1), &entry);
 	if (ret < 0)
 		return ret;
 	if (!(entry & PTE_P) || (entry & PTE_PS) ||
