@@ -144,6 +144,9 @@ int guest__read_top_entry(const struct guest_mem *m, const struct guest_mmu *mmu
 /* Translate a virtual address; -EFAULT if not mapped. *page_size may be NULL. */
 int guest__translate(const struct guest_mem *m, const struct guest_mmu *mmu, uint64_t gva,
 		     uint64_t *gpa, uint64_t *page_size);
+/* The same, and *nx: whether a table entry on the way has NX (bit 63) set. */
+int guest__translate_nx(const struct guest_mem *m, const struct guest_mmu *mmu, uint64_t gva,
+			uint64_t *gpa, uint64_t *page_size, bool *nx);
 /* Copy guest-virtual memory, page by page. */
 int guest__read_virt(const struct guest_mem *m, const struct guest_mmu *mmu, uint64_t gva,
 		     void *buf, size_t len);

@@ -25,8 +25,10 @@
  * device touches no queue until the driver writes 0 to Status.
  *
  * Features offered: VIRTIO_F_VERSION_1 (required: FEATURES_OK is refused
- * without it) plus the device's own; no INDIRECT_DESC, no EVENT_IDX, no
- * IN_ORDER (buffers are used in order anyway, each with its own used entry).
+ * without it), VIRTIO_RING_F_EVENT_IDX (the driver kicks and is interrupted
+ * only when the other side asked for it, as with QEMU's devices) plus the
+ * device's own; no INDIRECT_DESC, no IN_ORDER (buffers are used in order
+ * anyway, each with its own used entry).
  *
  * Concurrency: none inside. A device must only be called from one thread
  * at a time (the caller's event loop); callbacks run on that thread, from
@@ -228,6 +230,19 @@ struct virtq {
 	uint16_t used_idx;    /* our used.idx */
 	uint32_t used0_id;    /* used.ring[0].id as last written (little-endian) */
 	bool need_irq;	      /* used entries added since the last interrupt */
+	/*
+	 * VIRTIO_RING_F_EVENT_IDX (virtio 1.x 2.7.7, 2.7.10): the driver
+	 * kicks only when it adds the entry at avail_event (used.ring[num]),
+	 * and wants an interrupt only once used.idx passes used_event
+	 * (avail.ring[num]). avail_event: the value vmsh last stored
+	 * (avail_event_ok: it stored one since the queue was enabled).
+	 * used_event: as read after vmsh's last used.idx store (used_event_ok).
+	 * signalled_used: used.idx at the last interrupt decision
+	 * (signalled_ok: one was made).
+	 */
+	bool event_idx;
+	bool avail_event_ok, used_event_ok, signalled_ok;
+	uint16_t avail_event, used_event, signalled_used;
 	/*
 	 * Read in one call right after avail.idx, when it shows new entries:
 	 * the descriptor table (snap[0, 16 * num)) and the avail.ring entries

@@ -56,7 +56,7 @@
 #define ENTER_TIMEOUT_MS 10000	/* the vCPU runs stage1's entry */
 #define READY_TIMEOUT_MS 120000 /* stage2 started (nested lab hosts are slow) */
 #define STOP_TIMEOUT_MS 30000	/* stage1 stopped stage2 and unregistered */
-#define GRACE_MS 100		/* stage1 returns from its last function */
+#define ERROR_GRACE_MS 100	/* stage1's entry returns after its ERROR */
 #define PROBE_TIMEOUT_MS 3000	/* a driver probes a device as it is added */
 #define STEADY_AFTER_MS 200	/* CMD ran this long: leave the trap */
 #define EOT 0x04		/* ^D: end of input for the guest's terminal */
@@ -715,14 +715,20 @@ int attach__stop_guest(struct attach *a)
 		}
 		if (read_stage1(a))
 			return -EIO;
-		if (!done_at &&
-		    (a->stage1_state == STAGE1_DONE || a->stage1_state == STAGE1_ERROR)) {
-			if (a->stage1_state == STAGE1_ERROR)
-				report_stage1_error(a);
+		/*
+		 * DONE is the kernel's own store, after which the worker runs
+		 * only kernel code (stage1/entry.S): stage1's memory may go at
+		 * once. ERROR may be the entry's, a few instructions before its
+		 * ret: a vCPU may still be there (or in an NMI taken there),
+		 * so serve a little longer before the last hold checks RIPs.
+		 */
+		if (a->stage1_state == STAGE1_DONE)
+			return 0;
+		if (a->stage1_state == STAGE1_ERROR && !done_at) {
+			report_stage1_error(a);
 			done_at = now_ms();
 		}
-		/* stage1 still returns from its work function: serve a little longer */
-		if (done_at && now_ms() - done_at >= GRACE_MS)
+		if (done_at && now_ms() - done_at >= ERROR_GRACE_MS)
 			return 0;
 		if (!done_at && now_ms() - start > STOP_TIMEOUT_MS) {
 			pr_err("attach: stage1 did not finish in the guest within %d s (state %u)",

@@ -70,6 +70,13 @@
 #define KSYM_MIN 16
 #define WINDOW_BELOW (STRINGS_MAX + KSYMTAB_GAP + 4ULL * 1024 * 1024)
 #define WINDOW_ABOVE STRINGS_MAX
+/*
+ * A real kernel's strings and tables take about 1 MiB (6.1: 500 KiB of
+ * names, 400 KiB of tables): a window this big is tried first, the full
+ * one only when what was found touches its edges.
+ */
+#define SMALL_BELOW (3ULL << 20)
+#define SMALL_ABOVE (1ULL << 20)
 /* Runs of NULs longer than this end the strings region (padding, zeroes). */
 #define STRINGS_MAX_NULS 16
 /* Longest exported name we accept (KSYM_NAME_LEN is 512; real ones < 100). */
@@ -77,6 +84,7 @@
 
 struct extent {
 	uint64_t va, len;
+	bool nx; /* not executable: .rodata and data, not .text */
 };
 
 /* Guest memory copied into a host buffer, addressed by guest-virtual address. */
@@ -84,6 +92,7 @@ struct window {
 	uint8_t *buf;
 	uint64_t va;
 	size_t len;
+	bool clipped; /* a search ran into the window's edge: a bigger one may find more */
 };
 
 struct strings {
@@ -143,7 +152,8 @@ static void kernel__map_extents(const struct guest_mem *m, const struct guest_mm
 	*n = 0;
 	while (va < GUEST_KERNEL_WINDOW_END) {
 		uint64_t gpa, size = PAGE_4K, next;
-		int ret = guest__translate(m, mmu, va, &gpa, &size);
+		bool nx;
+		int ret = guest__translate_nx(m, mmu, va, &gpa, &size, &nx);
 
 		if (size < PAGE_4K || (size & (size - 1)))
 			size = PAGE_4K;
@@ -151,11 +161,10 @@ static void kernel__map_extents(const struct guest_mem *m, const struct guest_mm
 		if (next <= va || next > GUEST_KERNEL_WINDOW_END)
 			next = GUEST_KERNEL_WINDOW_END;
 		if (ret == 0) {
-			if (*n && ext[*n - 1].va + ext[*n - 1].len == va) {
+			if (*n && ext[*n - 1].va + ext[*n - 1].len == va && ext[*n - 1].nx == nx) {
 				ext[*n - 1].len += next - va;
 			} else if (*n < MAX_EXTENTS) {
-				ext[*n].va = va;
-				ext[*n].len = next - va;
+				ext[*n] = (struct extent){ .va = va, .len = next - va, .nx = nx };
 				(*n)++;
 			} else {
 				pr_debug("more than %d mapped ranges in the kernel window",
@@ -329,7 +338,7 @@ static bool kernel__string_at(const struct window *w, const struct strings *str,
  * are merged by the linker, tail-merging included, so names need not start
  * after a NUL, and empty strings (namespaces) show up as extra NULs.
  */
-static bool kernel__strings_around(const struct window *w, uint64_t anchor, struct strings *str)
+static bool kernel__strings_around(struct window *w, uint64_t anchor, struct strings *str)
 {
 	const char *b = (const char *)w->buf;
 	size_t a = (size_t)(anchor - w->va), pos, start, nuls = 0, idents = 0;
@@ -342,6 +351,8 @@ static bool kernel__strings_around(const struct window *w, uint64_t anchor, stru
 
 		while (pos < w->len && kernel__token_char(b[pos]))
 			pos++;
+		if (pos >= w->len)
+			w->clipped = true;
 		if (pos >= w->len || b[pos] != '\0')
 			break;
 		if (pos == tok) {
@@ -376,10 +387,14 @@ static bool kernel__strings_around(const struct window *w, uint64_t anchor, stru
 		 * A token not preceded by a NUL is the first string of the
 		 * section, glued to whatever comes before: keep it and stop.
 		 */
+		if (q == 0)
+			w->clipped = true;
 		if (q == 0 || b[q - 1] != '\0')
 			break;
 		pos = q - 1;
 	}
+	if (pos == 0)
+		w->clipped = true;
 	str->start = w->va + start;
 	pr_debug("strings candidate 0x%llx-0x%llx, %zu names", (unsigned long long)str->start,
 		 (unsigned long long)str->end, idents);
@@ -441,7 +456,7 @@ static bool ksymtab__valid(const struct window *w, const struct strings *str, en
 }
 
 /* Find the tables below the strings: [*start, *start + *n * size). */
-static bool ksymtab__find(const struct window *w, const struct strings *str, enum ksymtab_layout l,
+static bool ksymtab__find(struct window *w, const struct strings *str, enum ksymtab_layout l,
 			  uint64_t *start, size_t *n)
 {
 	uint64_t size = ksymtab__entry_size(l);
@@ -464,12 +479,17 @@ static bool ksymtab__find(const struct window *w, const struct strings *str, enu
 			q -= size;
 			count++;
 		}
+		if (q - w->va < size)
+			w->clipped = true;
 		if (count >= KSYM_MIN) {
 			*start = q;
 			*n = count;
 			return true;
 		}
 	}
+	/* the gap below the strings was cut by the window */
+	if (low == w->va)
+		w->clipped = true;
 	return false;
 }
 
@@ -509,21 +529,26 @@ err:
 	return -ENOMEM;
 }
 
-/* Try the strings candidate at anchor: 0, -ENOENT if it is not, -ENOMEM. */
-static int kernel__ksymtab_at(const struct guest_mem *m, const struct guest_mmu *mmu,
-			      uint64_t anchor, struct guest_kernel *k)
+/*
+ * Try the strings candidate at anchor in a window of below/above bytes
+ * around it: 0, -ENOENT if it is not, -EAGAIN if a bigger window may
+ * find them (or more of them), -ENOMEM.
+ */
+static int kernel__ksymtab_in(const struct guest_mem *m, const struct guest_mmu *mmu,
+			      uint64_t anchor, uint64_t below, uint64_t above,
+			      struct guest_kernel *k)
 {
 	static const enum ksymtab_layout layouts[] = { KSYMTAB_PREL32_NS, KSYMTAB_PREL32,
 						       KSYMTAB_ABS64 };
-	struct window w;
+	struct window w = { .clipped = false };
 	struct strings str;
-	uint64_t end;
+	uint64_t end, start;
+	size_t i, n;
 	int ret = -ENOENT;
 
-	w.va = anchor - GUEST_KERNEL_WINDOW_START > WINDOW_BELOW ? anchor - WINDOW_BELOW
-								 : GUEST_KERNEL_WINDOW_START;
-	end = GUEST_KERNEL_WINDOW_END - anchor > WINDOW_ABOVE ? anchor + WINDOW_ABOVE
-							      : GUEST_KERNEL_WINDOW_END;
+	w.va =
+	    anchor - GUEST_KERNEL_WINDOW_START > below ? anchor - below : GUEST_KERNEL_WINDOW_START;
+	end = GUEST_KERNEL_WINDOW_END - anchor > above ? anchor + above : GUEST_KERNEL_WINDOW_END;
 	w.len = (size_t)(end - w.va);
 	w.buf = malloc(w.len);
 	if (!w.buf)
@@ -532,27 +557,44 @@ static int kernel__ksymtab_at(const struct guest_mem *m, const struct guest_mmu 
 
 	if (!kernel__strings_around(&w, anchor, &str))
 		goto out;
-	for (size_t i = 0; i < ARRAY_SIZE(layouts); i++) {
-		uint64_t start;
-		size_t n;
-
-		if (!ksymtab__find(&w, &str, layouts[i], &start, &n))
-			continue;
-		pr_info("%zu exported symbols (%s) at 0x%llx, names at 0x%llx", n,
-			ksymtab_layout__name(layouts[i]), (unsigned long long)start,
-			(unsigned long long)str.start);
-		ret = ksymtab__collect(&w, &str, layouts[i], start, n, k);
+	for (i = 0; i < ARRAY_SIZE(layouts); i++)
+		if (ksymtab__find(&w, &str, layouts[i], &start, &n))
+			break;
+	if (w.clipped) {
+		ret = -EAGAIN;
 		goto out;
 	}
+	if (i == ARRAY_SIZE(layouts))
+		goto out;
+	pr_info("%zu exported symbols (%s) at 0x%llx, names at 0x%llx", n,
+		ksymtab_layout__name(layouts[i]), (unsigned long long)start,
+		(unsigned long long)str.start);
+	ret = ksymtab__collect(&w, &str, layouts[i], start, n, k);
 out:
 	free(w.buf);
 	return ret;
 }
 
+/* Try the strings candidate at anchor: 0, -ENOENT if it is not, -ENOMEM. */
+static int kernel__ksymtab_at(const struct guest_mem *m, const struct guest_mmu *mmu,
+			      uint64_t anchor, struct guest_kernel *k)
+{
+	int ret = kernel__ksymtab_in(m, mmu, anchor, SMALL_BELOW, SMALL_ABOVE, k);
+
+	if (ret != -EAGAIN)
+		return ret;
+	ret = kernel__ksymtab_in(m, mmu, anchor, WINDOW_BELOW, WINDOW_ABOVE, k);
+	return ret == -EAGAIN ? -ENOENT : ret;
+}
+
 /*
  * Scan the mapped image chunk by chunk for the banner and for anchors, and
  * try each anchor as soon as it is seen: on a real kernel we stop after
- * .rodata instead of reading the whole image.
+ * .rodata instead of reading the whole image. Both are in .rodata, which
+ * a kernel with STRICT_KERNEL_RWX (every distribution's) maps NX, so the
+ * non-executable ranges go first and .text, most of the image, is not
+ * read at all; the executable ones follow only when that found nothing
+ * (rodata=off, or no NX).
  */
 static int kernel__scan_image(const struct guest_mem *m, const struct guest_mmu *mmu,
 			      const struct extent *ext, size_t n, struct guest_kernel *k)
@@ -566,8 +608,12 @@ static int kernel__scan_image(const struct guest_mem *m, const struct guest_mmu 
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < n && budget; i++) {
+	for (size_t j = 0; j < 2 * n && budget; j++) {
+		size_t i = j % n;
 		uint64_t va = ext[i].va, left = ext[i].len;
+
+		if (ext[i].nx != (j < n))
+			continue;
 
 		while (left && budget && !(s->banner_numbered && k->syms)) {
 			size_t len = left > SCAN_CHUNK ? SCAN_CHUNK : (size_t)left;

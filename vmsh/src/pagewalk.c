@@ -27,6 +27,7 @@
 
 #define PTE_PRESENT (1ULL << 0)
 #define PTE_PS (1ULL << 7)
+#define PTE_NX (1ULL << 63)
 /* Bits 51:12: the architectural maximum; the guest's MAXPHYADDR may be lower. */
 #define PTE_ADDR_MASK 0x000ffffffffff000ULL
 #define CR3_ADDR_MASK PTE_ADDR_MASK
@@ -66,13 +67,23 @@ int guest__read_top_entry(const struct guest_mem *m, const struct guest_mmu *mmu
 int guest__translate(const struct guest_mem *m, const struct guest_mmu *mmu, uint64_t gva,
 		     uint64_t *gpa, uint64_t *page_size)
 {
+	return guest__translate_nx(m, mmu, gva, gpa, page_size, NULL);
+}
+
+int guest__translate_nx(const struct guest_mem *m, const struct guest_mmu *mmu, uint64_t gva,
+			uint64_t *gpa, uint64_t *page_size, bool *nx)
+{
 	int levels = mmu->la57 ? 5 : 4;
 	uint64_t table = mmu->cr3 & CR3_ADDR_MASK;
 	uint64_t dummy;
+	bool dummy_nx;
 
 	if (!page_size)
 		page_size = &dummy;
+	if (!nx)
+		nx = &dummy_nx;
 	*page_size = PAGE_SIZE_4K;
+	*nx = false;
 	if (!pagewalk__canonical(gva, levels)) {
 		pr_debug("0x%llx is not canonical", (unsigned long long)gva);
 		return -EFAULT;
@@ -105,6 +116,8 @@ int guest__translate(const struct guest_mem *m, const struct guest_mmu *mmu, uin
 			*page_size = size;
 			return -EFAULT;
 		}
+		/* NX at any level makes the page not executable (EFER.NXE: Linux sets it) */
+		*nx = *nx || (entry & PTE_NX);
 		if (level == 1 || ((entry & PTE_PS) && level <= 3)) {
 			/*
 			 * A leaf. For huge pages, bit 12 is PAT, and the bits

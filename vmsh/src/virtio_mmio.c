@@ -45,7 +45,8 @@ void virtio_dev__init(struct virtio_dev *dev, const char *name, uint32_t device_
 	dev->ops = ops;
 	if (host)
 		dev->host = *host;
-	dev->device_features = device_features | (1ULL << VIRTIO_F_VERSION_1);
+	dev->device_features =
+	    device_features | (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX);
 	dev->nqueues = nqueues;
 	dev->config = config;
 	dev->config_len = config_len;
@@ -300,23 +301,72 @@ static int virtq__load_idx(struct virtio_dev *dev, uint64_t gpa, uint16_t *idx, 
  * only 4-byte aligned gets the 2-byte write: both can in principle still
  * tear at a 256 boundary.
  */
-static int virtq__store_used_idx(struct virtio_dev *dev, struct virtq *vq, uint16_t idx)
+static int virtq__store_used_idx(struct virtio_dev *dev, struct virtq *vq, uint16_t idx, bool arm)
 {
+	uint64_t ev = vq->used + 4 + (uint64_t)VIRTQ_USED_ELEM_SIZE * vq->num;
 	uint16_t *p = virtq__idx_ptr(dev, vq->used + 2, true), le = htole16(idx);
-	uint8_t word[8];
+	uint16_t *pe = virtq__idx_ptr(dev, ev, true), ev_le = htole16(vq->last_avail);
+	struct guest_seg segs[2];
+	uint8_t buf[8 + 2];
+	size_t n = 0, len = 0, bad;
+	int ret;
 
-	if (p) {
+	if (p && (!arm || pe)) {
 		__atomic_store_n(p, le, __ATOMIC_RELEASE);
-		return 0;
+		if (arm)
+			__atomic_store_n(pe, ev_le, __ATOMIC_RELAXED);
+		goto out;
 	}
 	/* the elements' copy (an earlier call) before the index's */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	if (vq->used % sizeof(word))
-		return virtq__write(dev, vq->used + 2, &le, sizeof(le), "used.idx");
-	memset(word, 0, 2);
-	memcpy(word + 2, &le, sizeof(le));
-	memcpy(word + 4, &vq->used0_id, sizeof(vq->used0_id));
-	return virtq__write(dev, vq->used, word, sizeof(word), "used.idx");
+	if (vq->used % 8) {
+		segs[n++] = (struct guest_seg){ vq->used + 2, sizeof(le) };
+		memcpy(buf, &le, sizeof(le));
+		len = sizeof(le);
+	} else {
+		segs[n++] = (struct guest_seg){ vq->used, 8 };
+		memset(buf, 0, 2);
+		memcpy(buf + 2, &le, sizeof(le));
+		memcpy(buf + 4, &vq->used0_id, sizeof(vq->used0_id));
+		len = 8;
+	}
+	if (arm) {
+		segs[n++] = (struct guest_seg){ ev, sizeof(ev_le) };
+		memcpy(buf + len, &ev_le, sizeof(ev_le));
+	}
+	ret = guest__writev_phys(&dev->mem, segs, n, buf, &bad);
+	if (ret < 0)
+		return virtq__xferv_failed(dev, segs, n, bad, ret, true,
+					   bad == 1 ? "used.avail_event" : "used.idx");
+out:
+	if (arm) {
+		vq->avail_event = vq->last_avail;
+		vq->avail_event_ok = true;
+	}
+	return 0;
+}
+
+/*
+ * EVENT_IDX: ask for a kick when the driver adds the entry at last_avail
+ * (avail_event, after the used ring), alone: with used elements to publish,
+ * virtq__store_used_idx writes it with used.idx. A torn copy (2 bytes
+ * through process_vm_writev) can only cost a kick or add one: the re-read of
+ * avail.idx that follows (virtq__refill) finds an entry whose kick the
+ * driver skipped, since its avail.idx store came before its avail_event
+ * load, and both sides have a full barrier between store and load.
+ */
+static int virtq__store_avail_event(struct virtio_dev *dev, struct virtq *vq)
+{
+	uint64_t gpa = vq->used + 4 + (uint64_t)VIRTQ_USED_ELEM_SIZE * vq->num;
+	uint16_t *p = virtq__idx_ptr(dev, gpa, true), le = htole16(vq->last_avail);
+
+	if (p)
+		__atomic_store_n(p, le, __ATOMIC_RELAXED);
+	else if (virtq__write(dev, gpa, &le, sizeof(le), "used.avail_event") < 0)
+		return -EIO;
+	vq->avail_event = vq->last_avail;
+	vq->avail_event_ok = true;
+	return 0;
 }
 
 /*
@@ -339,14 +389,58 @@ static void virtq__snapshot(struct virtio_dev *dev, struct virtq *vq)
 	vq->snap_ok = guest__readv_phys(&dev->mem, segs, ARRAY_SIZE(segs), vq->snap, NULL) == 0;
 }
 
-/* Refresh avail_cache (and the snapshot); -EIO on a bad ring or an index too far ahead. */
-static int virtq__read_avail_idx(struct virtio_dev *dev, struct virtq *vq, unsigned int queue)
+/*
+ * EVENT_IDX: avail.idx (as virtq__load_idx) and used_event, in one call
+ * through process_vm_readv. used_event may be torn there: a value too
+ * high only skips an interrupt the driver no longer needs, since its
+ * used_event store comes before its used.idx load (full barriers on both
+ * sides), so it sees vmsh's used.idx and polls the ring itself.
+ */
+static int virtq__load_idx_event(struct virtio_dev *dev, struct virtq *vq, uint16_t *idx)
+{
+	uint64_t gpa = vq->avail + 2, ev = vq->avail + 4 + 2ULL * vq->num;
+	const struct guest_seg segs[3] = { { gpa, 2 }, { gpa, 2 }, { ev, 2 } };
+	uint16_t *p = virtq__idx_ptr(dev, gpa, false), *pe = virtq__idx_ptr(dev, ev, false);
+	uint16_t three[3];
+	int ret;
+
+	if (p && pe) {
+		vq->used_event = le16toh(__atomic_load_n(pe, __ATOMIC_RELAXED));
+		vq->used_event_ok = true;
+		*idx = le16toh(__atomic_load_n(p, __ATOMIC_ACQUIRE));
+		return 0;
+	}
+	for (unsigned int t = 0; t < VIRTQ_IDX_TRIES; t++) {
+		ret = guest__readv_phys(&dev->mem, segs, ARRAY_SIZE(segs), three, NULL);
+		if (ret < 0) {
+			virtio_dev__fail(dev, "avail ring at 0x%llx not readable: %s",
+					 (unsigned long long)vq->avail, strerror(-ret));
+			return -EIO;
+		}
+		if (three[0] == three[1]) {
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			*idx = le16toh(three[0]);
+			vq->used_event = le16toh(three[2]);
+			vq->used_event_ok = true;
+			return 0;
+		}
+	}
+	return -EAGAIN;
+}
+
+/*
+ * Refresh avail_cache (and the snapshot), with used_event too where asked
+ * (EVENT_IDX); -EIO on a bad ring or an index too far ahead.
+ */
+static int virtq__read_avail_idx(struct virtio_dev *dev, struct virtq *vq, unsigned int queue,
+				 bool with_event)
 {
 	uint16_t idx;
 	int ret;
 
 	vq->snap_ok = false;
-	ret = virtq__load_idx(dev, vq->avail + 2, &idx, "avail.idx");
+	ret = with_event ? virtq__load_idx_event(dev, vq, &idx)
+			 : virtq__load_idx(dev, vq->avail + 2, &idx, "avail.idx");
 	if (ret < 0)
 		return ret == -EAGAIN ? 0 : -EIO;
 	/* More than a ring's worth of new entries cannot be real. */
@@ -362,6 +456,41 @@ static int virtq__read_avail_idx(struct virtio_dev *dev, struct virtq *vq, unsig
 	return 0;
 }
 
+static int virtq__flush(struct virtio_dev *dev, unsigned int queue, bool arm);
+
+/*
+ * Everything seen was popped: look for new entries. With EVENT_IDX the
+ * driver kicks only for the entry at avail_event, so before the device
+ * says "none" it asks for a kick at the next one (avail_event =
+ * last_avail) and reads avail.idx again after a full barrier: an entry the
+ * driver added before it could see that finds no kick, but is seen here
+ * (the driver stores avail.idx, then loads avail_event; vhost's
+ * vhost_enable_notify and QEMU's virtqueue_pop do the same). The used
+ * elements waiting go out first, and used_event comes back with avail.idx:
+ * so a notification that ends with the ring empty costs three calls (used
+ * elements; used.idx with avail_event; avail.idx with used_event) where
+ * without EVENT_IDX it costs four (avail.idx; used elements; used.idx;
+ * avail.flags), and the driver's next entries need no kick until vmsh has
+ * caught up with them.
+ */
+static int virtq__refill(struct virtio_dev *dev, struct virtq *vq, unsigned int queue)
+{
+	int ret;
+
+	/* nothing to publish: one look first, enough when the kick is armed */
+	if (!vq->event_idx || !vq->used_pending) {
+		ret = virtq__read_avail_idx(dev, vq, queue, false);
+		if (ret < 0 || !vq->event_idx || vq->last_avail != vq->avail_cache ||
+		    (vq->avail_event_ok && vq->avail_event == vq->last_avail))
+			return ret;
+	}
+	if (virtq__flush(dev, queue, !(vq->avail_event_ok && vq->avail_event == vq->last_avail)) <
+	    0)
+		return -EIO;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return virtq__read_avail_idx(dev, vq, queue, true);
+}
+
 bool virtq__has_avail(struct virtio_dev *dev, unsigned int queue)
 {
 	struct virtq *vq = &dev->vqs[queue];
@@ -370,7 +499,7 @@ bool virtq__has_avail(struct virtio_dev *dev, unsigned int queue)
 		return false;
 	if (vq->last_avail != vq->avail_cache)
 		return true;
-	return virtq__read_avail_idx(dev, vq, queue) == 0 && vq->last_avail != vq->avail_cache;
+	return virtq__refill(dev, vq, queue) == 0 && vq->last_avail != vq->avail_cache;
 }
 
 /* Descriptor i of a ready queue, from the snapshot or else from the ring. */
@@ -395,7 +524,7 @@ int virtq__pop(struct virtio_dev *dev, unsigned int queue, struct virtq_chain *c
 	if (!virtq__usable(dev, queue))
 		return 0;
 	if (vq->last_avail == vq->avail_cache) {
-		if (virtq__read_avail_idx(dev, vq, queue) < 0)
+		if (virtq__refill(dev, vq, queue) < 0)
 			return -EIO;
 		if (vq->last_avail == vq->avail_cache)
 			return 0;
@@ -498,9 +627,10 @@ static int virtq__check_write(struct virtio_dev *dev, uint64_t gpa, size_t len, 
  * Write the pending used elements (at most two pieces: they wrap around
  * the ring at most once), then used.idx. The index is written by a second
  * call, after the first returned: the driver cannot see it before the
- * elements it publishes.
+ * elements it publishes. arm (EVENT_IDX): avail_event = last_avail too, in
+ * the index's call (virtq__refill).
  */
-static int virtq__flush(struct virtio_dev *dev, unsigned int queue)
+static int virtq__flush(struct virtio_dev *dev, unsigned int queue, bool arm)
 {
 	struct virtq *vq = &dev->vqs[queue];
 	uint16_t n = vq->used_pending, first, n1, idx;
@@ -509,7 +639,7 @@ static int virtq__flush(struct virtio_dev *dev, unsigned int queue)
 	int ret;
 
 	if (!n)
-		return 0;
+		return arm ? virtq__store_avail_event(dev, vq) : 0;
 	vq->used_pending = 0;
 	first = vq->used_idx % vq->num;
 	n1 = n < vq->num - first ? n : (uint16_t)(vq->num - first);
@@ -525,7 +655,8 @@ static int virtq__flush(struct virtio_dev *dev, unsigned int queue)
 	else if (!first)
 		vq->used0_id = vq->used_batch[0].id;
 	idx = (uint16_t)(vq->used_idx + n);
-	if (virtq__store_used_idx(dev, vq, idx) < 0)
+	vq->used_event_ok = false; /* read before this store: stale for the decision */
+	if (virtq__store_used_idx(dev, vq, idx, arm) < 0)
 		return -EIO;
 	vq->used_idx = (uint16_t)(vq->used_idx + n);
 	vq->need_irq = true;
@@ -551,7 +682,7 @@ int virtq__push(struct virtio_dev *dev, unsigned int queue, uint16_t head, uint3
 	    (struct virtq_used_elem){ .id = htole32(head), .len = htole32(len) };
 	/* The ring holds num elements: a full batch must go out first. */
 	if (vq->used_pending == vq->num)
-		return virtq__flush(dev, queue);
+		return virtq__flush(dev, queue, false);
 	return 0;
 }
 
@@ -570,12 +701,34 @@ static int virtq__read_flags(struct virtio_dev *dev, const struct virtq *vq, uin
 	return 0;
 }
 
+/*
+ * EVENT_IDX: whether the driver asked for an interrupt for the used
+ * entries since the last decision (used_event in [signalled_used,
+ * used_idx)), as QEMU's virtio_should_notify decides. The first decision
+ * after the queue was enabled or taken over always interrupts.
+ */
+static int virtq__event_wanted(struct virtio_dev *dev, struct virtq *vq, bool *want)
+{
+	uint16_t old = vq->signalled_used, idx;
+	bool first = !vq->signalled_ok;
+
+	/* used_event read after our last used.idx store, or read it now */
+	if (!vq->used_event_ok && virtq__load_idx_event(dev, vq, &idx) == -EIO)
+		return -EIO;
+	vq->signalled_used = vq->used_idx;
+	vq->signalled_ok = true;
+	/* -EAGAIN above (avail.idx never stable) leaves used_event_ok false: interrupt */
+	*want = first || !vq->used_event_ok || vring_need_event(vq->used_event, vq->used_idx, old);
+	return 0;
+}
+
 void virtq__signal(struct virtio_dev *dev, unsigned int queue)
 {
 	struct virtq *vq = &dev->vqs[queue];
 	uint16_t flags;
+	bool want;
 
-	virtq__flush(dev, queue);
+	virtq__flush(dev, queue, false);
 	if (!vq->need_irq || (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET))
 		return;
 	vq->need_irq = false;
@@ -593,6 +746,11 @@ void virtq__signal(struct virtio_dev *dev, unsigned int queue)
 	 * so the fence between the two calls orders them as well.
 	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (vq->event_idx) {
+		if (virtq__event_wanted(dev, vq, &want) == 0 && want)
+			virtio_dev__raise(dev, VIRTIO_MMIO_INT_VRING);
+		return;
+	}
 	if (virtq__read_flags(dev, vq, &flags) < 0)
 		return;
 	if (!(flags & VRING_AVAIL_F_NO_INTERRUPT))
@@ -698,6 +856,7 @@ int virtio_mmio__resync(struct virtio_dev *dev)
 		vq->used_pending = 0;
 		memcpy(&vq->used0_id, head + 4, sizeof(vq->used0_id));
 		vq->snap_ok = false;
+		vq->avail_event_ok = vq->used_event_ok = vq->signalled_ok = false;
 		vq->need_irq = true;
 	}
 	return 0;
@@ -737,6 +896,8 @@ static void virtq__enable(struct virtio_dev *dev, unsigned int queue)
 	vq->last_avail = vq->avail_cache = vq->used_idx = vq->used_pending = 0;
 	vq->used0_id = 0; /* slot 0 is written before any index covers it */
 	vq->need_irq = vq->snap_ok = false;
+	vq->event_idx = dev->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
+	vq->avail_event_ok = vq->used_event_ok = vq->signalled_ok = false;
 }
 
 static void virtio_dev__set_status(struct virtio_dev *dev, uint32_t val)

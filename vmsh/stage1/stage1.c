@@ -50,6 +50,13 @@
 #define IORESOURCE_IRQ 0x00000400
 #define MAX_ERRNO 4095
 
+/*
+ * stage1 polls what vmsh writes into its memory (no event reaches it): every
+ * wait starts with 1 ms sleeps (a jiffy or more) and doubles them up to
+ * POLL_MS, so that vmsh's GO and stage2's exit are seen within a few ms,
+ * while the wait for STOP that lasts the whole session costs 20 wake-ups
+ * a second.
+ */
 #define POLL_MS 50
 #define DEFAULT_TIMEOUT_MS 10000
 #define MAX_TIMEOUT_MS 600000
@@ -274,15 +281,22 @@ void stage1_irq_work(struct irq_work *iw)
 	}
 }
 
+/* One poll's sleep (see POLL_MS): *waited grows by it, *step doubles. */
+static void poll_sleep(uint32_t *waited, uint32_t *step)
+{
+	WRITE_ONCE(stage1_abi.heartbeat, stage1_abi.heartbeat + 1);
+	msleep(*step);
+	*waited += *step;
+	*step = *step * 2 > POLL_MS ? POLL_MS : *step * 2;
+}
+
 /* The kernel is done with the irq_work (see stage1_irq_work). */
 static void wait_irq_work_idle(void)
 {
 	const uint32_t *flags = (const uint32_t *)((uint8_t *)irq_work + IRQ_WORK_OFF_FLAGS);
 
-	while (READ_ONCE(*flags) & (IRQ_WORK_PENDING | IRQ_WORK_BUSY)) {
-		WRITE_ONCE(stage1_abi.heartbeat, stage1_abi.heartbeat + 1);
-		msleep(POLL_MS);
-	}
+	for (uint32_t waited = 0, step = 1; READ_ONCE(*flags) & (IRQ_WORK_PENDING | IRQ_WORK_BUSY);)
+		poll_sleep(&waited, &step);
 }
 
 static bool str_ok(const char *s, size_t cap)
@@ -350,10 +364,9 @@ static int check_config(void)
  */
 static bool wait_request(uint32_t want, uint32_t ms, bool *stop)
 {
-	for (uint32_t waited = 0;; waited += POLL_MS) {
+	for (uint32_t waited = 0, step = 1;; poll_sleep(&waited, &step)) {
 		uint32_t r = READ_ONCE(stage1_abi.request);
 
-		WRITE_ONCE(stage1_abi.heartbeat, stage1_abi.heartbeat + 1);
 		if (r == want)
 			return true;
 		if (r == STAGE1_REQ_STOP) {
@@ -362,19 +375,16 @@ static bool wait_request(uint32_t want, uint32_t ms, bool *stop)
 		}
 		if (ms && waited >= ms)
 			return false;
-		msleep(POLL_MS);
 	}
 }
 
 static bool wait_gone(uint32_t ms)
 {
-	for (uint32_t waited = 0;; waited += POLL_MS) {
-		WRITE_ONCE(stage1_abi.heartbeat, stage1_abi.heartbeat + 1);
+	for (uint32_t waited = 0, step = 1;; poll_sleep(&waited, &step)) {
 		if (READ_ONCE(stage1_abi.stage2_gone))
 			return true;
 		if (waited >= ms)
 			return false;
-		msleep(POLL_MS);
 	}
 }
 
@@ -385,13 +395,11 @@ static bool wait_gone(uint32_t ms)
  */
 static int wait_pid(uint32_t ms)
 {
-	for (uint32_t waited = 0;; waited += POLL_MS) {
+	for (uint32_t waited = 0, step = 1;; poll_sleep(&waited, &step)) {
 		int nr = READ_ONCE(stage1_abi.stage2_pid);
 
-		WRITE_ONCE(stage1_abi.heartbeat, stage1_abi.heartbeat + 1);
 		if (nr > 0 || READ_ONCE(stage1_abi.stage2_gone) || waited >= ms)
 			return nr > 0 ? nr : 0;
-		msleep(POLL_MS);
 	}
 }
 

@@ -68,6 +68,8 @@ struct guest {
 	size_t size;
 	struct memslot slots[3];
 	struct guest_mem gm;
+	uint64_t text_pa, text_end_pa; /* .text, as offsets into the image */
+	uint64_t bytes_read;
 };
 
 static int guest_read_hva(void *ctx, uint64_t hva, void *buf, size_t len)
@@ -77,6 +79,7 @@ static int guest_read_hva(void *ctx, uint64_t hva, void *buf, size_t len)
 	if (hva < HV_BASE || hva - HV_BASE > g->size || len > g->size - (hva - HV_BASE))
 		return -EFAULT;
 	memcpy(buf, g->mem + (hva - HV_BASE), len);
+	g->bytes_read += len;
 	return 0;
 }
 
@@ -111,6 +114,8 @@ static void guest_put64(struct guest *g, uint64_t gpa, uint64_t v)
 #define PT_PDPT 0x3000ULL
 #define PT_PD 0x4000ULL
 
+static void guest_map(struct guest *g, uint64_t vbase, uint64_t image, bool nx);
+
 /*
  * Slot 0: page tables at gpa 0; slots 1 and 2: the image at PBASE, split
  * 16 MiB in, stored in the hypervisor in the order 2, 0, 1.
@@ -130,6 +135,17 @@ static void guest_build(struct guest *g, const struct elf *e, uint64_t *vbase)
 		}
 		if (ph->p_paddr + ph->p_memsz > end_pa)
 			end_pa = ph->p_paddr + ph->p_memsz;
+	}
+	/*
+	 * What the kernel keeps executable: _text to _etext, .text's end (the
+	 * first PT_LOAD also holds .rodata, which mark_rodata_ro() makes NX).
+	 */
+	{
+		const Elf64_Shdr *text = elf__section(e, ".text");
+
+		assert_non_null(text);
+		g->text_pa = 0;
+		g->text_end_pa = text->sh_addr + text->sh_size - text_va;
 	}
 	assert_int_equal(text_va, 0xffffffff81000000ULL);
 	image = (end_pa - text_pa + 2 * MiB - 1) & ~(2 * MiB - 1);
@@ -165,10 +181,21 @@ static void guest_build(struct guest *g, const struct elf *e, uint64_t *vbase)
 	guest_put64(g, PT_PML5 + 8 * 511, PT_PML4 | 3);
 	guest_put64(g, PT_PML4 + 8 * 511, PT_PDPT | 3);
 	guest_put64(g, PT_PDPT + 8 * 510, PT_PD | 3);
-	for (uint64_t off = 0; off < image; off += 2 * MiB) {
-		uint64_t idx = ((*vbase + off) >> 21) & 0x1ff;
+	guest_map(g, *vbase, image, false);
+}
 
-		guest_put64(g, PT_PD + 8 * idx, (PBASE + off) | 0x83);
+/*
+ * Map the image's 2 MiB pages; nx: as STRICT_KERNEL_RWX does, NX on every
+ * page but those of the executable segments.
+ */
+static void guest_map(struct guest *g, uint64_t vbase, uint64_t image, bool nx)
+{
+	for (uint64_t off = 0; off < image; off += 2 * MiB) {
+		uint64_t idx = ((vbase + off) >> 21) & 0x1ff;
+		bool exec = off + 2 * MiB > g->text_pa && off < g->text_end_pa;
+
+		guest_put64(g, PT_PD + 8 * idx,
+			    (PBASE + off) | 0x83 | (nx && !exec ? 1ULL << 63 : 0));
 	}
 }
 
@@ -187,7 +214,7 @@ static void check_kernel(const char *name)
 	struct blob vmlinux = { 0 };
 	struct guest g = { 0 };
 	struct elf e;
-	uint64_t vbase;
+	uint64_t vbase, bytes[3];
 	size_t nsyms;
 
 	if (!kernel_images__vmlinux(name, &vmlinux))
@@ -211,12 +238,18 @@ static void check_kernel(const char *name)
 	}
 
 	guest_build(&g, &e, &vbase);
-	for (int levels = 4; levels <= 5; levels++) {
+	/* 4- and 5-level paging, then 4-level with .text executable and the rest NX */
+	for (int run = 0; run < 3; run++) {
+		int levels = run == 1 ? 5 : 4;
 		struct guest_mmu mmu = { .cr3 = levels == 5 ? PT_PML5 : PT_PML4,
 					 .la57 = levels == 5 };
 		struct guest_kernel k;
 
+		if (run == 2)
+			guest_map(&g, vbase, g.size - 2 * MiB, true);
+		g.bytes_read = 0;
 		assert_int_equal(guest__find_kernel(&g.gm, &mmu, &k), 0);
+		bytes[run] = g.bytes_read;
 		assert_int_equal(k.vbase, vbase);
 		assert_int_equal(k.kaslr_offset, KASLR);
 		assert_int_equal(k.pbase, PBASE);
@@ -253,9 +286,13 @@ static void check_kernel(const char *name)
 				fail_msg("%s: %s is not exported", name, known[i][0]);
 			assert_true(s->addr >= vbase && s->addr < vbase + 512 * MiB);
 		}
-		print_message("%s (%d-level): %zu symbols, %s\n", name, levels, k.nsyms, k.banner);
+		print_message("%s (%d-level%s): %zu symbols, %s; %llu KiB read\n", name, levels,
+			      run == 2 ? ", NX" : "", k.nsyms, k.banner,
+			      (unsigned long long)bytes[run] >> 10);
 		guest__kernel_free(&k);
 	}
+	/* with NX, the scan skips .text: at least half of it is not read */
+	assert_true(bytes[2] + (g.text_end_pa - g.text_pa) / 2 < bytes[0]);
 	free(g.mem);
 	blob__free(&vmlinux);
 }

@@ -351,9 +351,10 @@ static void bad_avail_jump(void)
 	kick();
 }
 
+/* Without EVENT_IDX: the used ring is first written for a used buffer. */
 static void start_rings(uint16_t num, uint64_t desc, uint64_t avail, uint64_t used)
 {
-	assert_true(drv_negotiate(drv.dev, ~0ULL, false));
+	assert_true(drv_negotiate(drv.dev, ~(1ULL << VIRTIO_RING_F_EVENT_IDX), false));
 	drv_queue(0, num, desc, avail, used);
 	drv_ok();
 }
@@ -376,6 +377,14 @@ static void bad_used_ring_in_hole(void)
 	start_rings(16, ring_base(0), ring_base(0) + 0x1000, HOLE + 0x2000);
 	post_get_id();
 	kick();
+}
+
+/* With EVENT_IDX the device writes avail_event as soon as it finds the ring empty. */
+static void bad_used_ring_in_hole_event_idx(void)
+{
+	assert_true(drv_negotiate(drv.dev, ~0ULL, false));
+	drv_queue(0, 16, ring_base(0), ring_base(0) + 0x1000, HOLE + 0x2000);
+	drv_ok();
 }
 
 static void bad_size_not_pow2(void)
@@ -725,7 +734,7 @@ static void idx_at_0xff(struct virtio_dev *dev)
 	struct tqueue *t = &drv.q[1];
 	struct tbuf b = { DATA, 1, false };
 
-	assert_true(drv_start_custom(dev, ~0ULL, false, 2, 256));
+	assert_true(drv_start_custom(dev, ~(1ULL << VIRTIO_RING_F_EVENT_IDX), false, 2, 256));
 	vq->last_avail = vq->avail_cache = vq->used_idx = 0xff;
 	t->avail_idx = t->used_seen = 0xff;
 	put16(t->avail + 2, 0xff);
@@ -912,7 +921,9 @@ static void test_notify_reads_flags_after_publish(void **state)
 static struct {
 	unsigned int go, done; /* round numbers */
 	bool stop;
-	uint16_t *flags, *used_idx;
+	bool event_idx; /* the driver re-enables with used_event, not avail.flags */
+	uint16_t *flags, *used_event, *used_idx;
+	uint16_t old;  /* used.idx before the round, for used_event */
 	uint16_t seen; /* used.idx as the driver read it */
 } race;
 
@@ -934,7 +945,11 @@ static void *race_driver(void *arg)
 {
 	(void)arg;
 	for (unsigned int round = 1; race_wait(&race.go, round); round++) {
-		__atomic_store_n(race.flags, 0, __ATOMIC_RELAXED);
+		/* virtqueue_enable_cb: "interrupt me for what comes after old" */
+		if (race.event_idx)
+			__atomic_store_n(race.used_event, htole16(race.old), __ATOMIC_RELAXED);
+		else
+			__atomic_store_n(race.flags, 0, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		race.seen = le16toh(__atomic_load_n(race.used_idx, __ATOMIC_RELAXED));
 		__atomic_store_n(&race.done, round, __ATOMIC_RELEASE);
@@ -942,7 +957,7 @@ static void *race_driver(void *arg)
 	return NULL;
 }
 
-static void test_notify_race(void **state)
+static void notify_race(void **state, bool event_idx)
 {
 	struct virtio_dev *dev;
 	struct tbuf b = { DATA, 1, false };
@@ -953,21 +968,29 @@ static void test_notify_race(void **state)
 
 	mem_direct(true);
 	dev = *state = cons_new();
-	drv_start(dev, 2);
+	if (event_idx)
+		assert_true(drv_start_custom(dev, ~0ULL, false, 2, 16));
+	else
+		drv_start(dev, 2);
 	race.go = race.done = 0;
 	race.stop = false;
+	race.event_idx = event_idx;
 	race.flags = (uint16_t *)gpa_ptr(drv.q[1].avail);
+	race.used_event = (uint16_t *)gpa_ptr(drv.q[1].avail + 4 + 2 * 16);
 	race.used_idx = (uint16_t *)gpa_ptr(drv.q[1].used + 2);
 	assert_int_equal(pthread_create(&driver, NULL, race_driver, NULL), 0);
 	for (round = 1; round <= RACE_ROUNDS && (round % 1024 || time(NULL) < end); round++) {
 		unsigned int before = irqs;
 		uint16_t old;
 
+		/* interrupts off: NO_INTERRUPT, or a used_event already passed */
 		put16(drv.q[1].avail, VRING_AVAIL_F_NO_INTERRUPT);
+		put16(drv.q[1].avail + 4 + 2 * 16, (uint16_t)(get16(drv.q[1].used + 2) - 1));
 		drv_post(1, &b, 1);
 		assert_int_equal(virtq__pop(dev, 1, &dev->chain), 1);
 		assert_int_equal(virtq__push(dev, 1, dev->chain.head, 0), 0);
 		old = get16(drv.q[1].used + 2);
+		race.old = old;
 		__atomic_store_n(&race.go, round, __ATOMIC_RELEASE);
 		virtq__signal(dev, 1);
 		race_wait(&race.done, round);
@@ -976,8 +999,124 @@ static void test_notify_race(void **state)
 	}
 	__atomic_store_n(&race.stop, true, __ATOMIC_RELEASE);
 	pthread_join(driver, NULL);
-	print_message("notify race: %lu of %u notifications lost\n", lost, round - 1);
+	print_message("notify race%s: %lu of %u notifications lost\n",
+		      event_idx ? " (EVENT_IDX)" : "", lost, round - 1);
 	assert_int_equal(lost, 0);
+	assert_true(virtio_dev__live(dev));
+}
+
+static void test_notify_race(void **state)
+{
+	notify_race(state, false);
+}
+
+static void test_notify_race_event_idx(void **state)
+{
+	notify_race(state, true);
+}
+
+/* ---- EVENT_IDX ---- */
+
+#define EV_NUM 16
+static uint64_t used_event_gpa(unsigned int q)
+{
+	return drv.q[q].avail + 4 + 2 * EV_NUM;
+}
+
+static uint64_t avail_event_gpa(unsigned int q)
+{
+	return drv.q[q].used + 4 + 8 * EV_NUM;
+}
+
+/*
+ * Interrupts only where used_event asks (the first decision always
+ * interrupts), and after each notification avail_event asks for a kick at
+ * the next entry.
+ */
+static void test_event_idx_interrupts(void **state)
+{
+	struct virtio_dev *dev = *state = blk_new(false);
+
+	assert_true(drv_start_custom(dev, ~0ULL, false, 1, EV_NUM));
+	put16(used_event_gpa(0), 0);
+	assert_int_equal(blk_req(VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
+	assert_int_equal(irqs, 1);
+	assert_int_equal(get16(avail_event_gpa(0)), 1);
+	/* the driver wants to hear of the entry at 3 only (used.idx passing 3) */
+	put16(used_event_gpa(0), 3);
+	for (int r = 0; r < 2; r++)
+		assert_int_equal(blk_req(VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
+	assert_int_equal(irqs, 1);
+	assert_int_equal(blk_req(VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
+	assert_int_equal(irqs, 2);
+	assert_int_equal(blk_req(VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
+	assert_int_equal(irqs, 2);
+	assert_int_equal(get16(avail_event_gpa(0)), 5);
+	assert_int_equal(get16(drv.q[0].used + 2), 5);
+	assert_true(virtio_dev__live(dev));
+}
+
+/* on_write: the driver adds a request as the device arms avail_event, and does not kick. */
+static bool late_posted;
+static void post_on_arm(uint8_t *p, size_t len)
+{
+	uint8_t *ev = gpa_ptr(avail_event_gpa(0));
+	struct tbuf b[2] = { { HDR, 16, false }, { STATUS_GPA + 1, 1, true } };
+
+	if (late_posted || ev < p || ev >= p + len)
+		return;
+	late_posted = true;
+	drv_post(0, b, 2);
+}
+
+/*
+ * An entry the driver adds while the device arms avail_event (it read the
+ * old avail_event, so it does not kick) is still served in the same
+ * notification: the device reads avail.idx again after arming.
+ */
+static void test_event_idx_late_entry(void **state)
+{
+	struct virtio_dev *dev = *state = blk_new(false);
+	struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_FLUSH) };
+	uint16_t id;
+	uint32_t len;
+
+	assert_true(drv_start_custom(dev, ~0ULL, false, 1, EV_NUM));
+	memcpy(gpa_ptr(HDR), &h, sizeof(h));
+	late_posted = false;
+	hv.on_write = post_on_arm;
+	assert_int_equal(blk_req(VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
+	hv.on_write = NULL;
+	assert_true(late_posted);
+	assert_true(drv_used(0, &id, &len));
+	assert_int_equal(*gpa_ptr(STATUS_GPA + 1), VIRTIO_BLK_S_OK);
+	assert_false(drv_used(0, &id, &len));
+	assert_int_equal(get16(avail_event_gpa(0)), 2);
+	assert_true(virtio_dev__live(dev));
+}
+
+/*
+ * Console input that finds no receive buffer arms avail_event, so that the
+ * driver kicks for its next buffer (rx_ready), also after buffers were
+ * taken by earlier input.
+ */
+static void test_event_idx_console_rx(void **state)
+{
+	struct virtio_dev *dev = *state = cons_new();
+	struct tbuf b = { DATA, 4, true };
+
+	assert_true(drv_start_custom(dev, ~0ULL, false, 2, EV_NUM));
+	assert_int_equal(virtio_console__input(dev, "x", 1), 0);
+	assert_int_equal(get16(avail_event_gpa(0)), 0);
+	drv_post(0, &b, 1);
+	drv_post(0, &b, 1);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_int_equal(rx_ready_calls, 1);
+	assert_int_equal(virtio_console__input(dev, "ab", 2), 2);
+	assert_int_equal(virtio_console__input(dev, "cd", 2), 2);
+	assert_int_equal(virtio_console__input(dev, "e", 1), 0);
+	/* the driver's next buffer is the entry at 2: it kicks for it */
+	assert_int_equal(get16(avail_event_gpa(0)), 2);
 	assert_true(virtio_dev__live(dev));
 }
 
@@ -1017,6 +1156,7 @@ const struct CMUnitTest virtio_queue_tests[] = {
 	STRICT(bad_desc_ring_in_hole, "descriptor at 0x100000"),
 	STRICT(bad_avail_ring_in_hole, "avail.idx at 0x101002"),
 	STRICT(bad_used_ring_in_hole, "used.ring entry at 0x102004"),
+	STRICT(bad_used_ring_in_hole_event_idx, "used.avail_event at 0x102084"),
 	STRICT(bad_size_not_pow2, "size 12 is not a power of 2"),
 	STRICT(bad_size_zero, "size 0 is not"),
 	STRICT(bad_desc_misaligned, "misaligned rings (desc 0x10008"),
@@ -1032,5 +1172,9 @@ const struct CMUnitTest virtio_queue_tests[] = {
 	TEST(test_used_idx_one_write),
 	TEST(test_notify_reads_flags_after_publish),
 	TEST(test_notify_race),
+	TEST(test_notify_race_event_idx),
+	TEST(test_event_idx_interrupts),
+	TEST(test_event_idx_late_entry),
+	TEST(test_event_idx_console_rx),
 };
 const size_t virtio_queue_ntests = ARRAY_SIZE(virtio_queue_tests);
