@@ -85,7 +85,7 @@ void attach__phase(struct attach *a, const char *name)
 		a->phases[a->nphases++] = (struct attach_phase){ name, now_ns() };
 }
 
-/* -v: "phases: set-up 3 ms, discover 410 ms, ..." each from the previous mark */
+/* -v: "phases: set-up 3 ms, memslots and vCPUs 210 ms, ..." each from the previous mark */
 static void print_phases(const struct attach *a)
 {
 	char line[1024];
@@ -341,6 +341,7 @@ static int discover(struct attach *a)
 	err = attach__release(a);
 	if (err)
 		return err;
+	attach__phase(a, "memslots and vCPUs");
 	if (v < 0) {
 		pr_err("attach: no vCPU is in long mode: is the guest a 64-bit Linux that has "
 		       "booted?");
@@ -367,6 +368,7 @@ static int discover(struct attach *a)
 	err = guest__find_kernel(&a->mem, &a->mmu, &a->kernel);
 	if (err)
 		return err;
+	attach__phase(a, "kernel scan");
 	pr_info("guest kernel: %s", a->kernel.banner);
 	err = attach__check_dirty_log(a);
 	if (err)
@@ -901,7 +903,7 @@ int cmd_attach(int argc, char **argv)
 
 	attach__phase(a, "set-up");
 	err = discover(a);
-	attach__phase(a, "discover");
+	attach__phase(a, "kernel layout");
 	if (!err && !attach__interrupted(a))
 		err = prepare(a);
 	attach__phase(a, "prepare");
