@@ -40,7 +40,14 @@
  * guest memory would still move through process_vm_readv/writev (io_uring
  * cannot reach another process's memory), so it would save at most one
  * system call per request, for a second event source and completion
- * ordering against the used ring.
+ * ordering against the used ring. Nor would a pool of serving threads
+ * help where it was measured: random 4 KiB reads at queue depth 16 in the
+ * nested lab came one per notification (9094 notifications for 9094
+ * requests: vmsh had served each before the guest posted the next), so
+ * there was never a second request to overlap with. Where the guest does
+ * post several, EVENT_IDX (virtio_mmio.c) serves them in one notification,
+ * with one interrupt, and the ring calls (snapshot, used elements, indices)
+ * are made once for all of them.
  */
 #include <endian.h>
 #include <errno.h>
