@@ -54,8 +54,17 @@ const char *vcpu__exit_unfinished(const struct user_regs_struct *r, int fd, uint
 int vcpu__pick(struct hv *hv, struct vcpu_state *s);
 
 /*
+ * How well a vCPU's registers show the guest kernel's page tables: 2 in
+ * long mode at CPL 0, 1 in long mode at another CPL (a process's tables:
+ * their kernel half is the kernel's), 0 otherwise (not a 64-bit kernel
+ * yet). Every command picks the first vCPU of the highest rank.
+ */
+int vcpu__kernel_rank(const struct kvm_sregs *s);
+
+/*
  * The page tables of a vCPU in kernel mode (CPL 0), else of any in long
- * mode, into *mmu: the vCPU's index, or -ENOENT if none is in long mode.
+ * mode (vcpu__kernel_rank), into *mmu: the vCPU's index, -ENOENT if none is
+ * in long mode, or the ioctl's negative errno.
  * With PTI even a CPL-0 vCPU may be on the user PGD for a few instructions
  * of the entry code: check the result with pagemap__kernel_root().
  */

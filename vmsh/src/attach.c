@@ -297,7 +297,7 @@ static int attach__check_dirty_log(struct attach *a)
 static int discover(struct attach *a)
 {
 	uint64_t ram = 0;
-	struct vcpu_state s;
+	struct guest_mmu mmu;
 	pid_t hv_pid = a->o.pid;
 	struct guest_mem held_mem;
 	int err, v = -1;
@@ -320,21 +320,21 @@ static int discover(struct attach *a)
 				       .nslots = a->nslots,
 				       .read_hva = guest__read_hva_process,
 				       .ctx = &hv_pid };
-	for (size_t i = 0; !err && i < a->hv.nvcpus; i++) {
-		err = vcpu__read(&a->hv, i, &s);
-		if (err || !(s.sregs.efer & EFER_LMA) || (v >= 0 && (s.sregs.cs.selector & 3)))
-			continue;
-		/*
-		 * In the hold: the CR3 may be a short-lived process's, its
-		 * tables freed once it runs on (a PTI user PGD is swapped for
-		 * the kernel's).
-		 */
-		err = pagemap__kernel_mmu(&held_mem, s.sregs.cr3, s.sregs.cr4 & CR4_LA57, &a->mmu);
+	if (!err) {
+		v = vcpu__kernel_mmu(&a->hv, &mmu);
+		if (v < 0 && v != -ENOENT)
+			err = v; /* no vCPU in long mode is said after the release */
+	}
+	/*
+	 * In the hold: the CR3 may be a short-lived process's, its tables
+	 * freed once it runs on (a PTI user PGD is swapped for the kernel's).
+	 */
+	if (!err && v >= 0) {
+		err = pagemap__kernel_mmu(&held_mem, mmu.cr3, mmu.la57, &a->mmu);
 		if (err)
 			pr_err("attach: vCPU %d's page tables (CR3 0x%llx) are outside the guest's "
 			       "RAM: is the guest a 64-bit Linux that has booted?",
-			       a->hv.vcpus[i].index, (unsigned long long)s.sregs.cr3);
-		v = (int)i;
+			       a->hv.vcpus[v].index, (unsigned long long)mmu.cr3);
 	}
 	if (err)
 		return err;

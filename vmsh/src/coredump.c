@@ -32,6 +32,7 @@
 #include "pagemap.h"
 #include "softdirty.h"
 #include "util.h"
+#include "vcpu.h"
 
 #define MSR_KERNEL_GS_BASE 0xc0000102u
 
@@ -399,18 +400,17 @@ static int live_final_pass(struct coredump *c, uint8_t *buf)
 /* The vCPU whose CR3 maps the kernel: long mode, preferably in kernel mode. */
 static int pick_vcpu(const struct coredump *c)
 {
-	int best = -1;
+	int v = -1, best = 0;
 
-	for (size_t i = 0; i < c->nvcpus; i++) {
-		const struct kvm_sregs *s = &c->vcpus[i].sregs;
-		if (!(s->cr0 & CR0_PE) || !(s->efer & EFER_LMA))
-			continue;
-		if ((s->cs.selector & 3) == 0)
-			return (int)i;
-		if (best < 0)
-			best = (int)i;
+	for (size_t i = 0; i < c->nvcpus && best < 2; i++) {
+		int rank = vcpu__kernel_rank(&c->vcpus[i].sregs);
+
+		if (rank > best) {
+			v = (int)i;
+			best = rank;
+		}
 	}
-	return best;
+	return v;
 }
 
 /* "Linux version 6.1.0-27-cloud-amd64 (...)..." -> "6.1.0-27-cloud-amd64" */

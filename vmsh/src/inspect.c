@@ -19,8 +19,9 @@
 #include "kbtf.h"
 #include "pagemap.h"
 #include "util.h"
+#include "vcpu.h"
 
-struct vcpu_state {
+struct inspect_vcpu {
 	bool valid;
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
@@ -142,7 +143,7 @@ static void inspect__layout_text(const struct inspect_layout *il)
 	       (unsigned long long)l->work_data_init, l->work_data_init_src);
 }
 
-static json_object *inspect__json(const struct hv *hv, const struct vcpu_state *vs,
+static json_object *inspect__json(const struct hv *hv, const struct inspect_vcpu *vs,
 				  const struct guest_kernel *k, int kernel_err,
 				  const struct inspect_layout *il, const char *comm,
 				  const char *exe)
@@ -212,7 +213,7 @@ static json_object *inspect__json(const struct hv *hv, const struct vcpu_state *
 	return root;
 }
 
-static void inspect__text(const struct hv *hv, const struct vcpu_state *vs,
+static void inspect__text(const struct hv *hv, const struct inspect_vcpu *vs,
 			  const struct guest_kernel *k, int kernel_err,
 			  const struct inspect_layout *il, const char *comm, const char *exe)
 {
@@ -279,19 +280,19 @@ static size_t count_as0_slots(struct hv *hv)
 }
 
 /* The vCPU whose CR3 maps the kernel: prefer one in kernel mode. */
-static int pick_vcpu(const struct hv *hv, const struct vcpu_state *vs)
+static int pick_vcpu(const struct hv *hv, const struct inspect_vcpu *vs)
 {
-	int best = -1;
+	int v = -1, best = 0;
 
-	for (size_t i = 0; i < hv->nvcpus; i++) {
-		if (!vs[i].valid || strcmp(vcpu_mode(&vs[i].sregs), "long"))
-			continue;
-		if ((vs[i].sregs.cs.selector & 3) == 0)
-			return (int)i;
-		if (best < 0)
-			best = (int)i;
+	for (size_t i = 0; i < hv->nvcpus && best < 2; i++) {
+		int rank = vs[i].valid ? vcpu__kernel_rank(&vs[i].sregs) : 0;
+
+		if (rank > best) {
+			v = (int)i;
+			best = rank;
+		}
 	}
-	return best;
+	return v;
 }
 
 int cmd_inspect(int argc, char **argv)
@@ -302,7 +303,7 @@ int cmd_inspect(int argc, char **argv)
 					      { 0 } };
 	struct guest_kernel k = { 0 };
 	struct inspect_layout il = { .btf_err = -ENOENT, .layout_err = -ENOENT };
-	struct vcpu_state *vs = NULL;
+	struct inspect_vcpu *vs = NULL;
 	struct guest_mem mem;
 	struct guest_mmu mmu;
 	struct hv hv;

@@ -154,22 +154,30 @@ int vcpu__pick(struct hv *hv, struct vcpu_state *s)
 	return -EAGAIN;
 }
 
+int vcpu__kernel_rank(const struct kvm_sregs *s)
+{
+	if (!(s->cr0 & CR0_PE) || !(s->efer & EFER_LMA))
+		return 0;
+	return (s->cs.selector & 3) ? 1 : 2;
+}
+
 int vcpu__kernel_mmu(struct hv *hv, struct guest_mmu *mmu)
 {
-	int v = -ENOENT;
+	int v = -ENOENT, best = 0;
 
-	for (size_t i = 0; i < hv->nvcpus; i++) {
+	for (size_t i = 0; i < hv->nvcpus && best < 2; i++) {
 		struct kvm_sregs sregs;
-		int err = hv_vcpu_ioctl(hv, i, KVM_GET_SREGS, &sregs);
+		int err = hv_vcpu_ioctl(hv, i, KVM_GET_SREGS, &sregs), rank;
 
 		if (err)
 			return err;
-		if (!(sregs.efer & EFER_LMA) || (v >= 0 && (sregs.cs.selector & 3)))
+		rank = vcpu__kernel_rank(&sregs);
+		if (rank <= best)
 			continue;
+		/* CPL 0: the kernel's tables, unless in the PTI entry code */
 		*mmu = (struct guest_mmu){ .cr3 = sregs.cr3, .la57 = sregs.cr4 & CR4_LA57 };
 		v = (int)i;
-		if (!(sregs.cs.selector & 3))
-			break; /* CPL 0: the kernel's tables, unless in the PTI entry code */
+		best = rank;
 	}
 	return v;
 }

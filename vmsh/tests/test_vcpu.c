@@ -74,6 +74,24 @@ static void test_cannot_enter(void **state)
 }
 
 /* Migration or savevm: the RAM slot holding the kernel logs dirty pages. */
+/* Which vCPU every command walks the kernel's page tables from. */
+static void test_kernel_rank(void **state)
+{
+	struct kvm_sregs s = { 0 };
+
+	(void)state;
+	assert_int_equal(vcpu__kernel_rank(&s), 0); /* real mode */
+	s.cr0 = CR0_PE;
+	assert_int_equal(vcpu__kernel_rank(&s), 0); /* protected mode, not long */
+	s.efer = EFER_LMA;
+	s.cs.selector = 0x33;
+	assert_int_equal(vcpu__kernel_rank(&s), 1); /* a process, CPL 3 */
+	s.cs.selector = 0x10;
+	assert_int_equal(vcpu__kernel_rank(&s), 2); /* the kernel, CPL 0 */
+	s.cr0 = 0;
+	assert_int_equal(vcpu__kernel_rank(&s), 0); /* LMA without PE: not believed */
+}
+
 static void test_dirty_logged(void **state)
 {
 	struct memslot slots[] = {
@@ -94,9 +112,8 @@ static void test_dirty_logged(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exit_finished),
-		cmocka_unit_test(test_exit_unfinished),
-		cmocka_unit_test(test_cannot_enter),
+		cmocka_unit_test(test_exit_finished), cmocka_unit_test(test_exit_unfinished),
+		cmocka_unit_test(test_cannot_enter),  cmocka_unit_test(test_kernel_rank),
 		cmocka_unit_test(test_dirty_logged),
 	};
 
