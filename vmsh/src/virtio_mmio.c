@@ -301,9 +301,22 @@ static int virtq__load_idx(struct virtio_dev *dev, uint64_t gpa, uint16_t *idx, 
  * only 4-byte aligned gets the 2-byte write: both can in principle still
  * tear at a 256 boundary.
  */
+/* EVENT_IDX's avail_event: after the used ring (used.ring[num]). */
+static uint64_t virtq__avail_event_gpa(const struct virtq *vq)
+{
+	return vq->used + 4 + (uint64_t)VIRTQ_USED_ELEM_SIZE * vq->num;
+}
+
+/* avail_event now holds last_avail: the driver kicks for the next entry. */
+static void virtq__armed(struct virtq *vq)
+{
+	vq->avail_event = vq->last_avail;
+	vq->avail_event_ok = true;
+}
+
 static int virtq__store_used_idx(struct virtio_dev *dev, struct virtq *vq, uint16_t idx, bool arm)
 {
-	uint64_t ev = vq->used + 4 + (uint64_t)VIRTQ_USED_ELEM_SIZE * vq->num;
+	uint64_t ev = virtq__avail_event_gpa(vq);
 	uint16_t *p = virtq__idx_ptr(dev, vq->used + 2, true), le = htole16(idx);
 	uint16_t *pe = virtq__idx_ptr(dev, ev, true), ev_le = htole16(vq->last_avail);
 	struct guest_seg segs[2];
@@ -339,10 +352,8 @@ static int virtq__store_used_idx(struct virtio_dev *dev, struct virtq *vq, uint1
 		return virtq__xferv_failed(dev, segs, n, bad, ret, true,
 					   bad == 1 ? "used.avail_event" : "used.idx");
 out:
-	if (arm) {
-		vq->avail_event = vq->last_avail;
-		vq->avail_event_ok = true;
-	}
+	if (arm)
+		virtq__armed(vq);
 	return 0;
 }
 
@@ -357,15 +368,14 @@ out:
  */
 static int virtq__store_avail_event(struct virtio_dev *dev, struct virtq *vq)
 {
-	uint64_t gpa = vq->used + 4 + (uint64_t)VIRTQ_USED_ELEM_SIZE * vq->num;
+	uint64_t gpa = virtq__avail_event_gpa(vq);
 	uint16_t *p = virtq__idx_ptr(dev, gpa, true), le = htole16(vq->last_avail);
 
 	if (p)
 		__atomic_store_n(p, le, __ATOMIC_RELAXED);
 	else if (virtq__write(dev, gpa, &le, sizeof(le), "used.avail_event") < 0)
 		return -EIO;
-	vq->avail_event = vq->last_avail;
-	vq->avail_event_ok = true;
+	virtq__armed(vq);
 	return 0;
 }
 
@@ -475,17 +485,16 @@ static int virtq__flush(struct virtio_dev *dev, unsigned int queue, bool arm);
  */
 static int virtq__refill(struct virtio_dev *dev, struct virtq *vq, unsigned int queue)
 {
+	bool armed = vq->avail_event_ok && vq->avail_event == vq->last_avail;
 	int ret;
 
 	/* nothing to publish: one look first, enough when the kick is armed */
 	if (!vq->event_idx || !vq->used_pending) {
 		ret = virtq__read_avail_idx(dev, vq, queue, false);
-		if (ret < 0 || !vq->event_idx || vq->last_avail != vq->avail_cache ||
-		    (vq->avail_event_ok && vq->avail_event == vq->last_avail))
+		if (ret < 0 || !vq->event_idx || vq->last_avail != vq->avail_cache || armed)
 			return ret;
 	}
-	if (virtq__flush(dev, queue, !(vq->avail_event_ok && vq->avail_event == vq->last_avail)) <
-	    0)
+	if (virtq__flush(dev, queue, !armed) < 0)
 		return -EIO;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return virtq__read_avail_idx(dev, vq, queue, true);
