@@ -247,38 +247,65 @@ static uint16_t *virtq__idx_ptr(struct virtio_dev *dev, uint64_t gpa, bool write
 }
 
 /*
- * Read a ring index the driver writes. Loads of ring entries and
- * descriptors that follow are ordered after it (acquire). 0, -EIO
- * (NEEDS_RESET set), or -EAGAIN if VIRTQ_IDX_TRIES pairs of copies all
- * disagreed (the driver stored on every copy: take it as nothing new now;
- * its next notification comes).
+ * Read a ring index the driver writes and, where also is not NULL, the
+ * 16-bit field at also_gpa in the same call (EVENT_IDX's used_event with
+ * avail.idx). Loads of ring entries and descriptors that follow are ordered
+ * after the index (acquire). 0, -EIO (NEEDS_RESET set), or -EAGAIN if
+ * VIRTQ_IDX_TRIES pairs of copies all disagreed (the driver stored on every
+ * copy: take it as nothing new now; its next notification comes).
  */
-static int virtq__load_idx(struct virtio_dev *dev, uint64_t gpa, uint16_t *idx, const char *what)
+static int virtq__load_idx(struct virtio_dev *dev, uint64_t gpa, uint16_t *idx, const char *what,
+			   uint64_t also_gpa, uint16_t *also)
 {
-	const struct guest_seg segs[2] = { { gpa, sizeof(*idx) }, { gpa, sizeof(*idx) } };
-	uint16_t *p = virtq__idx_ptr(dev, gpa, false), two[2];
+	const struct guest_seg segs[3] = { { gpa, sizeof(*idx) },
+					   { gpa, sizeof(*idx) },
+					   { also_gpa, sizeof(*also) } };
+	size_t nsegs = also ? 3 : 2, bad = SIZE_MAX;
+	uint16_t *p = virtq__idx_ptr(dev, gpa, false), v[3];
+	uint16_t *pa = also ? virtq__idx_ptr(dev, also_gpa, false) : NULL;
 	int ret;
 
-	if (p) {
+	if (p && (!also || pa)) {
+		if (also)
+			*also = le16toh(__atomic_load_n(pa, __ATOMIC_RELAXED));
 		*idx = le16toh(__atomic_load_n(p, __ATOMIC_ACQUIRE));
 		return 0;
 	}
 	for (unsigned int t = 0; t < VIRTQ_IDX_TRIES; t++) {
-		ret = guest__readv_phys(&dev->mem, segs, ARRAY_SIZE(segs), two, NULL);
+		ret = guest__readv_phys(&dev->mem, segs, nsegs, v, &bad);
 		if (ret < 0) {
-			virtio_dev__fail(dev, "%s at 0x%llx (%zu bytes) not readable: %s", what,
-					 (unsigned long long)gpa, sizeof(*idx), strerror(-ret));
+			bool other = bad == 2;
+
+			virtio_dev__fail(dev, "%s at 0x%llx (%zu bytes) not readable: %s",
+					 other ? "avail.used_event" : what,
+					 (unsigned long long)(other ? also_gpa : gpa), sizeof(*idx),
+					 strerror(-ret));
 			return -EIO;
 		}
-		if (two[0] == two[1]) {
+		if (v[0] == v[1]) {
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
-			*idx = le16toh(two[0]);
+			*idx = le16toh(v[0]);
+			if (also)
+				*also = le16toh(v[2]);
 			return 0;
 		}
 	}
 	pr_debug("%s: %s at 0x%llx changed during each of %d reads", dev->name, what,
 		 (unsigned long long)gpa, VIRTQ_IDX_TRIES);
 	return -EAGAIN;
+}
+
+/* EVENT_IDX's avail_event: after the used ring (used.ring[num]). */
+static uint64_t virtq__avail_event_gpa(const struct virtq *vq)
+{
+	return vq->used + 4 + (uint64_t)VIRTQ_USED_ELEM_SIZE * vq->num;
+}
+
+/* avail_event now holds last_avail: the driver kicks for the next entry. */
+static void virtq__armed(struct virtq *vq)
+{
+	vq->avail_event = vq->last_avail;
+	vq->avail_event_ok = true;
 }
 
 /*
@@ -301,24 +328,11 @@ static int virtq__load_idx(struct virtio_dev *dev, uint64_t gpa, uint16_t *idx, 
  * only 4-byte aligned gets the 2-byte write: both can in principle still
  * tear at a 256 boundary.
  */
-/* EVENT_IDX's avail_event: after the used ring (used.ring[num]). */
-static uint64_t virtq__avail_event_gpa(const struct virtq *vq)
-{
-	return vq->used + 4 + (uint64_t)VIRTQ_USED_ELEM_SIZE * vq->num;
-}
-
-/* avail_event now holds last_avail: the driver kicks for the next entry. */
-static void virtq__armed(struct virtq *vq)
-{
-	vq->avail_event = vq->last_avail;
-	vq->avail_event_ok = true;
-}
-
 static int virtq__store_used_idx(struct virtio_dev *dev, struct virtq *vq, uint16_t idx, bool arm)
 {
 	uint64_t ev = virtq__avail_event_gpa(vq);
 	uint16_t *p = virtq__idx_ptr(dev, vq->used + 2, true), le = htole16(idx);
-	uint16_t *pe = virtq__idx_ptr(dev, ev, true), ev_le = htole16(vq->last_avail);
+	uint16_t *pe = arm ? virtq__idx_ptr(dev, ev, true) : NULL, ev_le = htole16(vq->last_avail);
 	struct guest_seg segs[2];
 	uint8_t buf[8 + 2];
 	size_t n = 0, len = 0, bad;
@@ -400,42 +414,23 @@ static void virtq__snapshot(struct virtio_dev *dev, struct virtq *vq)
 }
 
 /*
- * EVENT_IDX: avail.idx (as virtq__load_idx) and used_event, in one call
- * through process_vm_readv. used_event may be torn there: a value too
- * high only skips an interrupt the driver no longer needs, since its
- * used_event store comes before its used.idx load (full barriers on both
- * sides), so it sees vmsh's used.idx and polls the ring itself.
+ * EVENT_IDX: avail.idx and used_event, in one call through
+ * process_vm_readv. used_event may be torn there: a value too high only
+ * skips an interrupt the driver no longer needs, since its used_event store
+ * comes before its used.idx load (full barriers on both sides), so it sees
+ * vmsh's used.idx and polls the ring itself.
  */
 static int virtq__load_idx_event(struct virtio_dev *dev, struct virtq *vq, uint16_t *idx)
 {
-	uint64_t gpa = vq->avail + 2, ev = vq->avail + 4 + 2ULL * vq->num;
-	const struct guest_seg segs[3] = { { gpa, 2 }, { gpa, 2 }, { ev, 2 } };
-	uint16_t *p = virtq__idx_ptr(dev, gpa, false), *pe = virtq__idx_ptr(dev, ev, false);
-	uint16_t three[3];
-	int ret;
+	uint16_t ev;
+	int ret = virtq__load_idx(dev, vq->avail + 2, idx, "avail.idx",
+				  vq->avail + 4 + 2ULL * vq->num, &ev);
 
-	if (p && pe) {
-		vq->used_event = le16toh(__atomic_load_n(pe, __ATOMIC_RELAXED));
+	if (!ret) {
+		vq->used_event = ev;
 		vq->used_event_ok = true;
-		*idx = le16toh(__atomic_load_n(p, __ATOMIC_ACQUIRE));
-		return 0;
 	}
-	for (unsigned int t = 0; t < VIRTQ_IDX_TRIES; t++) {
-		ret = guest__readv_phys(&dev->mem, segs, ARRAY_SIZE(segs), three, NULL);
-		if (ret < 0) {
-			virtio_dev__fail(dev, "avail ring at 0x%llx not readable: %s",
-					 (unsigned long long)vq->avail, strerror(-ret));
-			return -EIO;
-		}
-		if (three[0] == three[1]) {
-			__atomic_thread_fence(__ATOMIC_ACQUIRE);
-			*idx = le16toh(three[0]);
-			vq->used_event = le16toh(three[2]);
-			vq->used_event_ok = true;
-			return 0;
-		}
-	}
-	return -EAGAIN;
+	return ret;
 }
 
 /*
@@ -450,7 +445,7 @@ static int virtq__read_avail_idx(struct virtio_dev *dev, struct virtq *vq, unsig
 
 	vq->snap_ok = false;
 	ret = with_event ? virtq__load_idx_event(dev, vq, &idx)
-			 : virtq__load_idx(dev, vq->avail + 2, &idx, "avail.idx");
+			 : virtq__load_idx(dev, vq->avail + 2, &idx, "avail.idx", 0, NULL);
 	if (ret < 0)
 		return ret == -EAGAIN ? 0 : -EIO;
 	/* More than a ring's worth of new entries cannot be real. */
