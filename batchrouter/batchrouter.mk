@@ -2,11 +2,15 @@
 # DPDK comes from Debian (libdpdk-dev 22.11); its pkg-config flags apply only
 # to batchrouter's objects so the rest of the tree keeps plain flags.
 BR_DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
-BR_DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null) -lrte_bus_vdev -lrte_net_ring
+# librte_node's nodes (pkt_drop) register from its constructors and nothing of
+# ours calls into it: --as-needed (from pkg-config) would drop it
+BR_DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null) -lrte_bus_vdev -lrte_net_ring \
+	-Wl,--no-as-needed -lrte_node -Wl,--as-needed
 # the learned policy: XGBoost's C API (libxgboost-dev) and json-c for its model files
 BR_LIBS := $(BR_DPDK_LIBS) -lxgboost -ljson-c -lpthread -lm
 
-$(BUILD)/batchrouter/%.o: CPPFLAGS += -Ibatchrouter/include $(BR_DPDK_CFLAGS)
+# rte_graph and rte_node are still experimental API in DPDK 22.11
+$(BUILD)/batchrouter/%.o: CPPFLAGS += -Ibatchrouter/include $(BR_DPDK_CFLAGS) -DALLOW_EXPERIMENTAL_API
 
 BR_CORE := engine routes policy learned model stats frame
 BR_RT := gen port worker run router genproc
@@ -23,7 +27,7 @@ LDLIBS_batchrouter := $(BR_LIBS)
 UNIT_TESTS += $(BUILD)/tests/br_engine $(BUILD)/tests/br_policy $(BUILD)/tests/br_stats \
 	$(BUILD)/tests/br_runtime $(BUILD)/tests/br_learned $(BUILD)/tests/br_router \
 	$(BUILD)/tests/br_bench
-$(BUILD)/tests/br_engine: $(BUILD)/batchrouter/tests/test_engine.o $(BR_CORE_OBJS)
+$(BUILD)/tests/br_engine: $(BUILD)/batchrouter/tests/test_engine.o $(BR_RT_OBJS) $(BR_CORE_OBJS)
 LDLIBS_br_engine := $(BR_LIBS) -lcmocka
 $(BUILD)/tests/br_policy: $(BUILD)/batchrouter/tests/test_policy.o $(BR_CORE_OBJS)
 LDLIBS_br_policy := $(BR_LIBS) -lcmocka

@@ -1,9 +1,16 @@
 /*
- * engine: the per-packet work of the router, as a small graph of vector
- * nodes (eth parse -> ipv4 validate -> lpm lookup -> rewrite -> per-port tx
- * vectors). It owns no threads and no ports: a worker hands it a burst of
- * mbufs and gets back one vector per output port, so everything here can be
- * tested on crafted packets without a NIC.
+ * engine: the per-packet work of the router, as an rte_graph of vector nodes:
+ *
+ *   SOURCE (the caller's) -> br_ipv4 -> br_lookup -> br_rewrite -> br_tx-P
+ *                              |           |                          |
+ *                              +---------> pkt_drop (rte_node's) <----+
+ *
+ * br_ipv4 checks Ethernet and the IPv4 header (RFC 1812 5.2.2, TTL), br_lookup
+ * is rte_lpm over the vector, br_rewrite decrements TTL and writes the MACs,
+ * br_tx-P (one clone per output port) sends on the worker's tx queue. Every
+ * drop is counted by reason before it goes to pkt_drop. The engine owns no
+ * threads and no rx: the caller supplies the source node (the worker's
+ * queue-set poller; the tests' injector) and walks the graph.
  */
 #ifndef BATCHROUTER_ENGINE_H
 #define BATCHROUTER_ENGINE_H
@@ -60,10 +67,23 @@ struct engine_counters {
 	uint64_t drops[DROP__MAX];
 };
 
-/* Packets that survived the graph, grouped by output port. */
-struct engine_out {
-	uint16_t n[ENGINE_MAX_PORTS];
-	struct rte_mbuf *pkts[ENGINE_MAX_PORTS][ENGINE_MAX_BURST];
+struct lat_hist;
+
+/* What one graph instance works with; the nodes keep a pointer to it. */
+struct engine_io {
+	const struct engine *eng;
+	struct engine_counters *c;
+	uint16_t tx_port[ENGINE_MAX_PORTS]; /* ethdev id of each output port */
+	uint16_t tx_q;			    /* the walking thread's tx queue on each */
+	struct lat_hist *lat;		    /* NULL: no latency recorded */
+	uint64_t (*clock)(void);	    /* for the latency against the stamps */
+};
+
+/* One worker's instance of the graph. */
+struct engine_graph {
+	struct rte_graph *graph;
+	uint16_t id; /* rte_graph_t */
+	struct engine_io io;
 };
 
 /*
@@ -84,11 +104,15 @@ void engine__destroy(struct engine *e);
 int engine__route_one(const struct engine *e, uint8_t *frame, uint32_t len, uint16_t *port);
 
 /*
- * Runs the graph over a burst. Dropped mbufs are freed and counted in @c;
- * the rest are appended to @out (whose counts the caller resets).
+ * Creates @eg's graph from its io (filled by the caller, at a stable address):
+ * @source is a node registered by the caller whose edge 0 is "br_ipv4"; its
+ * context (the first 8 bytes of rte_node.ctx) is set to @source_ctx. Called
+ * on the main thread before the graph is walked. Returns -1 with a message in
+ * @err when DPDK refuses (memory, a missing node).
  */
-void engine__process(const struct engine *e, struct rte_mbuf **pkts, uint16_t n,
-		     struct engine_out *out, struct engine_counters *c);
+int engine__graph_create(struct engine_graph *eg, const char *source, void *source_ctx, char *err,
+			 size_t errlen);
+void engine__graph_destroy(struct engine_graph *eg);
 
 /* RFC 1071 checksum over an IPv4 header, returns the folded, inverted sum. */
 uint16_t engine__ipv4_csum(const void *hdr, unsigned len);

@@ -1,9 +1,10 @@
 /*
  * worker: the poll loop. One worker owns a set of rx queues (one queue in
  * the measured runs; in the router, the (port, queue) pairs assigned to its
- * lcore) and one tx queue on every port. Each iteration polls every queue of
- * its set with the burst the policy chose: rx burst -> engine graph -> tx
- * bursts, then accounting -> policy -> rails -> idle action. The
+ * lcore) and one tx queue on every port. Each iteration walks its own
+ * instance of the engine's graph, whose source node (br_rx) polls every queue
+ * of the set with the burst the policy chose; then accounting -> policy ->
+ * rails -> idle action. The
  * controller runs inline on the worker's thread, so the worker's thread CPU
  * time includes the controller's cost.
  */
@@ -66,11 +67,20 @@ struct worker {
 	struct stall_log late_wakeup; /* stalls during a sleep: it overshot */
 	struct lat_hist *lat;
 
-	struct engine_out out;
+	struct engine_graph eg;
+	/* the last round, as br_rx saw it */
+	uint16_t round_max, round_total;
+	uint64_t round_now;
 };
 
-/* Zeroes state and counters; @lat must be allocated by the caller. */
-void worker__init(struct worker *w);
+/*
+ * Zeroes state and counters and creates the worker's graph (on the main
+ * thread); @lat must be allocated by the caller. Returns -1 with a message in
+ * @err if DPDK refuses the graph. worker__fini destroys it; a worker that is
+ * initialised again must be finished first.
+ */
+int worker__init(struct worker *w, char *err, size_t errlen);
+void worker__fini(struct worker *w);
 /* One iteration without the idle action; returns the batch size. */
 uint16_t worker__poll(struct worker *w, struct policy_decision *d);
 /*

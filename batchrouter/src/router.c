@@ -11,6 +11,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_graph.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -32,6 +33,11 @@ struct router {
 	struct worker *w[ROUTER_MAX_WORKERS];
 	struct policy pol[ROUTER_MAX_WORKERS];
 	unsigned lcore[ROUTER_MAX_WORKERS];
+	/* rte_graph's own per-node counters over every worker's graph; its
+	 * reads keep state, so one telemetry client at a time */
+	struct rte_graph_cluster_stats *node_stats;
+	rte_spinlock_t node_stats_lock;
+	struct rte_tel_data *node_stats_out; /* the reply being filled: its cookie */
 };
 
 /* the telemetry thread reads the counters through this, racily (u64s) */
@@ -135,6 +141,57 @@ static int telem_stats(const char *cmd, const char *params, struct rte_tel_data 
 	return 0;
 }
 
+/* one node's counters as rte_graph keeps them, summed over the workers */
+static int add_node(bool first, bool last, void *cookie,
+		    const struct rte_graph_cluster_node_stats *st)
+{
+	struct rte_tel_data *d = *(struct rte_tel_data **)cookie, *n = rte_tel_data_alloc();
+	char name[RTE_NODE_NAMESIZE];
+	(void)first, (void)last;
+
+	if (!n)
+		return -1;
+	rte_tel_data_start_dict(n);
+	rte_tel_data_add_dict_u64(n, "calls", st->calls);
+	rte_tel_data_add_dict_u64(n, "objs", st->objs);
+	rte_tel_data_add_dict_u64(n, "cycles", st->cycles);
+	snprintf(name, sizeof(name), "%s", st->name);
+	for (char *c = name; *c; c++) /* telemetry names take [A-Za-z0-9_] */
+		if (*c == '-')
+			*c = '_';
+	return rte_tel_data_add_dict_container(d, name, n, 0);
+}
+
+/* over every graph of the process: the workers' */
+static struct rte_graph_cluster_stats *node_stats_create(struct router *r)
+{
+	const char *graphs[] = { "br_graph_*" };
+	struct rte_graph_cluster_stats_param prm = {
+		.socket_id = SOCKET_ID_ANY,
+		.fn = add_node,
+		.cookie = &r->node_stats_out,
+		.nb_graph_patterns = 1,
+		.graph_patterns = graphs,
+	};
+
+	rte_spinlock_init(&r->node_stats_lock);
+	return rte_graph_cluster_stats_create(&prm);
+}
+
+static int telem_nodes(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct router *r = telem_router;
+	(void)cmd, (void)params;
+	if (!r || !r->node_stats)
+		return -1;
+	rte_tel_data_start_dict(d);
+	rte_spinlock_lock(&r->node_stats_lock);
+	r->node_stats_out = d;
+	rte_graph_cluster_stats_get(r->node_stats, false);
+	rte_spinlock_unlock(&r->node_stats_lock);
+	return 0;
+}
+
 static int telem_lcores(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct router *r = telem_router;
@@ -213,7 +270,7 @@ static void usage(FILE *f)
 	       "  --policy   as `batchrouter policies` (default vector); one per lcore\n"
 	       "Prints one line per worker lcore per second (--quiet: only the summary);\n"
 	       "counters via rte_telemetry: /batchrouter/stats, /batchrouter/lcores,\n"
-	       "/batchrouter/lcore,LCORE (socket path printed at start).\n");
+	       "/batchrouter/lcore,LCORE, /batchrouter/nodes (socket path printed at start).\n");
 }
 
 static int parse(int argc, char **argv, struct router_opts *o)
@@ -343,7 +400,8 @@ static int setup_workers(struct router *r, const struct router_opts *o, char *er
 		if (policy__init(&r->pol[i], o->policy, &caps, err, errlen))
 			return -1;
 		w->pol = &r->pol[i];
-		worker__init(w);
+		if (worker__init(w, err, errlen))
+			return -1;
 	}
 	return 0;
 }
@@ -529,6 +587,12 @@ int router__main(int argc, char **argv)
 		goto fail;
 	if (setup_workers(r, &o, err, sizeof(err)))
 		goto fail;
+	r->node_stats = node_stats_create(r);
+	if (!r->node_stats)
+		fprintf(
+		    stderr,
+		    "batchrouter run: no per-node counters (rte_graph_cluster_stats_create: %s)\n",
+		    rte_strerror(rte_errno));
 	telem_router = r;
 	if (rte_telemetry_register_cmd("/batchrouter/stats", telem_stats,
 				       "Router totals: rx, forwarded, drops by reason") ||
@@ -536,7 +600,9 @@ int router__main(int argc, char **argv)
 				       "The worker lcores' ids") ||
 	    rte_telemetry_register_cmd("/batchrouter/lcore", telem_lcore,
 				       "One worker's counters and its rx queues'. "
-				       "Parameters: int lcore_id"))
+				       "Parameters: int lcore_id") ||
+	    rte_telemetry_register_cmd("/batchrouter/nodes", telem_nodes,
+				       "The graph's nodes over all workers: calls, objs, cycles"))
 		fprintf(stderr, "batchrouter run: telemetry commands not registered\n");
 	printf("router: %u ports x %u queues on %u worker lcores, policy %s; telemetry %s/"
 	       "dpdk_telemetry.v2\n",
@@ -549,10 +615,14 @@ fail:
 out:
 	telem_router = NULL; /* the telemetry thread may still call: no router */
 	if (r) {
+		if (r->node_stats)
+			rte_graph_cluster_stats_destroy(r->node_stats);
 		for (unsigned i = 0; i < r->n_workers; i++) {
 			policy__fini(&r->pol[i]);
-			if (r->w[i])
+			if (r->w[i]) {
+				worker__fini(r->w[i]);
 				free(r->w[i]->lat);
+			}
 			free(r->w[i]);
 		}
 		for (unsigned p = 0; p < r->n_ports; p++)

@@ -113,7 +113,7 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 	struct port port;
 	struct policy pol;
 	struct engine *eng = NULL;
-	static struct worker w; /* big (out vectors): not on the stack */
+	static struct worker w; /* big (batch histogram): not on the stack */
 	struct gen g;
 	pthread_t wt, gt;
 	bool have_port = false, have_pol = false, gen_started = false;
@@ -182,7 +182,8 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 	w.sample = cfg->sample;
 	w.sample_ctx = cfg->sample_ctx;
 	w.sample_every = cfg->sample_every ? cfg->sample_every : 1;
-	worker__init(&w);
+	if (worker__init(&w, err, errlen))
+		goto out;
 
 	/* the generator */
 	gen__sched_init(&g.sched, cfg->pattern, cfg->rate_pps, 1);
@@ -282,6 +283,7 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 	r->learned = learned__stats(&pol, &r->learned_stats) == 0;
 	rc = 0;
 out:
+	worker__fini(&w);
 	if (have_pol)
 		policy__fini(&pol);
 	if (g.sock >= 0)

@@ -11,6 +11,7 @@
 #include <rte_cycles.h>
 #include <rte_epoll.h>
 #include <rte_ethdev.h>
+#include <rte_graph_worker.h>
 #include <rte_mbuf.h>
 #include <rte_pause.h>
 
@@ -18,12 +19,57 @@
 #include "port.h"
 #include "worker.h"
 
-void worker__init(struct worker *w)
+/*
+ * The graph's source: one round over the worker's queue set, each queue
+ * polled with the burst the policy chose; what it sees of the round is left
+ * in the worker for worker__poll.
+ */
+static uint16_t rx_process(struct rte_graph *g, struct rte_node *node, void **objs, uint16_t n)
+{
+	struct worker *w;
+	uint16_t max = 0, total = 0;
+	(void)objs, (void)n;
+
+	memcpy(&w, node->ctx, sizeof(w));
+	void **out = rte_node_next_stream_get(g, node, 0, (uint16_t)(w->n_rxq * w->burst));
+	for (unsigned i = 0; i < w->n_rxq; i++) {
+		struct worker_rxq *q = &w->rxq[i];
+		uint16_t k =
+		    rte_eth_rx_burst(q->port->id, q->q, (struct rte_mbuf **)out + total, w->burst);
+		if (i == 0)
+			w->round_now = w->clock();
+		w->batch_hist[k]++;
+		q->polls++;
+		q->rx += k;
+		total += k;
+		if (k > max)
+			max = k;
+	}
+	rte_node_next_stream_put(g, node, 0, total);
+	w->round_max = max;
+	w->round_total = total;
+	return total;
+}
+
+static struct rte_node_register rx_node = {
+	.name = "br_rx",
+	.flags = RTE_NODE_SOURCE_F,
+	.process = rx_process,
+	.nb_edges = 1,
+	.next_nodes = { "br_ipv4" },
+};
+RTE_NODE_REGISTER(rx_node);
+
+void worker__fini(struct worker *w)
+{
+	engine__graph_destroy(&w->eg);
+}
+
+int worker__init(struct worker *w, char *err, size_t errlen)
 {
 	memset(&w->obs, 0, sizeof(w->obs));
 	memset(&w->c, 0, sizeof(w->c));
 	memset(w->batch_hist, 0, sizeof(w->batch_hist));
-	memset(w->out.n, 0, sizeof(w->out.n));
 	w->polls = w->sleeps = w->spins = w->waits = w->idle_req_ns = w->cpu_ns = 0;
 	w->stop = false;
 	if (!w->n_rxq && w->rx) {
@@ -50,61 +96,31 @@ void worker__init(struct worker *w)
 	w->intr_epfd = -1;
 	if (w->lat)
 		lat__reset(w->lat);
-}
 
-/* Records latency against the schedule stamp, then sends; unsent = tx-full drops. */
-static void tx_all(struct worker *w)
-{
-	uint64_t now = w->clock();
-
-	for (unsigned p = 0; p < w->n_ports; p++) {
-		uint16_t n = w->out.n[p];
-		if (!n)
-			continue;
-		struct rte_mbuf **pk = w->out.pkts[p];
-		/* stamps are read before tx: a sent mbuf may be freed at once */
-		for (uint16_t i = 0; i < n; i++) {
-			uint64_t st, seq;
-			if (frame__read_stamp(rte_pktmbuf_mtod(pk[i], const uint8_t *),
-					      pk[i]->data_len, &st, &seq) == 0 &&
-			    st <= now)
-				lat__record(w->lat, now - st);
-		}
-		uint16_t sent = rte_eth_tx_burst(w->ports[p].id, w->tx_q, pk, n);
-		if (sent < n) {
-			w->c.drops[DROP_TX_FULL] += n - sent;
-			w->c.forwarded -= n - sent;
-			rte_pktmbuf_free_bulk(pk + sent, n - sent);
-		}
-		w->out.n[p] = 0;
+	if (!w->eng || !w->n_ports || w->n_ports > ENGINE_MAX_PORTS) {
+		snprintf(err, errlen, "worker: %s",
+			 w->eng ? "1 to " RTE_STR(ENGINE_MAX_PORTS) " output ports needed"
+				: "no engine");
+		return -1;
 	}
+	w->eg.io = (struct engine_io){
+		.eng = w->eng, .c = &w->c, .tx_q = w->tx_q, .lat = w->lat, .clock = w->clock
+	};
+	for (unsigned p = 0; p < w->n_ports; p++)
+		w->eg.io.tx_port[p] = w->ports[p].id;
+	w->eg.graph = NULL;
+	return engine__graph_create(&w->eg, rx_node.name, w, err, errlen);
 }
 
 uint16_t worker__poll(struct worker *w, struct policy_decision *d)
 {
-	struct rte_mbuf *pkts[ENGINE_MAX_BURST];
-	uint16_t n = 0, total = 0;
-	uint64_t now = 0;
 	int64_t occ = -1;
 
-	/* every queue of the set, each with the burst the policy chose; the
-	 * policy then sees the round: its largest vector, its packets */
-	for (unsigned i = 0; i < w->n_rxq; i++) {
-		struct worker_rxq *q = &w->rxq[i];
-		uint16_t k = rte_eth_rx_burst(q->port->id, q->q, pkts, w->burst);
-		if (i == 0)
-			now = w->clock();
-		w->batch_hist[k]++;
-		q->polls++;
-		q->rx += k;
-		total += k;
-		if (k > n)
-			n = k;
-		if (k) {
-			engine__process(w->eng, pkts, k, &w->out, &w->c);
-			tx_all(w);
-		}
-	}
+	/* br_rx polls every queue of the set, each with the burst the policy
+	 * chose; the policy then sees the round: its largest vector, its packets */
+	rte_graph_walk(w->eg.graph);
+	uint16_t n = w->round_max, total = w->round_total;
+	uint64_t now = w->round_now;
 	w->polls++;
 	/*
 	 * Time since the last poll beyond the idle action asked for: the

@@ -83,6 +83,16 @@ teardown() {
 	for q in 0 1 2 3; do
 		[ "$(jq ".[\"/batchrouter/lcore\"].rxq${q}_rx" <<<"$lc")" = 500 ]
 	done
+	# rte_graph's own per-node counters: what each node of the vector graph saw
+	nodes=$(python3 "$FLOWS" telemetry "$sock" /batchrouter/nodes)
+	echo "$nodes"
+	n() { jq ".[\"/batchrouter/nodes\"].$1.objs" <<<"$nodes"; }
+	[ "$(n br_rx)" = 2000 ]
+	[ "$(n br_ipv4)" = 2000 ]
+	[ "$(n br_lookup)" = 1800 ]
+	[ "$(n br_rewrite)" = 1800 ]
+	[ "$(($(n br_tx_0) + $(n br_tx_1)))" = 1800 ]
+	[ "$(n pkt_drop)" = 200 ]
 	# DPDK's own ethdev telemetry answers on the same socket
 	xs=$(python3 "$FLOWS" telemetry "$sock" /ethdev/stats,0)
 	echo "$xs"

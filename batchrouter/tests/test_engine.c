@@ -1,4 +1,8 @@
-/* Parse, validate, lookup and rewrite on crafted packets, malformed included. */
+/*
+ * Parse, validate, lookup and rewrite on crafted packets, malformed included:
+ * one frame at a time (engine__route_one), and bursts through the rte_graph
+ * from a source node of the test's out of three net_ring ports.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,16 +11,62 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <rte_graph.h>
+#include <rte_graph_worker.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_ring.h>
 
 #include "engine.h"
 #include "frame.h"
+#include "port.h"
 #include "routes.h"
 #include "eal.h"
 
 static struct engine *eng;
 static struct rte_mempool *pool;
+static struct port ports[3];
+static struct engine_counters cnt;
+static struct engine_graph eg;
+
+/* the graph's source: hands over what the test put in pending, once */
+static struct rte_mbuf *pending[256];
+static uint16_t n_pending;
+
+static uint16_t src_process(struct rte_graph *g, struct rte_node *node, void **objs, uint16_t n)
+{
+	uint16_t k = n_pending;
+	(void)objs, (void)n;
+
+	void **out = rte_node_next_stream_get(g, node, 0, k);
+	memcpy(out, pending, k * sizeof(pending[0]));
+	rte_node_next_stream_put(g, node, 0, k);
+	n_pending = 0;
+	return k;
+}
+
+static struct rte_node_register src_node = {
+	.name = "test_src",
+	.flags = RTE_NODE_SOURCE_F,
+	.process = src_process,
+	.nb_edges = 1,
+	.next_nodes = { "br_ipv4" },
+};
+RTE_NODE_REGISTER(src_node);
+
+static void walk(struct rte_mbuf **pkts, uint16_t n)
+{
+	memcpy(pending, pkts, n * sizeof(pkts[0]));
+	n_pending = n;
+	rte_graph_walk(eg.graph);
+	assert_int_equal(n_pending, 0);
+}
+
+/* what port @p sent: its tx ring, emptied into @out */
+static unsigned sent_on(unsigned p, struct rte_mbuf **out, unsigned max)
+{
+	return rte_ring_dequeue_burst(ports[p].tx, (void **)out, max, NULL);
+}
 
 static const uint8_t port_macs[3][6] = { { 0x02, 0xaa, 0, 0, 0, 0 },
 					 { 0x02, 0xaa, 0, 0, 0, 1 },
@@ -47,7 +97,23 @@ static int setup(void **state)
 	}
 	pool = rte_pktmbuf_pool_create("tpool", 1023, 0, 0, 2048 + RTE_PKTMBUF_HEADROOM,
 				       SOCKET_ID_ANY);
-	return pool ? 0 : -1;
+	if (!pool)
+		return -1;
+	/* port 2's tx ring is small enough to overflow (tx-full) */
+	const char *spec[3] = { "ring:size=256", "ring:size=256", "ring:size=64" };
+	eg.io = (struct engine_io){ .eng = eng, .c = &cnt };
+	for (unsigned p = 0; p < 3; p++) {
+		if (port__open(&ports[p], spec[p], 20 + p, pool, err, sizeof(err))) {
+			fprintf(stderr, "# %s\n", err);
+			return -1;
+		}
+		eg.io.tx_port[p] = ports[p].id;
+	}
+	if (engine__graph_create(&eg, "test_src", NULL, err, sizeof(err))) {
+		fprintf(stderr, "# %s\n", err);
+		return -1;
+	}
+	return 0;
 }
 
 static void good_frame(uint8_t *buf, uint32_t len, uint32_t dst, uint8_t ttl)
@@ -204,9 +270,8 @@ static struct rte_mbuf *mbuf_of(const uint8_t *f, uint16_t len)
 /* The burst path counts every drop by reason and frees what it drops. */
 static void test_burst_counts(void **state)
 {
-	static struct engine_out out;
-	struct engine_counters c = { 0 };
-	struct rte_mbuf *pkts[16];
+	struct engine_counters *c = &cnt;
+	struct rte_mbuf *pkts[16], *out[16];
 	uint8_t f[128];
 	unsigned avail = rte_mempool_avail_count(pool);
 	uint16_t n = 0;
@@ -227,20 +292,47 @@ static void test_burst_counts(void **state)
 	good_frame(f, 64, IP(10, 3, 0, 1), 64);
 	pkts[n++] = mbuf_of(f, 64); /* -> port 1 */
 
-	memset(&out, 0, sizeof(out));
-	engine__process(eng, pkts, n, &out, &c);
-	assert_int_equal(c.rx, 7);
-	assert_int_equal(c.forwarded, 3);
-	assert_int_equal(c.drops[DROP_TRUNCATED], 1);
-	assert_int_equal(c.drops[DROP_TTL_EXPIRED], 1);
-	assert_int_equal(c.drops[DROP_NO_ROUTE], 1);
-	assert_int_equal(c.drops[DROP_BAD_CHECKSUM], 1);
-	assert_int_equal(out.n[0], 0);
-	assert_int_equal(out.n[1], 2);
-	assert_int_equal(out.n[2], 1);
+	memset(c, 0, sizeof(*c));
+	walk(pkts, n);
+	assert_int_equal(c->rx, 7);
+	assert_int_equal(c->forwarded, 3);
+	assert_int_equal(c->drops[DROP_TRUNCATED], 1);
+	assert_int_equal(c->drops[DROP_TTL_EXPIRED], 1);
+	assert_int_equal(c->drops[DROP_NO_ROUTE], 1);
+	assert_int_equal(c->drops[DROP_BAD_CHECKSUM], 1);
+	assert_int_equal(sent_on(0, out, 16), 0);
 	assert_int_equal(rte_mempool_avail_count(pool), avail - 3); /* drops were freed */
-	rte_pktmbuf_free_bulk(out.pkts[1], 2);
-	rte_pktmbuf_free_bulk(out.pkts[2], 1);
+	assert_int_equal(sent_on(1, out, 16), 2);
+	for (unsigned i = 0; i < 2; i++) { /* rewritten for the next hop on port 1 */
+		const uint8_t *f = rte_pktmbuf_mtod(out[i], const uint8_t *);
+		assert_memory_equal(f, ((uint8_t[]){ 2, 0, 0, 0, 0, 1 }), 6);
+		assert_memory_equal(f + 6, port_macs[1], 6);
+		assert_int_equal(f[14 + 8], 63);
+	}
+	rte_pktmbuf_free_bulk(out, 2);
+	assert_int_equal(sent_on(2, out, 16), 1);
+	rte_pktmbuf_free_bulk(out, 1);
+	assert_int_equal(rte_mempool_avail_count(pool), avail);
+}
+
+/* A port that refuses part of the vector: the rest is tx-full, counted and freed. */
+static void test_tx_full(void **state)
+{
+	struct rte_mbuf *pkts[128], *out[128];
+	uint8_t f[64];
+	unsigned avail = rte_mempool_avail_count(pool);
+	(void)state;
+
+	memset(&cnt, 0, sizeof(cnt));
+	good_frame(f, 64, IP(10, 1, 0, 1), 64); /* -> port 2, whose ring holds 63 */
+	for (unsigned i = 0; i < 100; i++)
+		pkts[i] = mbuf_of(f, 64);
+	walk(pkts, 100);
+	unsigned got = sent_on(2, out, 128);
+	assert_true(got > 0 && got < 100);
+	assert_int_equal(cnt.forwarded, got);
+	assert_int_equal(cnt.drops[DROP_TX_FULL], 100 - got);
+	rte_pktmbuf_free_bulk(out, got);
 	assert_int_equal(rte_mempool_avail_count(pool), avail);
 }
 
@@ -248,10 +340,11 @@ static void test_burst_counts(void **state)
  * and every packet accounted for exactly once. */
 static void test_fuzz_never_crashes(void **state)
 {
-	static struct engine_out out;
-	struct engine_counters c = { 0 };
-	struct rte_mbuf *pkts[32];
+	struct engine_counters *c = &cnt;
+	struct rte_mbuf *pkts[32], *out[64];
+	unsigned avail = rte_mempool_avail_count(pool);
 	uint8_t f[256];
+	memset(c, 0, sizeof(*c));
 	uint64_t sent = 0;
 	(void)state;
 
@@ -269,19 +362,21 @@ static void test_fuzz_never_crashes(void **state)
 			}
 			pkts[i] = mbuf_of(f, len);
 		}
-		memset(out.n, 0, sizeof(out.n));
-		engine__process(eng, pkts, 32, &out, &c);
+		walk(pkts, 32);
 		sent += 32;
-		for (int p = 0; p < 3; p++)
-			rte_pktmbuf_free_bulk(out.pkts[p], out.n[p]);
+		for (unsigned p = 0; p < 3; p++) {
+			unsigned k = sent_on(p, out, 64);
+			rte_pktmbuf_free_bulk(out, k);
+		}
 	}
 	uint64_t dropped = 0;
 	for (int d = 0; d < DROP__MAX; d++)
-		dropped += c.drops[d];
-	assert_int_equal(c.rx, sent);
-	assert_int_equal(c.forwarded + dropped, sent);
-	assert_true(c.forwarded > 0);
-	assert_true(c.drops[DROP_BAD_CHECKSUM] > 0);
+		dropped += c->drops[d];
+	assert_int_equal(c->rx, sent);
+	assert_int_equal(c->forwarded + dropped, sent);
+	assert_true(c->forwarded > 0);
+	assert_true(c->drops[DROP_BAD_CHECKSUM] > 0);
+	assert_int_equal(rte_mempool_avail_count(pool), avail); /* every mbuf came back */
 }
 
 static void test_routes_parse(void **state)
@@ -348,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_incremental_checksum),
 		cmocka_unit_test(test_malformed_dropped),
 		cmocka_unit_test(test_burst_counts),
+		cmocka_unit_test(test_tx_full),
 		cmocka_unit_test(test_fuzz_never_crashes),
 		cmocka_unit_test(test_routes_parse),
 		cmocka_unit_test(test_create_rejects_bad_port),

@@ -45,6 +45,17 @@ static int setup(void **state)
 	return run__eal_init("test", true);
 }
 
+/* every destination out of @port: what a worker needs to walk its graph */
+static struct engine *default_route_engine(const char *name, const struct port *port)
+{
+	struct engine_route rt = { .depth = 0, .port = 0, .mac = { 2, 0, 0, 0, 0, 2 } };
+	char err[256];
+	struct engine *eng =
+	    engine__create(name, &rt, 1, 1, (const uint8_t(*)[6])port->mac, err, sizeof(err));
+	assert_non_null(eng);
+	return eng;
+}
+
 static void test_latency_exact_on_schedule(void **state)
 {
 	static struct worker w;
@@ -59,10 +70,7 @@ static void test_latency_exact_on_schedule(void **state)
 				       SOCKET_ID_ANY);
 	assert_non_null(pool);
 	assert_int_equal(port__open(&port, "ring:size=256", 7, pool, err, sizeof(err)), 0);
-	struct engine_route rt = { .depth = 0, .port = 0, .mac = { 2, 0, 0, 0, 0, 2 } };
-	struct engine *eng =
-	    engine__create("lat_lpm", &rt, 1, 1, (const uint8_t(*)[6])port.mac, err, sizeof(err));
-	assert_non_null(eng);
+	struct engine *eng = default_route_engine("lat_lpm", &port);
 	assert_int_equal(policy__init(&pol, "busy:burst=256", NULL, err, sizeof(err)), 0);
 
 	memset(&w, 0, sizeof(w));
@@ -74,7 +82,7 @@ static void test_latency_exact_on_schedule(void **state)
 	w.clock = fake_clock;
 	w.lat = calloc(1, sizeof(*w.lat));
 	assert_non_null(w.lat);
-	worker__init(&w);
+	assert_int_equal(worker__init(&w, err, sizeof(err)), 0);
 	w.burst = 256;
 
 	/* schedule: packet i departs at 10 us * i (i = 1..100); the worker polls
@@ -110,6 +118,7 @@ static void test_latency_exact_on_schedule(void **state)
 	assert_int_equal(w.c.forwarded, 100);
 	assert_int_equal(w.batch_hist[25], 4);
 
+	worker__fini(&w);
 	free(w.lat);
 	port__close(&port);
 	engine__destroy(eng);
@@ -135,12 +144,16 @@ static void test_stalls_and_late_wakeups(void **state)
 				       SOCKET_ID_ANY);
 	assert_non_null(pool);
 	assert_int_equal(port__open(&port, "ring:size=64", 8, pool, err, sizeof(err)), 0);
+	struct engine *eng = default_route_engine("stall_lpm", &port);
 	assert_int_equal(policy__init(&pol, "busy", NULL, err, sizeof(err)), 0);
 	memset(&w, 0, sizeof(w));
+	w.eng = eng;
+	w.ports = &port;
+	w.n_ports = 1;
 	w.rx = &port;
 	w.pol = &pol;
 	w.clock = fake_clock;
-	worker__init(&w);
+	assert_int_equal(worker__init(&w, err, sizeof(err)), 0);
 
 	fake_now = 1000000;
 	worker__poll(&w, &d); /* the first poll has no gap */
@@ -165,8 +178,10 @@ static void test_stalls_and_late_wakeups(void **state)
 	assert_int_equal(w.late_wakeup.count, 1);
 	assert_int_equal(w.late_wakeup.max_ns, 900000);
 
+	worker__fini(&w);
 	policy__fini(&pol);
 	port__close(&port);
+	engine__destroy(eng);
 	rte_mempool_free(pool);
 }
 
@@ -190,12 +205,16 @@ static void test_late_rail_decays_while_polling(void **state)
 				       SOCKET_ID_ANY);
 	assert_non_null(pool);
 	assert_int_equal(port__open(&port, "ring:size=64", 9, pool, err, sizeof(err)), 0);
+	struct engine *eng = default_route_engine("late_lpm", &port);
 	assert_int_equal(policy__init(&pol, "busy", NULL, err, sizeof(err)), 0);
 	memset(&w, 0, sizeof(w));
+	w.eng = eng;
+	w.ports = &port;
+	w.n_ports = 1;
 	w.rx = &port;
 	w.pol = &pol;
 	w.clock = jumping_clock;
-	worker__init(&w);
+	assert_int_equal(worker__init(&w, err, sizeof(err)), 0);
 
 	fake_now = 1000000;
 	worker__poll(&w, &d);
@@ -211,8 +230,10 @@ static void test_late_rail_decays_while_polling(void **state)
 	}
 	assert_int_equal(w.obs.wake_late_ns, 4000000 >> 5);
 
+	worker__fini(&w);
 	policy__fini(&pol);
 	port__close(&port);
+	engine__destroy(eng);
 	rte_mempool_free(pool);
 }
 
