@@ -201,17 +201,27 @@ static uint16_t lookup_process(struct rte_graph *g, struct rte_node *node, void 
 	return n;
 }
 
-/* br_rewrite's edge P is br_tx-P (engine__graph_create adds them in order) */
+/*
+ * br_rewrite's edge P is br_tx-P (engine__graph_create adds them in order).
+ * A vector mostly goes one way: the first packet's port gets the stream, the
+ * others are enqueued one by one.
+ */
 static uint16_t rewrite_process(struct rte_graph *g, struct rte_node *node, void **objs, uint16_t n)
 {
 	const struct engine *e = ctx_of(node)->io->eng;
+	uint16_t main_port = e->nexthops[((struct rte_mbuf *)objs[0])->hash.usr].port, k = 0;
+	void **to = rte_node_next_stream_get(g, node, main_port, n);
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = objs[i];
 		const struct engine_nexthop *nh = &e->nexthops[m->hash.usr];
 		rewrite(e, rte_pktmbuf_mtod(m, uint8_t *), nh);
-		rte_node_enqueue_x1(g, node, nh->port, m);
+		if (nh->port == main_port)
+			to[k++] = m;
+		else
+			rte_node_enqueue_x1(g, node, nh->port, m);
 	}
+	rte_node_next_stream_put(g, node, main_port, k);
 	return n;
 }
 
