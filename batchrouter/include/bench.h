@@ -65,6 +65,43 @@ static inline const char *bench__pname(const struct bench *b, unsigned i)
 	return strncmp(b->policies[i], "learned:", 8) ? b->policies[i] : "learned";
 }
 
+/*
+ * The searches, over a probe: whether @rate is lossless for policy @i of
+ * @ctx (1), not (0), or an error (-1). bench's probe runs the policy (two of
+ * at most three runs agree); the tests' are synthetic.
+ */
+typedef int (*bench_probe)(void *ctx, unsigned i, double rate);
+/* Bisection of [lo[i], hi[i]] for @n policies at once, one step of each in
+ * turn (they see the same machine); the answer is lo[i]. 0, or -1 on error. */
+int bench__bisect(bench_probe probe, void *ctx, unsigned n, double *lo, double *hi, unsigned steps);
+/* Makes *@lo a rate seen lossless: while it is not, it becomes the upper
+ * bound and the lower bound halves, down to @floor. 1 if the bracket holds, 0
+ * if even @floor loses packets, -1 on error. */
+int bench__bracket_down(bench_probe probe, void *ctx, unsigned i, double *lo, double *hi,
+			double floor);
+/* R*: policy 0's lossless rate, bracketed from [1e5, 1e6] down (to 1e3) or up
+ * (doubling, to 64e6), then 7 bisection steps. -1 on error or nothing lossless. */
+int bench__rstar_search(bench_probe probe, void *ctx, double *rstar);
+
+/*
+ * What a CBR run at @rate fell short of its schedule: the packets lost, plus,
+ * when the generator ended more than 1% of the run behind its schedule, that
+ * lateness as a share of the run.
+ */
+double bench__shortfall(const struct run_result *r, double rate, double dur);
+/*
+ * The heuristic a learned policy must beat at one point: the cheapest one
+ * (median worker CPU) among those that lost < 0.1% and kept p99 within the
+ * target, or the cheapest of all when none did. -1 when none ran.
+ */
+int bench__best_heuristic(const struct bench *b, unsigned pt, unsigned li);
+/*
+ * A learned policy's median run @l against heuristic @h's: "win" (>= 10% less
+ * CPU), "tie" (within +5%), else "loss"; always "loss" with a worse p99 (10% +
+ * 5 us of slack) or more loss. *@cpu_delta = l/h - 1.
+ */
+const char *bench__verdict(const struct metrics *l, const struct metrics *h, double *cpu_delta);
+
 /* --short's table (the demo): CPU of the baseline and the best policy per load. */
 void bench__short_summary(const struct bench *b, unsigned n_disturbed);
 /* results.md, summary.csv and lossless.csv in b->out, with the targets' verdicts. */

@@ -117,7 +117,7 @@ static double lost_frac(const struct run_result *r)
  * own pace: a rate it cannot make is no rate the router forwarded). Less
  * than 1% is a stall near the end, not a rate it could not make.
  */
-static double shortfall_frac(const struct run_result *r, double rate, double dur)
+double bench__shortfall(const struct run_result *r, double rate, double dur)
 {
 	double scheduled = rate * dur;
 	double late = (double)r->gen.late_ns / 1e9;
@@ -135,7 +135,7 @@ static int lossless_at(const char *policy, double rate, double dur)
 		struct run_result r;
 		if (measure(policy, rate, GEN_CBR, dur, &r))
 			return -1;
-		if (shortfall_frac(&r, rate, dur) < LOSS_OK)
+		if (bench__shortfall(&r, rate, dur) < LOSS_OK)
 			ok++;
 		else
 			bad++;
@@ -144,19 +144,14 @@ static int lossless_at(const char *policy, double rate, double dur)
 	return ok == 2;
 }
 
-/*
- * Bisection over [lo, hi] for every policy at once, one step of each in turn.
- * @lo[i] and @hi[i] are updated in place; the answer is lo[i].
- */
-static int lossless_search(char *const *policies, unsigned n, double *lo, double *hi,
-			   unsigned steps, double dur)
+int bench__bisect(bench_probe probe, void *ctx, unsigned n, double *lo, double *hi, unsigned steps)
 {
 	for (unsigned s = 0; s < steps; s++) {
 		for (unsigned i = 0; i < n; i++) {
 			if (hi[i] <= lo[i])
 				continue; /* no bracket: nothing was lossless */
 			double mid = (lo[i] + hi[i]) / 2;
-			int ok = lossless_at(policies[i], mid, dur);
+			int ok = probe(ctx, i, mid);
 			if (ok < 0)
 				return -1;
 			if (ok)
@@ -168,27 +163,22 @@ static int lossless_search(char *const *policies, unsigned n, double *lo, double
 	return 0;
 }
 
-/*
- * Makes @lo a rate that was seen lossless: while it is not, it becomes the
- * upper bound and the lower bound halves, down to @floor. 1 if the bracket
- * holds, 0 if even @floor loses packets, -1 on error.
- */
-static int bracket_down(const char *policy, double *lo, double *hi, double floor, double dur)
+int bench__bracket_down(bench_probe probe, void *ctx, unsigned i, double *lo, double *hi,
+			double floor)
 {
 	int ok;
 
-	while ((ok = lossless_at(policy, *lo, dur)) == 0 && *lo / 2 >= floor) {
+	while ((ok = probe(ctx, i, *lo)) == 0 && *lo / 2 >= floor) {
 		*hi = *lo;
 		*lo /= 2;
 	}
 	return ok;
 }
 
-static int find_rstar(struct bench *b)
+int bench__rstar_search(bench_probe probe, void *ctx, double *rstar)
 {
 	double lo = 1e5, hi = 1e6;
-	char *busy = "busy256";
-	int ok = bracket_down(busy, &lo, &hi, 1e3, b->search_dur);
+	int ok = bench__bracket_down(probe, ctx, 0, &lo, &hi, 1e3);
 
 	if (ok == 0)
 		fprintf(stderr, "batchrouter bench: busy polling loses packets even at %.0f pps\n",
@@ -196,14 +186,33 @@ static int find_rstar(struct bench *b)
 	if (ok <= 0)
 		return -1;
 	/* bracket upwards: double until busy polling loses packets */
-	while ((ok = lossless_at(busy, hi, b->search_dur)) == 1 && hi < 64e6) {
+	while ((ok = probe(ctx, 0, hi)) == 1 && hi < 64e6) {
 		lo = hi;
 		hi *= 2;
 	}
-	if (ok < 0 || lossless_search(&busy, 1, &lo, &hi, 7, b->search_dur))
+	if (ok < 0 || bench__bisect(probe, ctx, 1, &lo, &hi, 7))
 		return -1;
-	b->rstar = lo;
+	*rstar = lo;
 	return 0;
+}
+
+/* bench's probe: runs of the policies named in a probe_set */
+struct probe_set {
+	char *const *policies;
+	double dur;
+};
+
+static int policy_probe(void *ctx, unsigned i, double rate)
+{
+	const struct probe_set *ps = ctx;
+	return lossless_at(ps->policies[i], rate, ps->dur);
+}
+
+static int find_rstar(struct bench *b)
+{
+	char *busy = "busy256";
+	struct probe_set ps = { &busy, b->search_dur };
+	return bench__rstar_search(policy_probe, &ps, &b->rstar);
 }
 
 static void metrics__from(const struct run_result *r, struct metrics *m)
@@ -457,7 +466,7 @@ static int paired_check(struct bench *b)
 			struct run_result r;
 			if (measure(b->policies[i], b->paired_rate, GEN_CBR, b->search_dur, &r))
 				return -1;
-			v[i][rep] = shortfall_frac(&r, b->paired_rate, b->search_dur);
+			v[i][rep] = bench__shortfall(&r, b->paired_rate, b->search_dur);
 			run__result_free(&r);
 		}
 	for (unsigned i = 0; i < b->n_pol; i++)
@@ -468,20 +477,20 @@ static int paired_check(struct bench *b)
 static int lossless_phase(struct bench *b)
 {
 	double lo[BENCH_MAX_POL], hi[BENCH_MAX_POL];
+	struct probe_set ps = { b->policies, b->search_dur };
 	printf("lossless rates (bisection from [0.5, 1.25] x R*, the lower bound halved while "
 	       "it loses; steps interleaved)...\n");
 	fflush(stdout);
 	for (unsigned i = 0; i < b->n_pol; i++) {
 		lo[i] = 0.5 * b->rstar;
 		hi[i] = 1.25 * b->rstar;
-		int ok =
-		    bracket_down(b->policies[i], &lo[i], &hi[i], 0.01 * b->rstar, b->search_dur);
+		int ok = bench__bracket_down(policy_probe, &ps, i, &lo[i], &hi[i], 0.01 * b->rstar);
 		if (ok < 0)
 			return -1;
 		if (ok == 0) /* nothing is lossless: the rate is 0 */
 			lo[i] = hi[i] = 0;
 	}
-	if (lossless_search(b->policies, b->n_pol, lo, hi, 7, b->search_dur))
+	if (bench__bisect(policy_probe, &ps, b->n_pol, lo, hi, 7))
 		return -1;
 	for (unsigned i = 0; i < b->n_pol; i++)
 		b->lossless[i] = lo[i];

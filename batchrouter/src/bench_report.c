@@ -151,12 +151,8 @@ static bool is_learned(const struct bench *b, unsigned pi)
 	return !strncmp(bench__pname(b, pi), "learned", 7);
 }
 
-/*
- * The heuristic a learned policy must beat at one point: the cheapest one
- * (median worker CPU) among those that lost < 0.1% and kept p99 within the
- * target, or the cheapest of all when none did. -1 when none ran.
- */
-static int best_heuristic(const struct bench *b, unsigned pt, unsigned li)
+/* two passes: the qualified heuristics first, then any */
+int bench__best_heuristic(const struct bench *b, unsigned pt, unsigned li)
 {
 	int best = -1;
 	for (int pass = 0; pass < 2 && best < 0; pass++)
@@ -172,12 +168,7 @@ static int best_heuristic(const struct bench *b, unsigned pt, unsigned li)
 	return best;
 }
 
-/*
- * Win: >= 10% less CPU than the best heuristic; tie: within 5%; else loss.
- * Either way only with a p99 no worse than the heuristic's (10% + 5 us of
- * slack for noise) and no more loss.
- */
-static const char *verdict(const struct metrics *l, const struct metrics *h, double *cpu_delta)
+const char *bench__verdict(const struct metrics *l, const struct metrics *h, double *cpu_delta)
 {
 	*cpu_delta = h->cpu_frac > 0 ? l->cpu_frac / h->cpu_frac - 1 : 0;
 	if (l->p99_us > 1.1 * h->p99_us + 5 || l->lost_frac > h->lost_frac + LOSS_OK)
@@ -202,7 +193,7 @@ static void learned_vs_heuristics(const struct bench *b, FILE *f)
 		for (unsigned li = 0; li < b->n_loads; li++) {
 			fprintf(f, "| %g%% |", b->loads[li]);
 			for (unsigned pt = 0; pt < b->n_pat; pt++) {
-				int h = best_heuristic(b, pt, li);
+				int h = bench__best_heuristic(b, pt, li);
 				if (h < 0 || !b->have[pt][li][lp]) {
 					fprintf(f, " - |");
 					continue;
@@ -210,7 +201,7 @@ static void learned_vs_heuristics(const struct bench *b, FILE *f)
 				const struct metrics *l = &b->med[pt][li][lp],
 						     *x = &b->med[pt][li][h];
 				double d;
-				const char *v = verdict(l, x, &d);
+				const char *v = bench__verdict(l, x, &d);
 				counts[v[0] == 'w' ? 0 : v[0] == 't' ? 1 : 2]++;
 				fprintf(f, " %s vs %s: %+.0f%%, %.0f/%.0f us |", v,
 					bench__pname(b, (unsigned)h), 100 * d, l->p99_us,
