@@ -20,7 +20,8 @@
 #                     br-NAME[:k=v] any other `batchrouter policies` entry
 #   --capacity-systems L  systems whose capacity is searched (default
 #                     br-busy,l3fwd); br-busy's median is R*
-#   --cap-low PPS     the search's low bound (default 500000)
+#   --cap-low PPS     the search's first rate (default 500000); while
+#                     nothing passes it goes 4x lower a probe
 #   --cap-probes N    rates probed per search (default 8)
 #   --cap-retry N     a failing probe is run up to N more times and passes if
 #                     any does (default 1; see below)
@@ -44,7 +45,7 @@
 #
 # Capacity (R*): per system, a geometric bisection on the rate between
 # --cap-low and the generator's own peak (what `gen` prints it builds alone,
-# measured in every run: the first probe, at the low bound, tells it). A
+# measured in every run: the first probe, at --cap-low, tells it). A
 # probe passes when nothing is lost (back == offered: memif itself loses
 # nothing, so link-full, no-mbuf and router drops all count; no tolerance)
 # and the generator kept its schedule (it says "fell behind" otherwise). A
@@ -217,7 +218,7 @@ ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # The figures of one run from the generator's ($1) and the system's ($2)
 # output: "offered back p99 behind link_full no_mbuf sent gen_peak_mpps
-# rrx rdrops drops_by_reason batch burst mismatch"; the router's fields are
+# rrx rdrops drops_by_reason batch burst mismatch rfwd"; the router's fields are
 # "-" for the peers (they print none).
 parse_run() {
 	awk '
@@ -225,14 +226,14 @@ parse_run() {
 	/^gen: offered/ { off = $3; sent = $5; lf = $7; nm = $9; back = $11; behind = /fell behind/ }
 	/^gen: latency/ { p99 = $9 }
 	/^lcore +[0-9]+: rx .* pps tx/ { sub(/^lcore +[0-9]+: /, ""); if ($2 + 0 >= best) { best = $2 + 0; batch = $8; burst = $10 } }
-	/^  lcore [0-9]+: rx .* forwarded/ { rrx += $4; br = 1 }
+	/^  lcore [0-9]+: rx .* forwarded/ { rrx += $4; rfwd += $6; br = 1 }
 	/^  drops:/ { for (i = 2; i < NF; i += 2) { rd += $(i + 1); if ($(i + 1) > 0) why = why (why ? "," : "") $i ":" $(i + 1) } }
 	/MISMATCH/ { mm = 1 }
 	END {
-		if (!br) { rrx = "-"; rd = "-"; why = "-"; batch = "-"; burst = "-" }
+		if (!br) { rrx = "-"; rd = "-"; why = "-"; batch = "-"; burst = "-"; rfwd = "-" }
 		else { rd += 0; if (why == "") why = "-"; if (batch == "") { batch = "-"; burst = "-" } }
-		printf "%s %s %s %d %s %s %s %s %s %s %s %s %s %d\n", off, back, (p99 == "" ? 0 : p99), behind,
-			lf, nm, sent, (peak == "" ? 0 : peak), rrx, rd, why, batch, burst, mm
+		printf "%s %s %s %d %s %s %s %s %s %s %s %s %s %d %s\n", off, back, (p99 == "" ? 0 : p99), behind,
+			lf, nm, sent, (peak == "" ? 0 : peak), rrx, rd, why, batch, burst, mm, rfwd
 	}' "$1" "$2"
 }
 
@@ -266,12 +267,12 @@ one_run() {
 		return 1
 	fi
 	f=($(parse_run "$d/gen" "$d/sys"))
-	# offered off back p99 behind lf nm sent peak rrx rd why batch burst mm
-	#         0   1    2   3      4  5  6    7    8   9  10  11    12    13
+	# off back p99 behind lf nm sent peak rrx rd why batch burst mm rfwd
+	# 0   1    2   3      4  5  6    7    8   9  10  11    12    13 14
 	if [[ $sys == br-* ]]; then
 		local u=$((f[0] - f[1] - f[9] - f[4] - f[5]))
 		[ "$u" -ne 0 ] || [ "${f[13]}" -ne 0 ] &&
-			echo "peers.sh: accounting: $sys at $rate pps: offered ${f[0]} != back ${f[1]} + router drops ${f[9]} (${f[10]}) + link-full ${f[4]} + no-mbuf ${f[5]}: $u unaccounted (sent ${f[6]}, router rx ${f[8]}$([ "${f[13]}" -ne 0 ] && echo ', router says MISMATCH'))" >&2
+			echo "peers.sh: accounting: $sys at $rate pps: offered ${f[0]} != back ${f[1]} + router drops ${f[9]} (${f[10]}) + link-full ${f[4]} + no-mbuf ${f[5]}: $u unaccounted (generator sent ${f[6]}, router rx ${f[8]}, forwarded ${f[14]}: forwarded, not back when the generator stopped waiting $((f[14] - f[1]))$([ "${f[13]}" -ne 0 ] && echo ', router says MISMATCH'))" >&2
 	fi
 	printf '%s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s\n' "$sys" "$rate" "$rep" \
 		"$(awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v w=$((t1 - t0)) 'BEGIN { printf "%.4f", c / hz / (w / 1e9) }')" \
@@ -285,15 +286,21 @@ passes() { awk '{ exit !($5 == $6 && $8 == 0) }' <<<"$1"; }
 
 # One capacity search ($1 system, $2 rep): appends every probe to $runs and
 # "system rep capacity_pps limit fail_pps why batch_pass burst batch_fail
-# gen_peak_mpps probes" to $caps. The generator's own peak (from the first
-# probe) is the upper bound.
+# gen_peak_mpps probes" to $caps. The first probe is at --cap-low and tells
+# the generator's own peak, the upper bound; while nothing has passed the
+# rate drops by 4x a probe (a noisy machine can fail the low bound), then
+# it bisects geometrically between the highest pass and the lowest failure.
 cap_search() {
-	local sys=$1 rep=$2 lo=$CAP_LOW hi rate line pass fail_line="" pass_line="" n=0 t peak
-	hi=0
+	local sys=$1 rep=$2 ok=0 bad=0 rate=$CAP_LOW line pass fail_line="" pass_line="" n=0 t peak=0
 	while [ "$n" -lt "$CAP_PROBES" ]; do
-		if [ "$n" -eq 0 ]; then rate=$lo; else
-			rate=$(awk -v a="$lo" -v b="$hi" 'BEGIN { printf "%d", int(sqrt(a * b) / 1000 + 0.5) * 1000 }')
-			[ "$rate" -le "$lo" ] || [ "$rate" -ge "$hi" ] && break # resolution reached
+		if [ "$n" -gt 0 ]; then
+			if [ "$ok" -eq 0 ]; then
+				rate=$(((bad / 4 + 500) / 1000 * 1000))
+				[ "$rate" -ge 1000 ] || break
+			else
+				rate=$(awk -v a="$ok" -v b="$bad" 'BEGIN { printf "%d", int(sqrt(a * b) / 1000 + 0.5) * 1000 }')
+				[ "$rate" -le "$ok" ] || [ "$rate" -ge "$bad" ] && break # resolution reached
+			fi
 		fi
 		pass=0
 		for t in $(seq 0 "$CAP_RETRY"); do
@@ -302,27 +309,28 @@ cap_search() {
 			echo "$line" >&2
 			passes "$line" && { pass=1; break; }
 		done
-		n=$((n + 1))
-		if [ "$n" -eq 1 ]; then
+		if [ "$n" -eq 0 ]; then
 			peak=$(awk '{ print $13 }' <<<"$line")
-			hi=$(awk -v p="$peak" 'BEGIN { printf "%d", p * 1e6 }')
-			[ "$pass" -eq 1 ] || { lo=0; hi=$rate; fail_line=$line; break; }
+			bad=$(awk -v p="$peak" 'BEGIN { printf "%d", p * 1e6 }')
+			echo "# generator on its own: $peak Mpps (the search's upper bound)" >&2
 		fi
-		if [ "$pass" -eq 1 ]; then lo=$rate pass_line=$line; else hi=$rate fail_line=$line; fi
+		n=$((n + 1))
+		if [ "$pass" -eq 1 ]; then ok=$rate pass_line=$line; else bad=$rate fail_line=$line; fi
 	done
 	# why the lowest failing rate failed: loss beats lateness (a generator
 	# that is late and loses still loses); none failed: the generator's peak
-	local why=generator-peak frate=-
+	local why=generator-peak frate=- limit
 	if [ -n "$fail_line" ]; then
-		frate=$hi
+		frate=$bad
 		why=$(awk '{ if ($5 != $6) printf "loss:%s(link-full:%s,router:%s,missing:%d)", $5 - $6, $10, $15, $5 - $6 - $10 - $11 - ($15 == "-" ? 0 : $15); else print "generator-behind" }' <<<"$fail_line")
 	fi
-	local limit=loss
 	case $why in
 	generator-*) limit=generator ;;
+	*) limit=loss ;;
 	esac
-	[ "$lo" -eq 0 ] && limit=below-low
-	echo "$sys $rep $lo $limit $frate $why $(awk '{ print $17, $18 }' <<<"${pass_line:-x - - - - - - - - - - - - - - - - -}") $(awk '{ print $17 }' <<<"${fail_line:-x - - - - - - - - - - - - - - - - -}") ${peak:-0} $n" |
+	[ "$ok" -eq 0 ] && limit=none-passed
+	[ "$ok" -gt 0 ] && [ "$ok" -lt "$CAP_LOW" ] && limit="$limit,below-low"
+	echo "$sys $rep $ok $limit $frate $why $(awk '{ print $17, $18 }' <<<"${pass_line:-x - - - - - - - - - - - - - - - - -}") $(awk '{ print $17 }' <<<"${fail_line:-x - - - - - - - - - - - - - - - - -}") $peak $n" |
 		tee -a "$caps" | sed 's/^/capacity: /' >&2
 }
 
@@ -345,7 +353,7 @@ if [ -z "$RATES" ]; then
 		done
 	done
 	RSTAR=$(awk '$1 == "br-busy" { print $3 }' "$caps" | median)
-	[ "$RSTAR" -gt 0 ] || { echo "peers.sh: br-busy lost at the low bound $CAP_LOW pps every time: no R*" >&2; exit 1; }
+	[ "$RSTAR" -gt 0 ] || { echo "peers.sh: br-busy lost at every rate in most of its searches: no R*" >&2; exit 1; }
 	echo "# R* (br-busy's median capacity) $RSTAR pps; loads ${LOADS//,/ }% of it" >&2
 	RATES=$(for l in ${LOADS//,/ }; do awk -v r="$RSTAR" -v l="$l" 'BEGIN { printf "%d\n", r * l / 100 + 0.5 }'; done | paste -sd,)
 	echo "mode loads" >>"$meta"
@@ -464,7 +472,7 @@ if loads_mode and os.path.getsize(caps_f):
 capmed = {}
 def cap_ratio(a, b):
     if b["pps"] == 0:
-        return "n/a (the second lost at the low bound)"
+        return "n/a (the second lost at every rate)"
     return f"{a['pps'] / b['pps']:.2f}"
 if cap:
     emit("## Capacity (zero-loss rate, busy polling)\n")
@@ -482,10 +490,10 @@ if cap:
              f"{m['limit']}: {m['why']} at {m['frate']} pps | {fmt(m['batch'])}/{'-' if m['burst'] is None else '%d' % m['burst']} | {fmt(m['fbatch'])} |")
     emit("")
     for s, m in capmed.items():
-        if m["limit"] == "generator":
+        if m["limit"].startswith("generator"):
             emit(f"- {s}: the search ended at the generator's peak: its capacity is a lower bound.")
-        elif m["limit"] == "below-low":
-            emit(f"- {s}: lost at the low bound ({meta['cap_low']} pps): capacity below it.")
+        elif m["limit"] == "none-passed":
+            emit(f"- {s}: lost at every rate probed, down to {m['frate']} pps.")
         elif m["burst"] is None:
             emit(f"- {s}: prints no batch sizes: whether it or a stall was the limit is not shown.")
         else:
@@ -547,10 +555,10 @@ if loads_mode:
     if b and l:
         ok = b["pps"] >= l["pps"]
         note = ""
-        if b["limit"] == "generator" or l["limit"] == "generator":
+        if b["limit"].startswith("generator") or l["limit"].startswith("generator"):
             note = " (a capacity ended at the generator's peak: a lower bound)"
-        if b["limit"] == "below-low" or l["limit"] == "below-low":
-            note += f" (a capacity is below the low bound {meta['cap_low']} pps: lower --cap-low)"
+        if b["limit"] == "none-passed" or l["limit"] == "none-passed":
+            note += " (a median search found no lossless rate)"
         verdicts.append(f"target 1 (capacity br-busy >= l3fwd): {'met' if ok else 'not met'}: "
                         f"{b['pps'] / 1e6:.3f} vs {l['pps'] / 1e6:.3f} Mpps, ratio {cap_ratio(b, l)}{note}")
     else:
