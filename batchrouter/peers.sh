@@ -25,8 +25,10 @@
 #   --cap-probes N    rates probed per search (default 8)
 #   --cap-retry N     a failing probe is run up to N more times and passes if
 #                     any does (default 1; see below)
-#   --out DIR         runs.txt (every run), results.md, cpu_vs_load.png,
-#                     p99_vs_load.png, stalls.txt
+#   --out DIR         runs.txt (every run and probe), results.md (what is
+#                     printed, with the plots), cpu_vs_load.png, p99_vs_load.png
+#                     (gnuplot; plots.gp, plot.dat), capacity.txt (every
+#                     search), stalls.txt (the stall probes)
 #
 # The peers are built at run time from Debian's dpdk-doc sources
 # (/usr/share/dpdk/examples) into build/peers, never copied into the
