@@ -233,10 +233,15 @@ teardown() {
 # A smoke test of the pipeline, not a measurement.
 @test "peers.sh: batchrouter and l3fwd side by side on one link" {
 	[ -d /usr/share/dpdk/examples/l3fwd ] || skip "dpdk-doc not installed (scripts/install-deps)"
-	run timeout 300 batchrouter/peers.sh --rates 10000 --reps 1 --duration 1 --systems br-vector,l3fwd
+	run timeout 300 batchrouter/peers.sh --rates 10000 --reps 1 --duration 1 --systems br-vector,l3fwd \
+		--out "$BATS_TEST_TMPDIR/peers"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	grep -q '^br-vector  *10000 ' <<<"$output"
 	grep -q '^l3fwd  *10000 ' <<<"$output"
-	grep -q 'br-vector  *10000 pps: /l3fwd ' <<<"$output"
+	grep -q '^| br-vector | 10000 | [0-9.]* |$' <<<"$output" # its CPU over l3fwd's
+	grep -q '^Loss accounting .*: 1 of 1 runs add up' <<<"$output"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/peers/runs.txt")" -eq 2 ]
+	grep -q '^| l3fwd | 10000 | 10000 |' "$BATS_TEST_TMPDIR/peers/results.md"
+	! command -v gnuplot >/dev/null || [ -s "$BATS_TEST_TMPDIR/peers/cpu_vs_load.png" ]
 }
