@@ -283,6 +283,12 @@ static struct rte_node_register tx_node = {
 };
 RTE_NODE_REGISTER(tx_node);
 
+/* the name rte_node_clone gives br_tx's clone for port @p */
+static void tx_node_name(char name[RTE_NODE_NAMESIZE], unsigned p)
+{
+	snprintf(name, RTE_NODE_NAMESIZE, "br_tx-%u", p);
+}
+
 /* br_tx-P for P < n_ports, each br_rewrite's edge P. Node ids outlive graphs. */
 static int tx_nodes_ensure(unsigned n_ports, char *err, size_t errlen)
 {
@@ -291,7 +297,7 @@ static int tx_nodes_ensure(unsigned n_ports, char *err, size_t errlen)
 		const char *names[1] = { name };
 
 		snprintf(sfx, sizeof(sfx), "%u", p);
-		snprintf(name, sizeof(name), "br_tx-%u", p);
+		tx_node_name(name, p);
 		if (rte_node_from_name(name) == RTE_NODE_ID_INVALID &&
 		    rte_node_clone(tx_node.id, sfx) == RTE_NODE_ID_INVALID) {
 			snprintf(err, errlen, "engine: rte_node_clone(br_tx, %s): %s", sfx,
@@ -351,7 +357,7 @@ int engine__graph_create(struct engine_graph *eg, const char *source, void *sour
 	}
 	for (unsigned p = 0; p < eg->io.eng->n_ports; p++) {
 		char tx[RTE_NODE_NAMESIZE];
-		snprintf(tx, sizeof(tx), "br_tx-%u", p);
+		tx_node_name(tx, p);
 		n = rte_graph_node_get_by_name(name, tx);
 		*ctx_of(n) = (struct node_ctx){ .io = &eg->io, .port = (uint16_t)p };
 	}

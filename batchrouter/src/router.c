@@ -104,17 +104,22 @@ static long free_hugepages(void)
 
 /* ---- telemetry ---- */
 
+/* telemetry names take [A-Za-z0-9_]: not-ipv4 becomes not_ipv4, br_tx-0 br_tx_0 */
+static void telem_key(char *k, size_t len, const char *name)
+{
+	snprintf(k, len, "%s", name);
+	for (char *c = k; *c; c++)
+		if (*c == '-')
+			*c = '_';
+}
+
 static void add_counters(struct rte_tel_data *d, const struct engine_counters *c)
 {
 	rte_tel_data_add_dict_u64(d, "rx", c->rx);
 	rte_tel_data_add_dict_u64(d, "forwarded", c->forwarded);
-	/* telemetry names take [A-Za-z0-9_]: not-ipv4 becomes not_ipv4 */
 	for (int r = 0; r < DROP__MAX; r++) {
 		char k[32];
-		snprintf(k, sizeof(k), "%s", engine_drop_names[r]);
-		for (char *c2 = k; *c2; c2++)
-			if (*c2 == '-')
-				*c2 = '_';
+		telem_key(k, sizeof(k), engine_drop_names[r]);
 		rte_tel_data_add_dict_u64(d, k, c->drops[r]);
 	}
 }
@@ -155,10 +160,7 @@ static int add_node(bool first, bool last, void *cookie,
 	rte_tel_data_add_dict_u64(n, "calls", st->calls);
 	rte_tel_data_add_dict_u64(n, "objs", st->objs);
 	rte_tel_data_add_dict_u64(n, "cycles", st->cycles);
-	snprintf(name, sizeof(name), "%s", st->name);
-	for (char *c = name; *c; c++) /* telemetry names take [A-Za-z0-9_] */
-		if (*c == '-')
-			*c = '_';
+	telem_key(name, sizeof(name), st->name);
 	return rte_tel_data_add_dict_container(d, name, n, 0);
 }
 
