@@ -12,13 +12,14 @@ BR_LIBS := $(BR_DPDK_LIBS) -lxgboost -ljson-c -lpthread -lm
 # rte_graph and rte_node are still experimental API in DPDK 22.11
 $(BUILD)/batchrouter/%.o: CPPFLAGS += -Ibatchrouter/include $(BR_DPDK_CFLAGS) -DALLOW_EXPERIMENTAL_API
 
-BR_CORE := engine routes policy learned model stats frame
+BR_CORE := engine routes policy learned model stats frame replay
 BR_RT := gen port worker run router genproc
 BR_CORE_OBJS := $(patsubst %,$(BUILD)/batchrouter/src/%.o,$(BR_CORE))
 BR_RT_OBJS := $(patsubst %,$(BUILD)/batchrouter/src/%.o,$(BR_RT))
 
 PROGRAMS += $(BUILD)/bin/batchrouter
-BR_LEARN_OBJS := $(BUILD)/batchrouter/src/collect.o $(BUILD)/batchrouter/src/train.o
+BR_LEARN_OBJS := $(BUILD)/batchrouter/src/collect.o $(BUILD)/batchrouter/src/train.o \
+	$(BUILD)/batchrouter/src/replay_cmd.o
 BR_BENCH_OBJS := $(BUILD)/batchrouter/src/bench.o $(BUILD)/batchrouter/src/bench_report.o
 $(BUILD)/bin/batchrouter: $(BUILD)/batchrouter/src/main.o $(BR_BENCH_OBJS) \
 	$(BR_LEARN_OBJS) $(BR_RT_OBJS) $(BR_CORE_OBJS)

@@ -14,6 +14,8 @@
 #include "frame.h"
 #include "stats.h"
 
+struct trace;
+
 enum gen_pattern { GEN_CBR, GEN_POISSON, GEN_ONOFF, GEN_STAIR, GEN__MAX };
 extern const char *const gen_pattern_names[GEN__MAX];
 int gen__pattern_parse(const char *s, enum gen_pattern *p);
@@ -69,6 +71,7 @@ struct gen {
 	volatile bool stop;
 	struct gen_counters c;
 	struct stall_log stall; /* gaps in the generator's spinning: the machine's */
+	struct trace *rec;	/* optional: every frame's arrival (run --record) */
 	uint64_t last_ns;
 };
 

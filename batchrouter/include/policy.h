@@ -120,6 +120,29 @@ void policy__list(FILE *f);
 #define POLICY_LATE_HALF_NS 200000000ull /* 200 ms */
 uint64_t policy__late_decay(uint64_t late_ns, uint64_t dt_ns);
 
+/*
+ * What is kept between polls to build the observation. The worker and the
+ * replay (replay.h) both build their observations with the two functions
+ * below, so a replayed policy sees what it would have seen live.
+ */
+struct policy_track {
+	uint64_t last_poll_ns, last_pkt_ns;  /* 0: none yet */
+	uint64_t late_peak_ns, late_peak_at; /* worst late wake-up, and when */
+	uint64_t rate_tau_ns;		     /* the rate estimate's time constant */
+};
+/* Resets @o and @t for a worker that starts polling with @burst. */
+void policy__track_init(struct policy_obs *o, struct policy_track *t, uint16_t burst,
+			uint32_t ring_size, uint64_t rate_tau_ns);
+/*
+ * The observation after one poll round at @now with @burst: its largest
+ * vector @max, its packets @total, the fullest queue's occupancy @occ (-1
+ * unknown).
+ */
+void policy__observe(struct policy_obs *o, struct policy_track *t, uint16_t burst, uint16_t max,
+		     uint16_t total, uint64_t now, int64_t occ);
+/* A sleep that ended at @now, @late_ns after it should have. */
+void policy__woke(struct policy_obs *o, struct policy_track *t, uint64_t late_ns, uint64_t now);
+
 /* EWMA rate update with time constant tau_ns; returns the new estimate. */
 double policy__ewma_rate(double rate, uint64_t pkts, uint64_t dt_ns, uint64_t tau_ns);
 

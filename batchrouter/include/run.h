@@ -16,7 +16,7 @@
 #include "learned.h"
 #include "stats.h"
 
-struct policy_obs;
+struct trace;
 
 /* The p99 target: every policy's idle actions are capped to meet it. */
 #define RUN_LATENCY_BUDGET_NS 200000
@@ -31,11 +31,9 @@ struct run_cfg {
 	uint32_t frame_len;
 	uint64_t latency_budget_ns; /* p99 target; 0: RUN_LATENCY_BUDGET_NS */
 	bool live;		    /* one stats line per second on stderr */
-	/* optional: called on the worker thread with every sample_every-th
-	 * observation, before the policy sees it (batchrouter collect) */
-	void (*sample)(void *ctx, const struct policy_obs *o);
-	void *sample_ctx;
-	uint32_t sample_every;
+	/* optional: arrivals, polls and sleeps recorded here (trace__alloc'd;
+	 * run__once fills its run figures) */
+	struct trace *record;
 };
 
 struct run_result {

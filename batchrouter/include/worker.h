@@ -16,6 +16,7 @@
 
 #include "engine.h"
 #include "policy.h"
+#include "replay.h"
 #include "stats.h"
 
 struct port;
@@ -40,21 +41,15 @@ struct worker {
 	struct policy *pol;
 	struct policy_rails rails;
 	uint64_t (*clock)(void); /* stats__now_ns; the tests substitute a script */
-	uint64_t rate_tau_ns;
-	/* optional: sees every sample_every-th observation before the policy
-	 * does (collect's feature log); unset, it costs one predicted branch */
-	void (*sample)(void *ctx, const struct policy_obs *o);
-	void *sample_ctx;
-	uint32_t sample_every;
+	uint64_t rate_tau_ns; /* 0: policy__track_init's default */
+	struct trace *rec; /* optional: polls and sleeps recorded (run --record) */
 
 	/* state */
 	struct policy_obs obs;
 	uint16_t burst;
-	uint64_t last_poll_ns, last_pkt_ns;
+	struct policy_track track;
 	uint64_t asked_idle_ns;		     /* the last idle action's length, for stall__note */
 	bool asked_sleep;		     /* ... and whether it was a sleep */
-	uint64_t late_peak_ns, late_peak_at; /* worst late wake-up, and when */
-	uint32_t sample_tick;
 	int intr_epfd; /* the rx queues' interrupts, while the loop runs with them; else -1 */
 	volatile bool stop;
 

@@ -11,6 +11,7 @@
 #include <rte_ring.h>
 
 #include "gen.h"
+#include "replay.h"
 #include "stats.h"
 
 #define GEN_BURST 64
@@ -153,6 +154,8 @@ void *gen__ring_thread(void *arg)
 			uint8_t *d = (uint8_t *)rte_pktmbuf_append(m[i], (uint16_t)g->frame_len);
 			memcpy(d, tmpl, g->frame_len);
 			frame__stamp(d, stamps[i], g->sched.seq - k + i);
+			if (unlikely(g->rec != NULL))
+				trace__arrive(g->rec, now, stamps[i]);
 		}
 		unsigned sent = rte_ring_sp_enqueue_burst(g->rx, (void **)m, k, NULL);
 		g->c.sent += sent;

@@ -13,6 +13,8 @@
 #include "frame.h"
 #include "genproc.h"
 #include "policy.h"
+#include "replay.h"
+#include "replay_cmd.h"
 #include "router.h"
 #include "run.h"
 #include "train.h"
@@ -23,7 +25,7 @@ static void run_usage(FILE *f)
 		"usage: batchrouter run [--port P] [--policy NAME[:k=v,...]] [--duration S]\n"
 		"                       [--rate PPS] [--pattern cbr|poisson|onoff|stair]\n"
 		"                       [--size BYTES] [--routes FILE] [--latency-budget US]\n"
-		"                       [--quiet]\n"
+		"                       [--record FILE] [--quiet]\n"
 		"       batchrouter run [--queues M] [--policy P] [--routes FILE] [--duration S]\n"
 		"                       -- EAL-ARGS     (the router: run --help --)\n"
 		"Forwards traffic for S seconds and prints accounting; one live line per second.\n"
@@ -39,6 +41,8 @@ static void run_usage(FILE *f)
 		"  --size     frame size 64..1518 (default 64)\n"
 		"  --latency-budget  p99 target in us (default 200): every sleep and spin is\n"
 		"             capped at it less this machine's p99 wake-up overshoot\n"
+		"  --record   write a trace of the run (every frame's arrival, the worker's polls\n"
+		"             and sleeps, the run's CPU and p99) for replay (ring port only)\n"
 		"Policies (see `batchrouter policies`): default 'ovs'.\n");
 }
 
@@ -59,9 +63,11 @@ static int cmd_run(int argc, char **argv)
 		{ "routes", required_argument, NULL, 'R' },
 		{ "latency-budget", required_argument, NULL, 'L' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "record", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	const char *record = NULL;
 	struct run_cfg cfg = { .port = "ring",
 			       .policy = "ovs",
 			       .duration_s = 5,
@@ -71,7 +77,7 @@ static int cmd_run(int argc, char **argv)
 			       .live = true };
 	int c;
 
-	while ((c = getopt_long(argc, argv, "P:p:d:r:t:s:R:L:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "P:p:d:r:t:s:R:L:qw:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'P':
 			cfg.port = optarg;
@@ -106,6 +112,9 @@ static int cmd_run(int argc, char **argv)
 		case 'q':
 			cfg.live = false;
 			break;
+		case 'w':
+			record = optarg;
+			break;
 		case 'h':
 			run_usage(stdout);
 			return 0;
@@ -130,14 +139,40 @@ static int cmd_run(int argc, char **argv)
 	fflush(stdout);
 
 	struct run_result r;
+	struct trace tr;
 	char err[512];
+	if (record) {
+		double frames = cfg.rate_pps * cfg.duration_s * 1.05;
+		if (trace__alloc(&tr, (size_t)frames + 4096, 2000000, 1000000)) {
+			fprintf(stderr, "batchrouter run: out of memory for --record\n");
+			return 111;
+		}
+		tr.floor_p99_ns = sf.p99_ns;
+		tr.sleep_cpu_ns = sf.cpu_per_sleep_ns;
+		cfg.record = &tr;
+	}
 	if (run__once(&cfg, &r, err, sizeof(err))) {
 		fprintf(stderr, "batchrouter run: %s\n", err);
+		if (record)
+			trace__free(&tr);
 		return 111;
 	}
 	run__print(stdout, &cfg, &r);
 	int lost = run__lost(&r) > 0;
 	run__result_free(&r);
+	if (record) {
+		if (tr.truncated)
+			fprintf(stderr,
+				"batchrouter run: the trace filled up; %s holds the run's "
+				"start only\n",
+				record);
+		int wr = trace__write(&tr, record, err, sizeof(err));
+		trace__free(&tr);
+		if (wr) {
+			fprintf(stderr, "batchrouter run: %s\n", err);
+			return 111;
+		}
+	}
 	return lost;
 }
 
@@ -162,6 +197,7 @@ static const struct cmd {
 	{ "bench", "sweep loads (% of R*), patterns and policies; CSV and plots", bench__main },
 	{ "collect", "sweep loads x patterns x probe sleeps; CSV for train", collect__main },
 	{ "train", "fit the learned policy's trees (XGBoost) to collect's CSV", train__main },
+	{ "replay", "a recorded run (run --record) replayed through other policies", replay__main },
 	{ "policies", "list the polling policies", cmd_policies },
 };
 

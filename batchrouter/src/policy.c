@@ -460,3 +460,47 @@ double policy__ewma_rate(double rate, uint64_t pkts, uint64_t dt_ns, uint64_t ta
 	double a = (double)dt_ns / (double)(dt_ns + tau_ns);
 	return rate + a * (inst - rate);
 }
+
+void policy__track_init(struct policy_obs *o, struct policy_track *t, uint16_t burst,
+			uint32_t ring_size, uint64_t rate_tau_ns)
+{
+	memset(o, 0, sizeof(*o));
+	memset(t, 0, sizeof(*t));
+	t->rate_tau_ns = rate_tau_ns ? rate_tau_ns : 1000000; /* 1 ms: reacts within a few sleeps */
+	o->burst = burst;
+	o->ns_since_pkt = UINT64_MAX;
+	o->rx_occupancy = -1;
+	o->ring_size = ring_size;
+}
+
+void policy__observe(struct policy_obs *o, struct policy_track *t, uint16_t burst, uint16_t max,
+		     uint16_t total, uint64_t now, int64_t occ)
+{
+	memmove(o->hist + 1, o->hist, sizeof(o->hist) - sizeof(o->hist[0]));
+	o->hist[0] = max;
+	if (o->n_hist < POLICY_HIST)
+		o->n_hist++;
+	o->burst = burst;
+	o->empty_polls = total ? 0 : o->empty_polls + 1;
+	if (t->late_peak_ns)
+		o->wake_late_ns = policy__late_decay(t->late_peak_ns, now - t->late_peak_at);
+	if (t->last_poll_ns)
+		o->rate_pps =
+		    policy__ewma_rate(o->rate_pps, total, now - t->last_poll_ns, t->rate_tau_ns);
+	if (total)
+		t->last_pkt_ns = now;
+	o->ns_since_pkt = t->last_pkt_ns ? now - t->last_pkt_ns : UINT64_MAX;
+	o->rx_occupancy = occ;
+	o->now_ns = now;
+	t->last_poll_ns = now;
+}
+
+void policy__woke(struct policy_obs *o, struct policy_track *t, uint64_t late_ns, uint64_t now)
+{
+	/* a max that decays by wall time (policy__observe): one late wake-up
+	 * makes the ring rail careful for a while, not for good */
+	if ((int64_t)late_ns > 0 && late_ns > o->wake_late_ns) {
+		o->wake_late_ns = t->late_peak_ns = late_ns;
+		t->late_peak_at = now;
+	}
+}

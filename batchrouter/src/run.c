@@ -14,6 +14,7 @@
 #include "port.h"
 #include "policy.h"
 #include "routes.h"
+#include "replay.h"
 #include "run.h"
 #include "worker.h"
 
@@ -106,6 +107,25 @@ uint64_t run__max_idle_ns(uint64_t budget_ns)
 	return budget_ns > slack + floor.p50_ns ? budget_ns - slack : floor.p50_ns;
 }
 
+/* what a replay of the trace is checked against */
+static void record_figures(const struct run_cfg *cfg, const struct run_result *r,
+			   const struct port *port, const struct policy *pol)
+{
+	struct trace *t = cfg->record;
+
+	snprintf(t->policy, sizeof(t->policy), "%s", pol->spec);
+	snprintf(t->pattern, sizeof(t->pattern), "%s", gen_pattern_names[cfg->pattern]);
+	t->rate_pps = cfg->rate_pps;
+	t->dur_ns = (uint64_t)(cfg->duration_s * 1e9);
+	t->cpu_ns = r->worker_cpu_ns;
+	t->polls = r->polls;
+	t->sleeps = r->sleeps;
+	t->lat_n = r->lat->count;
+	t->lat_p99_ns = lat__percentile(r->lat, 0.99);
+	t->lost = run__lost(r);
+	t->ring_size = port->ring_size;
+}
+
 int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t errlen)
 {
 	struct engine_route *routes = NULL, dflt;
@@ -179,9 +199,6 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 								      : RUN_LATENCY_BUDGET_NS);
 	w.rails.ring_margin = port.ring_size / 8;
 	w.rails.min_sleep_ns = 0;
-	w.sample = cfg->sample;
-	w.sample_ctx = cfg->sample_ctx;
-	w.sample_every = cfg->sample_every ? cfg->sample_every : 1;
 	if (worker__init(&w, err, errlen))
 		goto out;
 
@@ -200,6 +217,10 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 	stats__guard_snap(&gs0);
 	uint64_t t0 = stats__now_ns();
 	g.start_ns = t0 + 1000000; /* 1 ms for the threads to start */
+	if (cfg->record) {
+		cfg->record->t0_ns = g.start_ns;
+		g.rec = w.rec = cfg->record;
+	}
 
 	if ((errno = pthread_create(&wt, NULL, worker__thread, &w))) {
 		snprintf(err, errlen, "unable to start the worker thread: %s", strerror(errno));
@@ -281,6 +302,8 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 	r->worker_cpu_ns = w.cpu_ns;
 	memcpy(r->batch_hist, w.batch_hist, sizeof(r->batch_hist));
 	r->learned = learned__stats(&pol, &r->learned_stats) == 0;
+	if (cfg->record)
+		record_figures(cfg, r, &port, &pol);
 	rc = 0;
 out:
 	worker__fini(&w);

@@ -67,7 +67,6 @@ void worker__fini(struct worker *w)
 
 int worker__init(struct worker *w, char *err, size_t errlen)
 {
-	memset(&w->obs, 0, sizeof(w->obs));
 	memset(&w->c, 0, sizeof(w->c));
 	memset(w->batch_hist, 0, sizeof(w->batch_hist));
 	w->polls = w->sleeps = w->spins = w->waits = w->idle_req_ns = w->cpu_ns = 0;
@@ -80,19 +79,13 @@ int worker__init(struct worker *w, char *err, size_t errlen)
 		w->rxq[i].rx = w->rxq[i].polls = 0;
 	if (!w->clock)
 		w->clock = stats__now_ns;
-	if (!w->rate_tau_ns)
-		w->rate_tau_ns = 1000000; /* 1 ms: reacts within a few sleeps */
 	w->burst = 32;
-	w->obs.burst = w->burst;
-	w->obs.ns_since_pkt = UINT64_MAX;
-	w->obs.rx_occupancy = -1;
-	w->obs.ring_size = w->n_rxq ? w->rxq[0].port->ring_size : 0;
-	w->last_poll_ns = w->last_pkt_ns = w->asked_idle_ns = 0;
+	policy__track_init(&w->obs, &w->track, w->burst, w->n_rxq ? w->rxq[0].port->ring_size : 0,
+			   w->rate_tau_ns);
+	w->asked_idle_ns = 0;
 	w->asked_sleep = false;
-	w->late_peak_ns = w->late_peak_at = 0;
 	memset(&w->stall, 0, sizeof(w->stall));
 	memset(&w->late_wakeup, 0, sizeof(w->late_wakeup));
-	w->sample_tick = 0;
 	w->intr_epfd = -1;
 	if (w->lat)
 		lat__reset(w->lat);
@@ -129,41 +122,20 @@ uint16_t worker__poll(struct worker *w, struct policy_decision *d)
 	 * sleeps 20 or 140 us at a time, and as busy polling's stalls do (the
 	 * same preemptions by the guest's DAMON thread and the host).
 	 */
-	if (w->last_poll_ns && now - w->last_poll_ns > w->asked_idle_ns)
+	if (w->track.last_poll_ns && now - w->track.last_poll_ns > w->asked_idle_ns)
 		stall__note(w->asked_sleep ? &w->late_wakeup : &w->stall,
-			    now - w->last_poll_ns - w->asked_idle_ns);
+			    now - w->track.last_poll_ns - w->asked_idle_ns);
 	for (unsigned i = 0; i < w->n_rxq; i++) {
 		int64_t o = port__rx_occupancy_q(w->rxq[i].port, w->rxq[i].q);
 		if (o > occ)
 			occ = o;
 	}
-
-	/* the observation the policy sees */
 	struct policy_obs *o = &w->obs;
-	memmove(o->hist + 1, o->hist, sizeof(o->hist) - sizeof(o->hist[0]));
-	o->hist[0] = n;
-	if (o->n_hist < POLICY_HIST)
-		o->n_hist++;
-	o->burst = w->burst;
-	o->empty_polls = total ? 0 : o->empty_polls + 1;
-	if (w->late_peak_ns)
-		o->wake_late_ns = policy__late_decay(w->late_peak_ns, now - w->late_peak_at);
-	if (w->last_poll_ns)
-		o->rate_pps =
-		    policy__ewma_rate(o->rate_pps, total, now - w->last_poll_ns, w->rate_tau_ns);
-	if (total)
-		w->last_pkt_ns = now;
-	o->ns_since_pkt = w->last_pkt_ns ? now - w->last_pkt_ns : UINT64_MAX;
-	o->rx_occupancy = occ;
-	o->now_ns = now;
-	w->last_poll_ns = now;
-
-	if (unlikely(w->sample != NULL) && ++w->sample_tick >= w->sample_every) {
-		w->sample_tick = 0;
-		w->sample(w->sample_ctx, o);
-	}
+	policy__observe(o, &w->track, w->burst, n, total, now, occ);
 	policy__decide(w->pol, o, d);
 	policy__guard(&w->rails, o, d);
+	if (unlikely(w->rec != NULL))
+		trace__poll(w->rec, now, total, d);
 	if (d->burst >= 1 && d->burst <= ENGINE_MAX_BURST)
 		w->burst = d->burst;
 	return total;
@@ -269,12 +241,9 @@ void worker__idle(struct worker *w, const struct policy_decision *d)
 		uint64_t t0 = w->clock();
 		nanosleep(&ts, NULL);
 		uint64_t t1 = w->clock(), late = t1 - t0 - d->ns;
-		/* a max that decays by wall time (worker__poll): one late wake-up
-		 * makes the ring rail careful for a while, not for good */
-		if ((int64_t)late > 0 && late > w->obs.wake_late_ns) {
-			w->obs.wake_late_ns = w->late_peak_ns = late;
-			w->late_peak_at = t1;
-		}
+		policy__woke(&w->obs, &w->track, late, t1);
+		if (unlikely(w->rec != NULL))
+			trace__woke(w->rec, t1 - t0 - d->ns);
 		return;
 	}
 	}
@@ -292,9 +261,9 @@ static void loop(struct worker *w)
 	while (!w->stop) {
 		worker__poll(w, &d);
 		worker__idle(w, &d);
-		if (unlikely(w->last_poll_ns >= next)) {
+		if (unlikely(w->track.last_poll_ns >= next)) {
 			w->cpu_ns = stats__thread_cpu_ns() - c0;
-			next = w->last_poll_ns + 10000000;
+			next = w->track.last_poll_ns + 10000000;
 		}
 	}
 	w->cpu_ns = stats__thread_cpu_ns() - c0;

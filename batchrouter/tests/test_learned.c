@@ -453,27 +453,6 @@ static void test_train_separates(void **state)
 	free(csv);
 }
 
-static void test_sampler_spreads(void **state)
-{
-	struct collect_sampler s;
-	struct policy_obs o = { .n_hist = 1, .rx_occupancy = 0 };
-	(void)state;
-	assert_int_equal(collect__sampler_init(&s, 3), -1);
-	assert_int_equal(collect__sampler_init(&s, 8), 0);
-	/* 100 observations numbered by empty_polls: 8 rows, evenly spaced */
-	for (unsigned i = 0; i < 100; i++) {
-		o.empty_polls = i;
-		collect__sample(&s, &o);
-	}
-	assert_true(s.n <= 8 && s.n >= 4);
-	assert_int_equal(s.stride, 16);
-	for (unsigned i = 0; i < s.n; i++)
-		assert_true(s.rows[i][MF_EMPTY_POLLS] == (float)(i * 16));
-	collect__sampler_reset(&s);
-	assert_int_equal(s.n, 0);
-	collect__sampler_free(&s);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -487,7 +466,6 @@ int main(void)
 		cmocka_unit_test(test_policy_caching),
 		cmocka_unit_test(test_label),
 		cmocka_unit_test(test_train_separates),
-		cmocka_unit_test(test_sampler_spreads),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
