@@ -52,7 +52,7 @@ struct trace {
 	double rate_pps;
 	uint64_t dur_ns, cpu_ns, sleeps, polls, lat_n, lat_p99_ns, lost;
 	uint32_t ring_size;
-	uint64_t floor_p99_ns, sleep_cpu_ns; /* this host's nanosleep floor */
+	uint64_t floor_p50_ns, floor_p99_ns, sleep_cpu_ns; /* this host's nanosleep floor */
 };
 
 /* Buffers for a run of at most the given counts; 0 or -1 (out of memory). */
@@ -98,6 +98,7 @@ struct replay_host {
 	size_t n_late;
 	uint32_t ring_size; /* rx ring slots */
 	uint64_t budget_ns; /* a frame later than this is a miss */
+	struct sleep_floor floor; /* the rails' idle cap comes from it, as live */
 };
 
 /*

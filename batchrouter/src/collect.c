@@ -315,6 +315,7 @@ static int record(const struct collect_cfg *c, const char *policy, enum gen_patt
 		fprintf(stderr, "batchrouter collect: out of memory for a trace\n");
 		return -1;
 	}
+	t->floor_p50_ns = sf->p50_ns;
 	t->floor_p99_ns = sf->p99_ns;
 	t->sleep_cpu_ns = sf->cpu_per_sleep_ns;
 	struct run_cfg rc = { .port = "ring:size=1024",
@@ -450,6 +451,7 @@ int collect__main(int argc, char **argv)
 	h.n_late = n_late;
 	h.ring_size = 1024;
 	h.budget_ns = (uint64_t)(c.budget_us * 1000);
+	h.floor = sf;
 
 	csv = fopen(c.out, "w");
 	if (!csv) {

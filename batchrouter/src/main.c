@@ -147,6 +147,7 @@ static int cmd_run(int argc, char **argv)
 			fprintf(stderr, "batchrouter run: out of memory for --record\n");
 			return 111;
 		}
+		tr.floor_p50_ns = sf.p50_ns;
 		tr.floor_p99_ns = sf.p99_ns;
 		tr.sleep_cpu_ns = sf.cpu_per_sleep_ns;
 		cfg.record = &tr;

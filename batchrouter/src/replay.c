@@ -44,11 +44,11 @@ int trace__write(const struct trace *t, const char *path, char *err, size_t errl
 	fprintf(f,
 		"run policy=%s pattern=%s rate_pps=%.0f dur_ns=%" PRIu64 " cpu_ns=%" PRIu64
 		" sleeps=%" PRIu64 " polls=%" PRIu64 " lat_n=%" PRIu64 " lat_p99_ns=%" PRIu64
-		" lost=%" PRIu64 " ring_size=%u floor_p99_ns=%" PRIu64 " sleep_cpu_ns=%" PRIu64
-		" truncated=%d\n",
+		" lost=%" PRIu64 " ring_size=%u floor_p50_ns=%" PRIu64 " floor_p99_ns=%" PRIu64
+		" sleep_cpu_ns=%" PRIu64 " truncated=%d\n",
 		t->policy, t->pattern, t->rate_pps, t->dur_ns, t->cpu_ns, t->sleeps, t->polls,
-		t->lat_n, t->lat_p99_ns, t->lost, t->ring_size, t->floor_p99_ns, t->sleep_cpu_ns,
-		t->truncated);
+		t->lat_n, t->lat_p99_ns, t->lost, t->ring_size, t->floor_p50_ns, t->floor_p99_ns,
+		t->sleep_cpu_ns, t->truncated);
 	for (size_t i = 0; i < t->n_arr; i++)
 		fprintf(f, "a %" PRIu64 " %" PRIu64 "\n", t->arr[i].at_ns, t->arr[i].stamp_ns);
 	for (size_t i = 0; i < t->n_poll; i++)
@@ -83,13 +83,13 @@ static int read_run_line(struct trace *t, char *line)
 	int n = sscanf(line,
 		       "run policy=%127s pattern=%15s rate_pps=%lf dur_ns=%" SCNu64
 		       " cpu_ns=%" SCNu64 " sleeps=%" SCNu64 " polls=%" SCNu64 " lat_n=%" SCNu64
-		       " lat_p99_ns=%" SCNu64 " lost=%" SCNu64 " ring_size=%u floor_p99_ns=%" SCNu64
-		       " sleep_cpu_ns=%" SCNu64 " truncated=%d",
+		       " lat_p99_ns=%" SCNu64 " lost=%" SCNu64 " ring_size=%u floor_p50_ns=%" SCNu64
+		       " floor_p99_ns=%" SCNu64 " sleep_cpu_ns=%" SCNu64 " truncated=%d",
 		       t->policy, t->pattern, &t->rate_pps, &t->dur_ns, &t->cpu_ns, &t->sleeps,
 		       &t->polls, &t->lat_n, &t->lat_p99_ns, &t->lost, &t->ring_size,
-		       &t->floor_p99_ns, &t->sleep_cpu_ns, &trunc);
+		       &t->floor_p50_ns, &t->floor_p99_ns, &t->sleep_cpu_ns, &trunc);
 	t->truncated = trunc;
-	return n == 14 ? 0 : -1;
+	return n == 15 ? 0 : -1;
 }
 
 int trace__read(struct trace *t, const char *path, char *err, size_t errlen)

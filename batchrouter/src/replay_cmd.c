@@ -55,13 +55,17 @@ int replay__host_from(struct replay_host *h, const char *busy, const char *sleep
 	h->n_late = t->n_late;
 	h->ring_size = t->ring_size > REPLAY_MAX_RING ? REPLAY_MAX_RING : t->ring_size;
 	h->budget_ns = budget_ns;
+	h->floor = (struct sleep_floor){ .p50_ns = t->floor_p50_ns,
+					 .p99_ns = t->floor_p99_ns,
+					 .cpu_per_sleep_ns = t->sleep_cpu_ns };
 	return rc;
 }
 
 void replay__rails(struct policy_rails *r, const struct replay_host *h)
 {
-	/* as run__once sets them */
-	r->max_idle_ns = run__max_idle_ns(h->budget_ns);
+	/* as run__once sets them, from the recorded floor: this process's own
+	 * measurement would be another sample of the machine's noise */
+	r->max_idle_ns = run__idle_cap(h->budget_ns, &h->floor);
 	r->ring_margin = h->ring_size / 8;
 	r->min_sleep_ns = 0;
 }

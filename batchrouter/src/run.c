@@ -93,6 +93,13 @@ void run__result_free(struct run_result *r)
  * the p99 of the packets still sees (the floor is 200 sleeps at start) */
 #define IDLE_MARGIN_NS 40000
 
+uint64_t run__idle_cap(uint64_t budget_ns, const struct sleep_floor *floor)
+{
+	uint64_t slack = floor->p99_ns + IDLE_MARGIN_NS;
+	/* a budget under the floor still allows the shortest sleep there is */
+	return budget_ns > slack + floor->p50_ns ? budget_ns - slack : floor->p50_ns;
+}
+
 uint64_t run__max_idle_ns(uint64_t budget_ns)
 {
 	static struct sleep_floor floor;
@@ -102,9 +109,7 @@ uint64_t run__max_idle_ns(uint64_t budget_ns)
 		stats__sleep_floor(200, &floor);
 		measured = true;
 	}
-	uint64_t slack = floor.p99_ns + IDLE_MARGIN_NS;
-	/* a budget under the floor still allows the shortest sleep there is */
-	return budget_ns > slack + floor.p50_ns ? budget_ns - slack : floor.p50_ns;
+	return run__idle_cap(budget_ns, &floor);
 }
 
 /* what a replay of the trace is checked against */
