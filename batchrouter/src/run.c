@@ -92,7 +92,7 @@ void run__result_free(struct run_result *r)
  * the p99 of the packets still sees (the floor is 200 sleeps at start) */
 #define IDLE_MARGIN_NS 40000
 
-uint64_t run__max_idle_ns(uint64_t budget_ns)
+const struct sleep_floor *run__floor(void)
 {
 	static struct sleep_floor floor;
 	static bool measured;
@@ -101,9 +101,15 @@ uint64_t run__max_idle_ns(uint64_t budget_ns)
 		stats__sleep_floor(200, &floor);
 		measured = true;
 	}
-	uint64_t slack = floor.p99_ns + IDLE_MARGIN_NS;
+	return &floor;
+}
+
+uint64_t run__max_idle_ns(uint64_t budget_ns)
+{
+	const struct sleep_floor *floor = run__floor();
+	uint64_t slack = floor->p99_ns + IDLE_MARGIN_NS;
 	/* a budget under the floor still allows the shortest sleep there is */
-	return budget_ns > slack + floor.p50_ns ? budget_ns - slack : floor.p50_ns;
+	return budget_ns > slack + floor->p50_ns ? budget_ns - slack : floor->p50_ns;
 }
 
 int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t errlen)
@@ -164,7 +170,9 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 	if (!eng)
 		goto out;
 
-	struct policy_caps caps = { .rx_intr = port.rx_intr, .max_burst = ENGINE_MAX_BURST };
+	struct policy_caps caps = { .rx_intr = port.rx_intr,
+				    .max_burst = ENGINE_MAX_BURST,
+				    .floor_p99_ns = run__floor()->p99_ns };
 	if (policy__init(&pol, cfg->policy, &caps, err, errlen))
 		goto out;
 	have_pol = true;
