@@ -16,7 +16,6 @@
 #include <xgboost/c_api.h>
 
 #include "learned.h"
-#include "run.h"
 #include "stats.h"
 #include "train.h"
 
