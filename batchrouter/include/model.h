@@ -32,6 +32,10 @@ extern const char *const model_feature_names[MODEL_NFEAT];
 #define MODEL_ATTR_FEATURES "batchrouter_features"
 #define MODEL_ATTR_TARGET "batchrouter_target"
 #define MODEL_TARGET "sleep_us"
+/* The collecting host's nanosleep floor (integer ns), which every label
+ * depends on: a sleep's cost and lateness are the floor's as much as its own */
+#define MODEL_ATTR_FLOOR "batchrouter_floor_p99_ns"
+#define MODEL_ATTR_SLEEP_CPU "batchrouter_sleep_cpu_ns"
 
 #define MODEL_MAX_DEPTH 10 /* deeper trees are refused: 2^depth slots per tree */
 
@@ -54,6 +58,7 @@ struct model {
 	uint32_t n_trees, depth;
 	uint32_t n_src_nodes; /* nodes in the file's trees, for reports */
 	float base_score;
+	uint64_t floor_p99_ns, sleep_cpu_ns; /* the attributes above; 0: not recorded */
 	/* XGBoost's in-place prediction reads this heap buffer (so the struct
 	 * may be copied); its array interface string is built once at load */
 	float *xgb_x;

@@ -47,6 +47,7 @@ struct policy_decision {
 struct policy_caps {
 	bool rx_intr;
 	uint16_t max_burst;
+	uint64_t floor_p99_ns; /* this host's nanosleep overshoot p99, 0 unknown */
 };
 
 #define POLICY_MAX_PARAMS 4

@@ -404,9 +404,9 @@ int collect__main(int argc, char **argv)
 	if (run__eal_init("batchrouter", true))
 		return 111;
 
-	struct sleep_floor sf;
+	/* the floor the rails use: labels are made under the rails the runs had */
+	const struct sleep_floor sf = *run__floor();
 	struct replay_host h;
-	stats__sleep_floor(200, &sf);
 	printf("collect: R* %.0f pps, %.2f s per run, windows of %g ms, budget %g us; nanosleep "
 	       "floor p99 %.1f us\n",
 	       c.rstar, c.dur, c.window_ms, c.budget_us, sf.p99_ns / 1e3);

@@ -1,7 +1,8 @@
 /*
  * The learned policy. All the work that can fail (reading, checking and
- * flattening the model) happens in init, before the worker starts; decide
- * only computes features, walks the trees and clamps the result.
+ * flattening the model, comparing its host's sleep floor with this one's)
+ * happens in init, before the worker starts; decide only computes
+ * features, walks the trees and clamps the result.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -12,47 +13,42 @@
 #include "learned.h"
 #include "model.h"
 
-enum { P_EVERY, P_AFTER, P_BURST, P_MAX_US };
+enum { P_AFTER, P_BURST, P_MAX_US, P_FLOOR_TOL_US };
 enum { S_MODEL, S_INFER, S_FALLBACK };
 
 struct learned {
 	struct model m;
-	bool xgb;	   /* infer=xgb: XGBoost's predictor on the data path */
-	bool have;	   /* a prediction is cached */
-	uint64_t every;	   /* re-predict after this many polls */
-	uint64_t after;	   /* empty polls before sleeping */
-	uint64_t since;	   /* polls since the last prediction */
-	uint64_t sleep_ns; /* the cached action */
+	bool xgb;	/* infer=xgb: XGBoost's predictor on the data path */
+	uint64_t after; /* empty polls before sleeping */
 	double max_us;
 	struct learned_stats st;
 };
 
-static void predict(struct learned *l, const struct policy_obs *o)
+/* The sleep in ns for @o; 0: poll again. */
+static uint64_t predict(struct learned *l, const struct policy_obs *o)
 {
 	float x[MODEL_NFEAT], us;
 
 	model__features(o, x);
 	if (l->xgb) {
 		if (model__predict_xgb(&l->m, x, &us)) {
-			/* checked at init; if it fails now, keep the last action */
+			/* checked at init; if it fails now, polling is the safe action */
 			l->st.xgb_errors++;
-			return;
+			return 0;
 		}
 	} else {
 		us = model__predict_flat(&l->m, x);
 	}
 	l->st.predictions++;
 	l->st.last_us = us;
-	l->have = true;
-	l->since = 0;
 	/* under 1 us is "do not sleep": the trees average actions, and a
-	 * nanosleep of any length costs ~15 us of CPU */
+	 * nanosleep of any length costs ~15 us of CPU; train's replay regret
+	 * rounds the same way */
 	if (!(us >= 1.0f))
-		l->sleep_ns = 0;
-	else if (us > l->max_us)
-		l->sleep_ns = (uint64_t)(l->max_us * 1000);
-	else
-		l->sleep_ns = (uint64_t)((double)us * 1000);
+		return 0;
+	if (us > l->max_us)
+		return (uint64_t)(l->max_us * 1000);
+	return (uint64_t)((double)us * 1000);
 }
 
 static void learned_decide(struct policy *p, const struct policy_obs *o, struct policy_decision *d)
@@ -62,13 +58,40 @@ static void learned_decide(struct policy *p, const struct policy_obs *o, struct 
 	d->burst = (uint16_t)p->param[P_BURST];
 	d->idle = IDLE_NONE;
 	d->ns = 0;
-	/* turning idle is when the action matters: predict with fresh features */
-	if (++l->since >= l->every || !l->have || (l->after && o->empty_polls == l->after))
-		predict(l, o);
-	if (o->empty_polls >= l->after && l->sleep_ns) {
+	/* every decision at or past `after` empty polls is a row of the training
+	 * data: predict each of them afresh, and none of the others */
+	if (o->empty_polls < l->after)
+		return;
+	d->ns = predict(l, o);
+	if (d->ns)
 		d->idle = IDLE_SLEEP;
-		d->ns = l->sleep_ns;
+}
+
+/* The model's labels assume its host's wake-ups: refuse another host's. */
+static int check_floor(const struct model *m, const char *path, const struct policy_caps *caps,
+		       double tol_us, char *err, size_t errlen)
+{
+	if (!m->floor_p99_ns) {
+		snprintf(err, errlen,
+			 "policy learned: model %s was trained before the floor was recorded "
+			 "(no %s attribute): retrain it with `batchrouter train` on data from "
+			 "this build's `batchrouter collect`, or run with fallback=POLICY",
+			 path, MODEL_ATTR_FLOOR);
+		return -1;
 	}
+	if (!caps || !caps->floor_p99_ns)
+		return 0; /* this host's floor unknown (tests, benchmarks of inference) */
+	double there = (double)m->floor_p99_ns / 1e3, here = (double)caps->floor_p99_ns / 1e3;
+	if (fabs(there - here) > tol_us) {
+		snprintf(err, errlen,
+			 "policy learned: model %s was trained where a wake-up overshoots %.1f us "
+			 "at p99; here %.1f us (more than floor_tol_us=%g apart): its sleeps "
+			 "would be wrong here; collect and train on this host, or run with "
+			 "fallback=POLICY",
+			 path, there, here, tol_us);
+		return -1;
+	}
+	return 0;
 }
 
 static int learned_init(struct policy *p, const struct policy_caps *caps, char *err, size_t errlen)
@@ -77,7 +100,6 @@ static int learned_init(struct policy *p, const struct policy_caps *caps, char *
 	struct learned *l;
 	char why[768];
 
-	(void)caps;
 	if (!*path) {
 		snprintf(err, errlen,
 			 "policy learned needs model=PATH (a file from `batchrouter train`)");
@@ -85,11 +107,6 @@ static int learned_init(struct policy *p, const struct policy_caps *caps, char *
 	}
 	if (strcmp(infer, "flat") && strcmp(infer, "xgb")) {
 		snprintf(err, errlen, "policy learned: infer=%s is not flat or xgb", infer);
-		return -1;
-	}
-	if (p->param[P_EVERY] < 1) {
-		snprintf(err, errlen, "policy learned: every=%g must be at least 1",
-			 p->param[P_EVERY]);
 		return -1;
 	}
 	l = calloc(1, sizeof(*l));
@@ -102,8 +119,12 @@ static int learned_init(struct policy *p, const struct policy_caps *caps, char *
 		free(l);
 		return -1;
 	}
+	if (check_floor(&l->m, path, caps, p->param[P_FLOOR_TOL_US], err, errlen)) {
+		model__free(&l->m);
+		free(l);
+		return -1;
+	}
 	l->xgb = !strcmp(infer, "xgb");
-	l->every = (uint64_t)p->param[P_EVERY];
 	l->after = (uint64_t)p->param[P_AFTER];
 	l->max_us = p->param[P_MAX_US];
 	p->priv = l;
@@ -133,9 +154,10 @@ int learned__stats(const struct policy *p, struct learned_stats *s)
 
 const struct policy_ops learned_policy_ops = {
 	.name = "learned",
-	.help = "trained trees (batchrouter train) pick the sleep after `after` empty polls",
-	.param_names = { "every", "after", "burst", "max_us" },
-	.param_defaults = { 64, 2, 256, 500 },
+	.help = "trained trees (batchrouter train) pick the sleep at each decision with `after` "
+		"or more empty polls",
+	.param_names = { "after", "burst", "max_us", "floor_tol_us" },
+	.param_defaults = { 2, 256, 500, LEARNED_FLOOR_TOL_US },
 	.str_param_names = { "model", "infer", "fallback" },
 	.str_param_defaults = { "", "flat", "" },
 	.decide = learned_decide,

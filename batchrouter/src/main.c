@@ -132,8 +132,8 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (run__eal_init("batchrouter", !cfg.live))
 		return 111;
-	struct sleep_floor sf;
-	stats__sleep_floor(200, &sf);
+	/* the floor the rails use: a trace records what the run's rails saw */
+	const struct sleep_floor sf = *run__floor();
 	printf("nanosleep floor: p50 %.1f us p99 %.1f us, %.1f us CPU per sleep\n", sf.p50_ns / 1e3,
 	       sf.p99_ns / 1e3, sf.cpu_per_sleep_ns / 1e3);
 	fflush(stdout);

@@ -185,6 +185,8 @@ static int check_learner(struct model *m, struct json_object *doc, char *err, si
 	static const char *const k_gb[] = { "learner", "gradient_booster", "name", NULL };
 	static const char *const k_feat[] = { "learner", "attributes", MODEL_ATTR_FEATURES, NULL };
 	static const char *const k_target[] = { "learner", "attributes", MODEL_ATTR_TARGET, NULL };
+	static const char *const k_floor[] = { "learner", "attributes", MODEL_ATTR_FLOOR, NULL };
+	static const char *const k_scpu[] = { "learner", "attributes", MODEL_ATTR_SLEEP_CPU, NULL };
 	static const char *const k_nf[] = { "learner", "learner_model_param", "num_feature", NULL };
 	static const char *const k_nt[] = { "learner", "learner_model_param", "num_target", NULL };
 	static const char *const k_nc[] = { "learner", "learner_model_param", "num_class", NULL };
@@ -227,6 +229,15 @@ static int check_learner(struct model *m, struct json_object *doc, char *err, si
 			 gb ? gb : "?", s ? s : "?", nt ? nt : "?");
 		return -1;
 	}
+	/* optional here: the policy decides what a model without them means */
+	s = jstr(doc, k_floor);
+	m->floor_p99_ns = s ? strtoull(s, &end, 10) : 0;
+	if (s && (*end || end == s))
+		m->floor_p99_ns = 0;
+	s = jstr(doc, k_scpu);
+	m->sleep_cpu_ns = s ? strtoull(s, &end, 10) : 0;
+	if (s && (*end || end == s))
+		m->sleep_cpu_ns = 0;
 	s = jstr(doc, k_base);
 	m->base_score = s ? strtof(s, &end) : NAN;
 	if (!s || *end || !isfinite(m->base_score)) {

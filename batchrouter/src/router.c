@@ -363,7 +363,9 @@ static int setup_workers(struct router *r, const struct router_opts *o, char *er
 		.max_idle_ns =
 		    run__max_idle_ns(o->budget_ns ? o->budget_ns : RUN_LATENCY_BUDGET_NS),
 	};
-	struct policy_caps caps = { .rx_intr = true, .max_burst = ENGINE_MAX_BURST };
+	struct policy_caps caps = { .rx_intr = true,
+				    .max_burst = ENGINE_MAX_BURST,
+				    .floor_p99_ns = run__floor()->p99_ns };
 
 	for (unsigned p = 0; p < r->n_ports; p++)
 		caps.rx_intr &= r->ports[p].rx_intr;

@@ -100,7 +100,7 @@ uint64_t run__idle_cap(uint64_t budget_ns, const struct sleep_floor *floor)
 	return budget_ns > slack + floor->p50_ns ? budget_ns - slack : floor->p50_ns;
 }
 
-uint64_t run__max_idle_ns(uint64_t budget_ns)
+const struct sleep_floor *run__floor(void)
 {
 	static struct sleep_floor floor;
 	static bool measured;
@@ -109,7 +109,12 @@ uint64_t run__max_idle_ns(uint64_t budget_ns)
 		stats__sleep_floor(200, &floor);
 		measured = true;
 	}
-	return run__idle_cap(budget_ns, &floor);
+	return &floor;
+}
+
+uint64_t run__max_idle_ns(uint64_t budget_ns)
+{
+	return run__idle_cap(budget_ns, run__floor());
 }
 
 /* what a replay of the trace is checked against */
@@ -189,7 +194,9 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 	if (!eng)
 		goto out;
 
-	struct policy_caps caps = { .rx_intr = port.rx_intr, .max_burst = ENGINE_MAX_BURST };
+	struct policy_caps caps = { .rx_intr = port.rx_intr,
+				    .max_burst = ENGINE_MAX_BURST,
+				    .floor_p99_ns = run__floor()->p99_ns };
 	if (policy__init(&pol, cfg->policy, &caps, err, errlen))
 		goto out;
 	have_pol = true;

@@ -1,11 +1,14 @@
 /*
  * The learned policy end to end without a NIC: model files that must be
  * refused (and how), a committed tiny model whose predictions are pinned
- * for both predictors, labelling, a training run that must separate two
- * loads, and the policy's caching. tests/data/tiny_model.json was written by
+ * for both predictors, reading collect's replay CSV, a training run that
+ * must separate two regimes, the group k-fold split, the sleep-floor check
+ * and the policy predicting at every idle decision. tests/data/tiny.csv is
+ * synthetic (see its comment); tests/data/tiny_model.json was written by
  * `batchrouter train --data batchrouter/tests/data/tiny.csv --out
  * batchrouter/tests/data/tiny_model.json --rounds 4 --depth 3 --threads 1`.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -223,15 +226,15 @@ static void test_tiny_model_predictions(void **state)
 		{ 30, 64, 0, 5, 100, 12 }, { 128, 256, 0, 1, 500, 300 },
 		{ 2, 8, 3, 400, 480, 2 },
 	};
-	static const float want[] = { 0x1.a6ba1p+7f, 0x1.56362p+8f, 0x1.397e44p+8f, 0x1.700fc2p+7f,
-				      0x1.992722p+7f };
+	static const float want[] = { 0x1.6f1566p+6f, 0x1.03138ap+7f, 0x1.03138ap+7f,
+				      0x1.0f3b62p+4f, 0x1.03138ap+7f };
 	struct model m;
 	char err[1024];
 	(void)state;
 	if (model__load(&m, tiny, err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_int_equal(m.n_trees, 4);
-	assert_int_equal(m.depth, 3);
+	assert_int_equal(m.depth, 2);
 	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		float flat = model__predict_flat(&m, v[i]), xgb;
 		assert_int_equal(model__predict_xgb(&m, v[i], &xgb), 0);
@@ -296,7 +299,7 @@ static void test_policy_init(void **state)
 	    -1);
 	assert_non_null(strstr(err, "names the policy itself"));
 	/* a loaded model, released by fini (ASan checks the release) */
-	snprintf(spec, sizeof(spec), "learned:model=%s,every=4", tiny);
+	snprintf(spec, sizeof(spec), "learned:model=%s,after=4", tiny);
 	if (policy__init(&p, spec, NULL, err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_string_equal(policy__str_param(&p, "model"), tiny);
@@ -306,8 +309,8 @@ static void test_policy_init(void **state)
 	policy__fini(&p);
 }
 
-/* The cache: a prediction every `every` polls and on turning idle. */
-static void test_policy_caching(void **state)
+/* A prediction at every decision with empty_polls >= after, and at no other. */
+static void test_policy_predicts_when_idle(void **state)
 {
 	struct policy p;
 	struct policy_obs o = { .n_hist = POLICY_HIST, .burst = 256, .rx_occupancy = 0 };
@@ -315,32 +318,51 @@ static void test_policy_caching(void **state)
 	struct learned_stats st;
 	char err[1024], spec[4400];
 	(void)state;
-	snprintf(spec, sizeof(spec), "learned:model=%s,every=4,after=2", tiny);
+	snprintf(spec, sizeof(spec), "learned:model=%s,after=2", tiny);
 	if (policy__init(&p, spec, NULL, err, sizeof(err)))
 		fail_msg("%s", err);
 	for (int i = 0; i < POLICY_HIST; i++)
-		o.hist[i] = 3;
+		o.hist[i] = 1;
 	o.rate_pps = 10600;
-	o.ns_since_pkt = 90000;
-	policy__decide(&p, &o, &d); /* first: predicts */
-	assert_int_equal(learned__stats(&p, &st), 0);
-	assert_int_equal(st.predictions, 1);
-	assert_int_equal(d.idle, IDLE_NONE); /* busy: no sleep */
-	for (int i = 0; i < 4; i++)
+	o.ns_since_pkt = 140000;
+	for (int i = 0; i < 5; i++) {
+		o.empty_polls = i % 2; /* busy: poll again, no prediction */
 		policy__decide(&p, &o, &d);
-	learned__stats(&p, &st);
-	assert_int_equal(st.predictions, 2); /* the 4th poll after */
-	o.empty_polls = 1;
+		assert_int_equal(d.idle, IDLE_NONE);
+		assert_int_equal(d.burst, 256);
+	}
+	assert_int_equal(learned__stats(&p, &st), 0);
+	assert_int_equal(st.predictions, 0);
+	for (uint64_t e = 2; e < 6; e++) {
+		o.empty_polls = e; /* each idle decision: a fresh prediction */
+		o.ns_since_pkt += 10000;
+		policy__decide(&p, &o, &d);
+		learned__stats(&p, &st);
+		assert_int_equal(st.predictions, e - 1);
+		assert_true(st.last_us >= 1.0f); /* a light load: the tiny model sleeps */
+		assert_int_equal(d.idle, IDLE_SLEEP);
+		assert_int_equal(d.ns, (uint64_t)((double)st.last_us * 1000));
+		assert_true(d.ns > 0 && d.ns <= 500000);
+	}
+	policy__fini(&p);
+
+	/* max_us clamps; under 1 us is no sleep */
+	snprintf(spec, sizeof(spec), "learned:model=%s,after=0,max_us=5", tiny);
+	if (policy__init(&p, spec, NULL, err, sizeof(err)))
+		fail_msg("%s", err);
+	policy__decide(&p, &o, &d);
+	assert_int_equal(d.idle, IDLE_SLEEP);
+	assert_int_equal(d.ns, 5000);
+	for (int i = 0; i < POLICY_HIST; i++)
+		o.hist[i] = 40;
+	o.empty_polls = 0;
+	o.ns_since_pkt = 1000;
+	o.rate_pps = 900000;
+	o.rx_occupancy = 30;
 	policy__decide(&p, &o, &d);
 	learned__stats(&p, &st);
 	assert_int_equal(st.predictions, 2);
-	o.empty_polls = 2; /* turning idle */
-	policy__decide(&p, &o, &d);
-	learned__stats(&p, &st);
-	assert_int_equal(st.predictions, 3);
-	assert_int_equal(d.idle, IDLE_SLEEP);
-	assert_int_equal(d.ns, (uint64_t)((double)st.last_us * 1000));
-	assert_true(d.ns > 0 && d.ns <= 500000);
+	assert_true(st.last_us < 1.0f ? d.idle == IDLE_NONE : d.idle == IDLE_SLEEP);
 	policy__fini(&p);
 
 	struct policy busy;
@@ -349,108 +371,280 @@ static void test_policy_caching(void **state)
 	policy__fini(&busy);
 }
 
-/* Two groups that want opposite actions, and one where nothing complies. */
-static const char synth_header[] =
-    "run,pattern,load_pct,rate_pps,rep,sleep_us,after,f_mean_batch,f_max_batch,"
-    "f_empty_polls,f_us_since_pkt,f_rate_kpps,f_rx_occ,cpu_ns_per_pkt,p99_us,lost\n";
+/* A copy of the tiny model with its floor attribute set to @floor (NULL: removed). */
+static const char *model_with_floor(const char *name, const char *floor)
+{
+	static const char *const k[] = { "learner", "attributes", NULL };
+	struct json_object *doc = json_object_from_file(tiny);
+	assert_non_null(doc);
+	if (floor)
+		json_object_object_add(get(doc, k), MODEL_ATTR_FLOOR,
+				       json_object_new_string(floor));
+	else
+		json_object_object_del(get(doc, k), MODEL_ATTR_FLOOR);
+	const char *s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+	const char *path = write_tmp(name, s, strlen(s));
+	json_object_put(doc);
+	return path;
+}
 
+/* A model from a host whose wake-ups overshoot differently is refused. */
+static void test_floor_check(void **state)
+{
+	struct policy p;
+	struct policy_caps caps = { .max_burst = 256, .floor_p99_ns = 60000 };
+	char err[1024], spec[4600];
+	(void)state;
+	/* 200 us there, 60 us here: refused, and the fallback takes over */
+	snprintf(spec, sizeof(spec), "learned:model=%s", model_with_floor("far.json", "200000"));
+	assert_int_equal(policy__init(&p, spec, &caps, err, sizeof(err)), -1);
+	if (!strstr(err, "trained where a wake-up overshoots 200.0 us at p99; here 60.0 us"))
+		fail_msg("%s", err);
+	assert_non_null(strstr(err, "collect and train on this host"));
+	snprintf(spec, sizeof(spec), "learned:model=%s,fallback=fixed",
+		 model_with_floor("far.json", "200000"));
+	assert_int_equal(policy__init(&p, spec, &caps, err, sizeof(err)), 0);
+	assert_string_equal(p.ops->name, "fixed");
+	policy__fini(&p);
+	/* 75 us there: within the 20 us tolerance */
+	snprintf(spec, sizeof(spec), "learned:model=%s", model_with_floor("near.json", "75000"));
+	if (policy__init(&p, spec, &caps, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(p.ops->name, "learned");
+	policy__fini(&p);
+	/* 85 us is not, unless the tolerance is widened */
+	snprintf(spec, sizeof(spec), "learned:model=%s", model_with_floor("mid.json", "85000"));
+	assert_int_equal(policy__init(&p, spec, &caps, err, sizeof(err)), -1);
+	snprintf(spec, sizeof(spec), "learned:model=%s,floor_tol_us=30",
+		 model_with_floor("mid.json", "85000"));
+	if (policy__init(&p, spec, &caps, err, sizeof(err)))
+		fail_msg("%s", err);
+	policy__fini(&p);
+	/* this host's floor unknown: nothing to compare */
+	snprintf(spec, sizeof(spec), "learned:model=%s", model_with_floor("far.json", "200000"));
+	if (policy__init(&p, spec, NULL, err, sizeof(err)))
+		fail_msg("%s", err);
+	policy__fini(&p);
+	/* no floor recorded: refused wherever it runs */
+	snprintf(spec, sizeof(spec), "learned:model=%s", model_with_floor("old.json", NULL));
+	assert_int_equal(policy__init(&p, spec, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "trained before the floor was recorded"));
+	assert_non_null(strstr(err, "retrain"));
+	assert_int_equal(policy__init(&p, spec, &caps, err, sizeof(err)), -1);
+}
+
+#define CANDS "0,10,20,50,100,150,200"
+static const double cands[] = { 0, 10, 20, 50, 100, 150, 200 };
+#define NCANDS (sizeof(cands) / sizeof(cands[0]))
+
+/*
+ * Rows in collect's replay format, columns deliberately out of the
+ * documented order. Two regimes: light load (a few kpps, long gaps) where
+ * every candidate up to 150 us meets the budget and the label is 150; heavy
+ * load (hundreds of kpps, full batches) where only 0 does. Each candidate's
+ * CPU falls with its sleep, so the label is the cheapest that met it.
+ */
 static char *synth_csv(size_t *len)
 {
 	char *buf;
 	FILE *f = open_memstream(&buf, len);
 	uint64_t r = 1;
 	assert_non_null(f);
-	fputs(synth_header, f);
-	for (int run = 0; run < 6; run++) {
-		bool low = run < 2, bad = run >= 4;
-		double sleep = run % 2 ? 400 : 0;
-		/* low load: sleeping is cheap and within budget; high load: it loses */
-		double cpu = low ? (sleep ? 5000 : 100000) : (sleep ? 150 : 300);
-		double p99 = low ? (sleep ? 420 : 10) : (sleep ? 2000 : 20);
-		unsigned lost = !low && sleep ? 5000 : 0;
-		if (bad) {
-			p99 = sleep ? 900 : 800;
-			lost = sleep ? 10 : 3;
-		}
-		for (int i = 0; i < 50; i++) {
-			r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-			double jitter = (double)(r % 100) / 100.0;
-			double mean = low ? 1 + jitter : 30 + 10 * jitter;
-			double rate = low ? 10 + jitter : 800 + 50 * jitter;
-			fprintf(f, "%d,%s,%g,%g,0,%g,2,%g,%g,%d,%g,%g,%g,%g,%g,%u\n", run,
-				bad ? "onoff" : "cbr", low ? 1.0 : 80.0, low ? 10000.0 : 800000.0,
-				sleep, mean, mean * 2, low ? (int)(r % 50) : 0,
-				low ? 100 + 50 * jitter : 1.0, rate, low ? 0.0 : 20 * jitter, cpu,
-				p99, lost);
-		}
-	}
+	fputs("# a comment\nlabel_us,pattern,load_pct,f_rate_kpps,f_mean_batch,f_max_batch,"
+	      "f_empty_polls,f_us_since_pkt,f_rx_occ,label_ok,floor_p99_ns,sleep_cpu_ns,window",
+	      f);
+	/* the candidate columns in descending order: train sorts them */
+	for (int c = NCANDS - 1; c >= 0; c--)
+		fprintf(f, ",ok_s%g,cpu_s%g", cands[c], cands[c]);
+	fputc('\n', f);
+	static const char *const patterns[] = { "cbr", "onoff", "poisson" };
+	static const double loads[] = { 1, 5, 10, 60, 80, 95 };
+	for (int pi = 0; pi < 3; pi++)
+		for (int li = 0; li < 6; li++)
+			for (int w = 0; w < 30; w++) {
+				bool low = loads[li] < 50;
+				double lab = low ? 150 : 0;
+				r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+				double j = (double)(r % 100) / 100.0;
+				double mean = low ? 1 + j : 30 + 10 * j;
+				double kpps = low ? 5 + 10 * j : 600 + 300 * j;
+				fprintf(f, "%g,%s,%g,%g,%g,%g,%d,%g,%g,1,%d,15000,%d", lab,
+					patterns[pi], loads[li], kpps, mean, 2 * mean,
+					low ? (int)(r % 50) + 2 : 2, low ? 100 + 50 * j : 1 + j,
+					low ? 0.0 : 20 * j, w % 2 ? 61000 : 59000, w);
+				for (int c = NCANDS - 1; c >= 0; c--)
+					fprintf(f, ",%d,%.0f", cands[c] <= lab,
+						1e6 / (1 + cands[c] / 100));
+				fputc('\n', f);
+			}
 	fclose(f);
 	return buf;
 }
 
-static void test_label(void **state)
+static void read_synth(struct train_set *s)
 {
 	size_t len;
 	char *csv = synth_csv(&len), err[1024];
-	struct train_set s;
 	FILE *f = fmemopen(csv, len, "r");
-	(void)state;
-	if (train__read_csv(f, "synthetic", &s, err, sizeof(err)))
+	assert_non_null(f);
+	if (train__read_csv(f, "synthetic", s, err, sizeof(err)))
 		fail_msg("%s", err);
-	fclose(f);
-	assert_int_equal(s.n, 300);
-	assert_int_equal(s.n_groups, 3);
-	train__label(&s, 500);
-	assert_true(s.groups[0].compliant);
-	assert_true(s.groups[0].label_us == 400); /* low: sleeping is cheapest and fine */
-	assert_true(s.groups[1].compliant);
-	assert_true(s.groups[1].label_us == 0); /* high: sleeping loses packets */
-	assert_false(s.groups[2].compliant);
-	assert_true(s.groups[2].label_us == 0); /* none complies: the least loss */
-	assert_true(s.y[0] == 400.0f && s.y[299] == 0.0f);
-	/* a tighter budget rules the low group's sleep out */
-	train__label(&s, 100);
-	assert_true(s.groups[0].label_us == 0);
-	train__set_free(&s);
-
-	f = fmemopen((void *)"run,pattern\n0,cbr\n", 18, "r");
-	assert_int_equal(train__read_csv(f, "bad.csv", &s, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "bad.csv has no column 'rate_pps'"));
 	fclose(f);
 	free(csv);
 }
 
-/* Trains on the synthetic set; the model must tell the two loads apart. */
+static void expect_csv_error(const char *csv, const char *want)
+{
+	struct train_set s;
+	char err[1024] = "";
+	FILE *f = fmemopen((void *)csv, strlen(csv), "r");
+	assert_non_null(f);
+	assert_int_equal(train__read_csv(f, "bad.csv", &s, err, sizeof(err)), -1);
+	fclose(f);
+	if (!strstr(err, want))
+		fail_msg("error '%s' lacks '%s'", err, want);
+}
+
+#define GOOD_HEAD                                                                                  \
+	"pattern,load_pct,f_mean_batch,f_max_batch,f_empty_polls,f_us_since_pkt,f_rate_kpps,"      \
+	"f_rx_occ,label_us,label_ok,floor_p99_ns,sleep_cpu_ns,cpu_s0,ok_s0,cpu_s50,ok_s50\n"
+
+static void test_read_csv(void **state)
+{
+	struct train_set s;
+	(void)state;
+	read_synth(&s);
+	assert_int_equal(s.n, 3 * 6 * 30);
+	assert_int_equal(s.n_groups, 18);
+	assert_int_equal(s.n_cand, NCANDS);
+	for (unsigned c = 0; c < NCANDS; c++)
+		assert_true(s.cand_us[c] == cands[c]);
+	assert_int_equal(s.floor_p99_ns, 60000); /* median of 59 and 61 us */
+	assert_int_equal(s.sleep_cpu_ns, 15000);
+	assert_true(s.y[0] == 150.0f);
+	assert_int_equal(s.lab[0], 5);
+	assert_true(s.cpu[0 * NCANDS + 6] == 333333);
+	assert_int_equal(s.cand_ok[0 * NCANDS + 6], 0);
+	assert_int_equal(s.cand_ok[0 * NCANDS + 5], 1);
+	train__set_free(&s);
+
+	expect_csv_error("", "bad.csv is empty");
+	expect_csv_error("run,pattern\n0,cbr\n", "bad.csv has no column 'load_pct'");
+	expect_csv_error(GOOD_HEAD, "has a header but no rows");
+	expect_csv_error(GOOD_HEAD "cbr,1,1,1,1,1,1,1,20,1,60000,15000,1,1,1,1\n",
+			 "label_us 20 is none of the candidates");
+	expect_csv_error(GOOD_HEAD "cbr,1,1,1,1,1,1,1,0,1,60000,15000,1,1,1\n",
+			 "fewer fields where the header has 16");
+	expect_csv_error(GOOD_HEAD "cbr,1,1,1,1,1,1,1,0,1,60000,15000,1,2,1,1\n",
+			 "is not a CPU time in ns and 0 or 1");
+	expect_csv_error(GOOD_HEAD "cbr,1,1,1,1,1,1,1,0,1,0,15000,1,1,1,1\n",
+			 "records no nanosleep floor");
+	expect_csv_error("pattern,load_pct,f_mean_batch,f_max_batch,f_empty_polls,"
+			 "f_us_since_pkt,f_rate_kpps,f_rx_occ,label_us,label_ok,floor_p99_ns,"
+			 "sleep_cpu_ns,cpu_s0,ok_s0,cpu_s50\n",
+			 "has cpu_s50 but no ok_s50");
+}
+
+/* Trains on the synthetic set; the model must tell the two regimes apart. */
 static void test_train_separates(void **state)
 {
-	size_t len;
-	char *csv = synth_csv(&len), err[1024], path[4400];
+	char err[1024], path[4400];
 	struct train_set s;
 	struct train_opts o = train_defaults;
 	struct model m;
-	FILE *f = fmemopen(csv, len, "r");
 	(void)state;
-	assert_int_equal(train__read_csv(f, "synthetic", &s, err, sizeof(err)), 0);
-	fclose(f);
-	train__label(&s, 500);
+	read_synth(&s);
 	o.rounds = 10;
 	o.threads = 1;
 	o.quiet = true;
 	snprintf(path, sizeof(path), "%s/synth.json", tmp_dir);
-	if (train__fit(&s, &o, path, err, sizeof(err)))
+	if (train__fit(&s, NULL, &o, path, err, sizeof(err)))
 		fail_msg("%s", err);
 	if (model__load(&m, path, err, sizeof(err)))
 		fail_msg("%s", err);
+	assert_int_equal(m.floor_p99_ns, 60000);
+	assert_int_equal(m.sleep_cpu_ns, 15000);
 	const float low[MODEL_NFEAT] = { 1.5f, 3, 20, 120, 10.5f, 0 };
-	const float high[MODEL_NFEAT] = { 35, 70, 0, 1, 820, 10 };
+	const float high[MODEL_NFEAT] = { 35, 70, 2, 1, 820, 10 };
 	float pl = model__predict_flat(&m, low), ph = model__predict_flat(&m, high), x;
-	assert_true(pl > 300);
-	assert_true(ph < 100);
+	assert_true(pl > 100);
+	assert_true(ph < 10);
 	assert_int_equal(model__predict_xgb(&m, low, &x), 0);
 	assert_memory_equal(&x, &pl, sizeof(float));
+	/* replay regret of its own predictions: the label's CPU, no misses */
+	struct train_eval e = { 0 };
+	for (size_t i = 0; i < s.n; i++)
+		train__eval_add(&s, i, model__predict_flat(&m, &s.x[i * MODEL_NFEAT]), &e);
+	assert_int_equal(e.rows, s.n);
+	assert_int_equal(e.missed, 0);
+	assert_true(fabs(e.cpu_chosen / e.cpu_label - 1) < 1e-9);
 	model__free(&m);
+	/* the nearest candidate, rounded as the policy rounds */
+	assert_int_equal(train__nearest(&s, 0.9f), 0);
+	assert_int_equal(train__nearest(&s, 4.9f), 0);
+	assert_int_equal(train__nearest(&s, 5.0f), 0); /* a tie: the shorter */
+	assert_int_equal(train__nearest(&s, 140), 5);
+	assert_int_equal(train__nearest(&s, 900), 6);
 	train__set_free(&s);
-	free(csv);
+}
+
+/* No group on both sides of a fold; every group held out exactly once. */
+static void test_kfold_groups_apart(void **state)
+{
+	struct train_set s;
+	unsigned fold_of[18], again[18];
+	(void)state;
+	read_synth(&s);
+	bool *rows = calloc(s.n, sizeof(*rows));
+	assert_non_null(rows);
+	assert_int_equal(train__kfold_assign(&s, 1, fold_of), -1);
+	assert_int_equal(train__kfold_assign(&s, 19, fold_of), -1);
+	for (unsigned k = 2; k <= 6; k++) {
+		unsigned held[18] = { 0 };
+		assert_int_equal(train__kfold_assign(&s, k, fold_of), 0);
+		for (unsigned fold = 0; fold < k; fold++) {
+			int side[18];
+			size_t n_held = 0;
+			for (int g = 0; g < 18; g++)
+				side[g] = -1;
+			train__fold_rows(&s, fold_of, fold, rows);
+			for (size_t i = 0; i < s.n; i++) {
+				unsigned g = s.grp[i];
+				if (side[g] >= 0 && side[g] != rows[i])
+					fail_msg("k=%u fold %u: group %u on both sides", k, fold,
+						 g);
+				side[g] = rows[i];
+				n_held += !rows[i];
+			}
+			assert_true(n_held > 0 && n_held < s.n);
+			for (int g = 0; g < 18; g++)
+				held[g] += side[g] == 0;
+		}
+		for (int g = 0; g < 18; g++)
+			assert_int_equal(held[g], 1);
+	}
+	/* the rule: sorted by (pattern, load), dealt round-robin */
+	assert_int_equal(train__kfold_assign(&s, 4, fold_of), 0);
+	for (size_t g = 0; g < s.n_groups; g++) {
+		const struct train_group *x = &s.groups[g];
+		unsigned rank = 0;
+		for (size_t h = 0; h < s.n_groups; h++) {
+			const struct train_group *y = &s.groups[h];
+			int c = strcmp(y->pattern, x->pattern);
+			rank += c < 0 || (c == 0 && y->load_pct < x->load_pct);
+		}
+		assert_int_equal(fold_of[g], rank % 4);
+	}
+	/* a held-out fold mixes light and heavy loads */
+	bool light = false, heavy = false;
+	for (size_t g = 0; g < s.n_groups; g++)
+		if (fold_of[g] == 0)
+			*(s.groups[g].load_pct < 50 ? &light : &heavy) = true;
+	assert_true(light && heavy);
+	assert_int_equal(train__kfold_assign(&s, 4, again), 0);
+	assert_memory_equal(fold_of, again, sizeof(fold_of));
+	free(rows);
+	train__set_free(&s);
 }
 
 int main(void)
@@ -463,9 +657,11 @@ int main(void)
 		cmocka_unit_test(test_tiny_model_predictions),
 		cmocka_unit_test(test_features),
 		cmocka_unit_test(test_policy_init),
-		cmocka_unit_test(test_policy_caching),
-		cmocka_unit_test(test_label),
+		cmocka_unit_test(test_policy_predicts_when_idle),
+		cmocka_unit_test(test_floor_check),
+		cmocka_unit_test(test_read_csv),
 		cmocka_unit_test(test_train_separates),
+		cmocka_unit_test(test_kfold_groups_apart),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
