@@ -121,6 +121,16 @@ int collect__label_trace(FILE *csv, const struct trace *t, const struct replay_h
 		struct window_try w[COLLECT_N_CAND];
 		int best = -1;
 
+		/*
+		 * Every candidate of a window draws the same overshoots (a fair
+		 * comparison), and every window draws from its own place in the
+		 * samples: where the next sample follows on from the oracle's, a
+		 * window that polls takes none, and a rare late wake-up of
+		 * milliseconds would meet every later window's sleeps at the same
+		 * point and label the rest of the run "poll".
+		 */
+		if (h->n_late)
+			oracle->late_i = (o->late_start + (size_t)window * 7919) % h->n_late;
 		for (int c = 0; c < COLLECT_N_CAND; c++)
 			try_candidate(oracle, s, t, h, &pol[c], o, &w[c]);
 		best = label(w, COLLECT_N_CAND);
