@@ -27,7 +27,7 @@ LDLIBS_batchrouter := $(BR_LIBS)
 
 UNIT_TESTS += $(BUILD)/tests/br_engine $(BUILD)/tests/br_policy $(BUILD)/tests/br_stats \
 	$(BUILD)/tests/br_runtime $(BUILD)/tests/br_learned $(BUILD)/tests/br_router \
-	$(BUILD)/tests/br_bench
+	$(BUILD)/tests/br_bench $(BUILD)/tests/br_replay
 $(BUILD)/tests/br_engine: $(BUILD)/batchrouter/tests/test_engine.o $(BR_RT_OBJS) $(BR_CORE_OBJS)
 LDLIBS_br_engine := $(BR_LIBS) -lcmocka
 $(BUILD)/tests/br_policy: $(BUILD)/batchrouter/tests/test_policy.o $(BR_CORE_OBJS)
@@ -44,6 +44,9 @@ LDLIBS_br_bench := $(BR_LIBS) -lcmocka
 $(BUILD)/tests/br_learned: $(BUILD)/batchrouter/tests/test_learned.o $(BR_LEARN_OBJS) \
 	$(BR_RT_OBJS) $(BR_CORE_OBJS)
 LDLIBS_br_learned := $(BR_LIBS) -lcmocka
+$(BUILD)/tests/br_replay: $(BUILD)/batchrouter/tests/test_replay.o $(BR_LEARN_OBJS) \
+	$(BR_RT_OBJS) $(BR_CORE_OBJS)
+LDLIBS_br_replay := $(BR_LIBS) -lcmocka
 
 HOST_TESTS += batchrouter/tests/afxdp.bats batchrouter/tests/runtime.bats \
 	batchrouter/tests/learned.bats batchrouter/tests/router.bats

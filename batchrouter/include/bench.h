@@ -30,6 +30,7 @@ int bench__main(int argc, char **argv);
 #define BENCH_MAX_REPS 9
 #define LOSS_OK 0.001 /* "lossless": < 0.1% of offered packets lost */
 #define PAIRED_REPS 7 /* runs per policy in the paired lossless check */
+#define BENCH_MAX_FOLD_ROWS 128
 
 /* The targets, checked and printed at the end. */
 #define TARGET_LOAD_PCT 10
@@ -57,6 +58,16 @@ struct bench {
 	bool have[GEN__MAX][BENCH_MAX_LOADS][BENCH_MAX_POL];
 	struct sleep_floor floor;
 	FILE *runs_csv;
+	/* every repetition, for the confidence intervals */
+	struct metrics reps_of[GEN__MAX][BENCH_MAX_LOADS][BENCH_MAX_POL][BENCH_MAX_REPS];
+	int n_reps_of[GEN__MAX][BENCH_MAX_LOADS][BENCH_MAX_POL];
+	/* --folds: which fold's model held each (pattern, load) out */
+	struct bench_fold {
+		char pattern[16];
+		double load_pct;
+		int fold;
+	} folds[BENCH_MAX_FOLD_ROWS];
+	unsigned n_folds;
 };
 
 /* A policy's name in tables: a learned policy's model path left out. */
@@ -101,6 +112,28 @@ int bench__best_heuristic(const struct bench *b, unsigned pt, unsigned li);
  * 5 us of slack) or more loss. *@cpu_delta = l/h - 1.
  */
 const char *bench__verdict(const struct metrics *l, const struct metrics *h, double *cpu_delta);
+
+/*
+ * Reads train --kfold's M.folds.csv (fold,pattern,load_pct) into @b. 0, or
+ * -1 with a message.
+ */
+int bench__read_folds(struct bench *b, const char *path, char *err, size_t errlen);
+/* The fold that held (@pat, @load) out, or -1. */
+int bench__fold_of(const struct bench *b, enum gen_pattern pat, double load);
+/*
+ * The spec policy @i runs with at (@pat, @load): a learned policy's
+ * model=M.json becomes model=M.fold<k>.json where fold k held the point out;
+ * otherwise its spec as given. 0, or -1 (does not fit @len).
+ */
+int bench__spec_at(const struct bench *b, unsigned i, enum gen_pattern pat, double load, char *buf,
+		   size_t len);
+/*
+ * A 95% bootstrap interval of the ratio of the median-run CPUs of @l (n_l
+ * runs) to @h (n_h runs): 2000 resamples with replacement of each side,
+ * a fixed seed. Fills *@lo and *@hi.
+ */
+void bench__cpu_ratio_ci(const struct metrics *l, int n_l, const struct metrics *h, int n_h,
+			 double *lo, double *hi);
 
 /* --short's table (the demo): CPU of the baseline and the best policy per load. */
 void bench__short_summary(const struct bench *b, unsigned n_disturbed);

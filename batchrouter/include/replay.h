@@ -45,12 +45,15 @@ struct trace {
 	struct trace_poll *poll;
 	uint32_t *late; /* each sleep's overshoot, ns, in order */
 	size_t n_arr, n_poll, n_late, cap_arr, cap_poll, cap_late;
-	bool truncated; /* a buffer filled during the run */
-	uint64_t t0_ns; /* absolute start (the generator's) while recording */
+	bool truncated;			   /* a buffer filled during the run */
+	uint64_t t0_ns;			   /* absolute start (the generator's) while recording */
+	uint64_t cpu_start_ns, cpu_end_ns; /* the worker's thread CPU, while recording */
 	/* the run */
 	char policy[128], pattern[16];
 	double rate_pps;
-	uint64_t dur_ns, cpu_ns, sleeps, polls, lat_n, lat_p99_ns, lost;
+	uint64_t dur_ns;		  /* set before the run: polls are recorded up to it */
+	uint64_t cpu_ns, sleeps, polls;	  /* over the recorded polls */
+	uint64_t lat_n, lat_p99_ns, lost; /* the whole run's */
 	uint32_t ring_size;
 	uint64_t floor_p50_ns, floor_p99_ns, sleep_cpu_ns; /* this host's nanosleep floor */
 };
@@ -60,7 +63,7 @@ int trace__alloc(struct trace *t, size_t max_arr, size_t max_poll, size_t max_la
 void trace__free(struct trace *t);
 
 /* The recorders (generator thread, worker thread: one writer each). Times
- * are absolute; records before t0_ns are not kept. */
+ * are absolute; polls before t0_ns and after t0_ns + dur_ns are not kept. */
 static inline void trace__arrive(struct trace *t, uint64_t at, uint64_t stamp)
 {
 	if (t->n_arr == t->cap_arr) {
@@ -72,8 +75,14 @@ static inline void trace__arrive(struct trace *t, uint64_t at, uint64_t stamp)
 static inline void trace__poll(struct trace *t, uint64_t now, uint16_t rx,
 			       const struct policy_decision *d)
 {
-	if (now < t->t0_ns)
+	if (now < t->t0_ns || t->cpu_end_ns)
 		return;
+	/* the run's CPU from its first poll to its first poll at dur_ns: the
+	 * span a replay covers */
+	if (!t->n_poll)
+		t->cpu_start_ns = stats__thread_cpu_ns();
+	if (now - t->t0_ns >= t->dur_ns)
+		t->cpu_end_ns = stats__thread_cpu_ns();
 	if (t->n_poll == t->cap_poll) {
 		t->truncated = true;
 		return;
@@ -82,7 +91,7 @@ static inline void trace__poll(struct trace *t, uint64_t now, uint16_t rx,
 }
 static inline void trace__woke(struct trace *t, uint64_t late_ns)
 {
-	if (t->n_late < t->cap_late)
+	if (t->n_poll && !t->cpu_end_ns && t->n_late < t->cap_late)
 		t->late[t->n_late++] = late_ns > UINT32_MAX ? UINT32_MAX : (uint32_t)late_ns;
 }
 
@@ -96,8 +105,8 @@ struct replay_host {
 	double sleep_cpu_ns;	/* CPU of one sleep, whatever its length */
 	const uint32_t *late;	/* overshoot samples, taken in turn */
 	size_t n_late;
-	uint32_t ring_size; /* rx ring slots */
-	uint64_t budget_ns; /* a frame later than this is a miss */
+	uint32_t ring_size;	  /* rx ring slots */
+	uint64_t budget_ns;	  /* a frame later than this is a miss */
 	struct sleep_floor floor; /* the rails' idle cap comes from it, as live */
 };
 

@@ -41,15 +41,15 @@ struct worker {
 	struct policy *pol;
 	struct policy_rails rails;
 	uint64_t (*clock)(void); /* stats__now_ns; the tests substitute a script */
-	uint64_t rate_tau_ns; /* 0: policy__track_init's default */
-	struct trace *rec; /* optional: polls and sleeps recorded (run --record) */
+	uint64_t rate_tau_ns;	 /* 0: policy__track_init's default */
+	struct trace *rec;	 /* optional: polls and sleeps recorded (run --record) */
 
 	/* state */
 	struct policy_obs obs;
 	uint16_t burst;
 	struct policy_track track;
-	uint64_t asked_idle_ns;		     /* the last idle action's length, for stall__note */
-	bool asked_sleep;		     /* ... and whether it was a sleep */
+	uint64_t asked_idle_ns; /* the last idle action's length, for stall__note */
+	bool asked_sleep;	/* ... and whether it was a sleep */
 	int intr_epfd; /* the rx queues' interrupts, while the loop runs with them; else -1 */
 	volatile bool stop;
 

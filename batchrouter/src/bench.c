@@ -14,7 +14,9 @@
  * Files in --out: runs.csv (every run), summary.csv (medians), lossless.csv,
  * results.md (machine facts, tables, targets) and, with gnuplot, PNG plots.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "policy.h"
 #include "run.h"
 
 static void usage(FILE *f)
@@ -44,6 +47,9 @@ static void usage(FILE *f)
 		"  --loads         percentages of R* (default 1,5,10,25,50,75,90)\n"
 		"  --rstar PPS     skip the R* search\n"
 		"  --no-lossless   skip the per-policy lossless-rate search\n"
+		"  --folds FILE    train --kfold's M.folds.csv: a learned policy with\n"
+		"                  model=M.json runs M.fold<k>.json at each point fold k held\n"
+		"                  out, so every point it is judged on is a held-out one\n"
 		"  --short         the demo's table: cbr, loads 1,10,50, 0.5 s, 1 rep,\n"
 		"                  no per-policy search, no files, no target verdicts\n",
 		BENCH_MAX_REPS);
@@ -268,7 +274,16 @@ static int sweep(struct bench *b)
 				for (unsigned pi = 0; pi < b->n_pol; pi++) { /* interleaved */
 					struct run_result r;
 					/* the full spec: pname() is for tables only */
-					if (measure(b->policies[pi], rate, pat, b->dur, &r)) {
+					char spec[POLICY_STR_LEN + 64];
+					if (bench__spec_at(b, pi, pat, b->loads[li], spec,
+							   sizeof(spec))) {
+						fprintf(stderr,
+							"batchrouter bench: the spec of %s is too "
+							"long\n",
+							b->policies[pi]);
+						return -1;
+					}
+					if (measure(spec, rate, pat, b->dur, &r)) {
 						fprintf(
 						    stderr,
 						    "batchrouter bench: the run of %s at %g%% "
@@ -279,6 +294,8 @@ static int sweep(struct bench *b)
 					}
 					struct metrics *x = &m[pi][n[pi]++];
 					metrics__from(&r, x);
+					b->reps_of[pt][li][pi][n[pi] - 1] = *x;
+					b->n_reps_of[pt][li][pi] = n[pi];
 					if (b->runs_csv)
 						fprintf(b->runs_csv,
 							"%s,%s,%g,%.0f,%d,%.4f,%.1f,%.2f,%.1f,%.1f,"
@@ -326,6 +343,7 @@ static int parse_args(struct bench *b, int argc, char **argv)
 					      { "loads", required_argument, NULL, 'l' },
 					      { "rstar", required_argument, NULL, 'R' },
 					      { "no-lossless", no_argument, NULL, 'L' },
+					      { "folds", required_argument, NULL, 'F' },
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
 	static char default_policies[] = "busy256;fixed;ovs;ladder;target";
@@ -336,7 +354,7 @@ static int parse_args(struct bench *b, int argc, char **argv)
 	*b = (struct bench){ .dur = 1, .reps = 3, .out = "bench-out", .lossless_phase = true };
 	memcpy(b->loads, default_loads, sizeof(default_loads));
 	b->n_loads = sizeof(default_loads) / sizeof(default_loads[0]);
-	while ((c = getopt_long(argc, argv, "so:d:r:p:P:l:R:Lh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "so:d:r:p:P:l:R:LF:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			b->shrt = true;
@@ -373,6 +391,14 @@ static int parse_args(struct bench *b, int argc, char **argv)
 		case 'L':
 			b->lossless_phase = false;
 			break;
+		case 'F': {
+			char err[512];
+			if (bench__read_folds(b, optarg, err, sizeof(err))) {
+				fprintf(stderr, "batchrouter bench: %s\n", err);
+				return -1;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -561,4 +587,107 @@ out:
 		fclose(b->runs_csv);
 	free(b);
 	return rc;
+}
+
+int bench__read_folds(struct bench *b, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	long no = 0;
+
+	if (!f) {
+		snprintf(err, errlen, "unable to read %s: %s (train --kfold K writes it)", path,
+			 strerror(errno));
+		return -1;
+	}
+	b->n_folds = 0;
+	while (fgets(line, sizeof(line), f)) {
+		struct bench_fold *x = &b->folds[b->n_folds];
+		no++;
+		if (no == 1 && !strncmp(line, "fold,", 5))
+			continue;
+		if (b->n_folds == BENCH_MAX_FOLD_ROWS ||
+		    sscanf(line, "%d,%15[^,],%lf", &x->fold, x->pattern, &x->load_pct) != 3 ||
+		    x->fold < 0) {
+			snprintf(err, errlen, "%s:%ld: not a fold,pattern,load_pct line%s", path,
+				 no, b->n_folds == BENCH_MAX_FOLD_ROWS ? " (too many)" : "");
+			fclose(f);
+			return -1;
+		}
+		b->n_folds++;
+	}
+	fclose(f);
+	if (!b->n_folds) {
+		snprintf(err, errlen, "%s: no folds", path);
+		return -1;
+	}
+	return 0;
+}
+
+int bench__fold_of(const struct bench *b, enum gen_pattern pat, double load)
+{
+	for (unsigned i = 0; i < b->n_folds; i++)
+		if (!strcmp(b->folds[i].pattern, gen_pattern_names[pat]) &&
+		    fabs(b->folds[i].load_pct - load) < 1e-9)
+			return b->folds[i].fold;
+	return -1;
+}
+
+int bench__spec_at(const struct bench *b, unsigned i, enum gen_pattern pat, double load, char *buf,
+		   size_t len)
+{
+	const char *spec = b->policies[i], *m = strstr(spec, "model=");
+	int k = bench__fold_of(b, pat, load);
+	int n;
+
+	if (strncmp(spec, "learned:", 8) || !m || k < 0) {
+		n = snprintf(buf, len, "%s", spec);
+		return n < 0 || (size_t)n >= len ? -1 : 0;
+	}
+	/* the path runs to the next ',' */
+	const char *path = m + 6, *end = strchr(path, ',');
+	size_t plen = end ? (size_t)(end - path) : strlen(path);
+	size_t stem = plen > 5 && !strncmp(path + plen - 5, ".json", 5) ? plen - 5 : plen;
+	n = snprintf(buf, len, "%.*s%.*s.fold%d.json%s", (int)(path - spec), spec, (int)stem, path,
+		     k, end ? end : "");
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median_cpu(const struct metrics *x, const int *idx, int n)
+{
+	double v[BENCH_MAX_REPS];
+	for (int i = 0; i < n; i++)
+		v[i] = x[idx[i]].cpu_frac;
+	return stats__median(v, (unsigned)n);
+}
+
+void bench__cpu_ratio_ci(const struct metrics *l, int n_l, const struct metrics *h, int n_h,
+			 double *lo, double *hi)
+{
+	enum { RESAMPLES = 2000 };
+	static double r[RESAMPLES];
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	int il[BENCH_MAX_REPS], ih[BENCH_MAX_REPS];
+
+	for (int k = 0; k < RESAMPLES; k++) {
+		for (int i = 0; i < n_l; i++) {
+			seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+			il[i] = (int)(seed % (uint64_t)n_l);
+		}
+		for (int i = 0; i < n_h; i++) {
+			seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+			ih[i] = (int)(seed % (uint64_t)n_h);
+		}
+		double mh = median_cpu(h, ih, n_h);
+		r[k] = mh > 0 ? median_cpu(l, il, n_l) / mh : 0;
+	}
+	qsort(r, RESAMPLES, sizeof(r[0]), cmp_double);
+	*lo = r[(int)(0.025 * RESAMPLES)];
+	*hi = r[(int)(0.975 * RESAMPLES) - 1];
 }

@@ -178,17 +178,24 @@ const char *bench__verdict(const struct metrics *l, const struct metrics *h, dou
 	return *cpu_delta <= 0.05 ? "tie" : "loss";
 }
 
-/* One table per learned policy: its verdict at every pattern and load. */
+/*
+ * One table per learned policy: its verdict at every pattern and load, the
+ * 95% interval of its CPU ratio to the best heuristic from the repetitions,
+ * and, with --folds, which fold's model held the point out. Held-out points
+ * are counted apart from the rest, and the issue's target is judged on them
+ * only: >= 10% less CPU at >= 1/3 of them, never > 5% more, p99 and loss no
+ * worse (bench__verdict's "loss" covers both).
+ */
 static void learned_vs_heuristics(const struct bench *b, FILE *f)
 {
 	for (unsigned lp = 0; lp < b->n_pol; lp++) {
 		if (!is_learned(b, lp))
 			continue;
-		unsigned counts[3] = { 0 };
+		unsigned counts[2][3] = { { 0 } }, worse[2] = { 0 };
 		fprintf(f,
-			"\n%s against the best heuristic at each point (CPU change, its p99 "
-			"vs the heuristic's):\n\n",
-			bench__pname(b, lp));
+			"\n%s against the best heuristic at each point (CPU change [95%% "
+			"interval], its p99 vs the heuristic's%s):\n\n",
+			bench__pname(b, lp), b->n_folds ? "; hK: held out by fold K's model" : "");
 		load_table_header(f, b, b->n_pat, pattern_name, "---");
 		for (unsigned li = 0; li < b->n_loads; li++) {
 			fprintf(f, "| %g%% |", b->loads[li]);
@@ -200,17 +207,38 @@ static void learned_vs_heuristics(const struct bench *b, FILE *f)
 				}
 				const struct metrics *l = &b->med[pt][li][lp],
 						     *x = &b->med[pt][li][h];
-				double d;
+				double d, lo, hi;
+				int k = bench__fold_of(b, b->patterns[pt], b->loads[li]);
 				const char *v = bench__verdict(l, x, &d);
-				counts[v[0] == 'w' ? 0 : v[0] == 't' ? 1 : 2]++;
-				fprintf(f, " %s vs %s: %+.0f%%, %.0f/%.0f us |", v,
-					bench__pname(b, (unsigned)h), 100 * d, l->p99_us,
-					x->p99_us);
+				bench__cpu_ratio_ci(b->reps_of[pt][li][lp],
+						    b->n_reps_of[pt][li][lp], b->reps_of[pt][li][h],
+						    b->n_reps_of[pt][li][h], &lo, &hi);
+				counts[k >= 0][v[0] == 'w' ? 0 : v[0] == 't' ? 1 : 2]++;
+				worse[k >= 0] += v[0] == 'l';
+				char fold[16] = "";
+				if (k >= 0)
+					snprintf(fold, sizeof(fold), "h%d ", k);
+				fprintf(f, " %s%s vs %s: %+.0f%% [%+.0f, %+.0f], %.0f/%.0f us |",
+					fold, v, bench__pname(b, (unsigned)h), 100 * d,
+					100 * (lo - 1), 100 * (hi - 1), l->p99_us, x->p99_us);
 			}
 			fprintf(f, "\n");
 		}
-		fprintf(f, "\n%s: %u wins, %u ties, %u losses.\n", bench__pname(b, lp), counts[0],
-			counts[1], counts[2]);
+		for (int held = 1; held >= 0; held--) {
+			unsigned n = counts[held][0] + counts[held][1] + counts[held][2];
+			if (!n)
+				continue;
+			fprintf(f, "\n%s, %s points: %u wins, %u ties, %u losses.",
+				bench__pname(b, lp), held ? "held-out" : "training (or unfolded)",
+				counts[held][0], counts[held][1], counts[held][2]);
+			if (held)
+				fprintf(
+				    f,
+				    " Target (>= 10%% less CPU at >= 1/3 of them, never a loss): "
+				    "%s.",
+				    3 * counts[1][0] >= n && !worse[1] ? "met" : "MISSED");
+		}
+		fprintf(f, "\n");
 	}
 }
 

@@ -52,12 +52,13 @@ struct window_try {
 
 static void try_candidate(const struct replay_state *from, struct replay_state *s,
 			  const struct trace *t, const struct replay_host *h, struct policy *p,
-			  const struct collect_label_opts *o, struct window_try *w)
+			  const struct collect_label_opts *o, struct window_try *w,
+			  struct rows *rows)
 {
 	struct replay_result r = { 0 };
 
 	*s = *from;
-	replay__run(s, t, h, p, o->rails, from->now + o->window_ns, &r, NULL, NULL);
+	replay__run(s, t, h, p, o->rails, from->now + o->window_ns, &r, keep_row, rows);
 	uint64_t span = r.t_end > r.t_start ? r.t_end - r.t_start : 1;
 	w->cpu_ns = (double)r.cpu_ns * (double)o->window_ns / (double)span;
 	w->over = r.over_budget;
@@ -97,17 +98,24 @@ int collect__label_trace(FILE *csv, const struct trace *t, const struct replay_h
 {
 	struct policy pol[COLLECT_N_CAND];
 	struct replay_state *oracle = NULL, *s = NULL;
-	struct rows rows = { .after = o->after };
+	struct rows rows[COLLECT_N_CAND] = { { 0 } };
 	unsigned n_pol = 0, window = 0;
+	/* each candidate's trajectory gives its share of the window's rows */
+	unsigned per_cand = o->rows_per_window / COLLECT_N_CAND;
 	int rc = -1;
 
+	if (!per_cand)
+		per_cand = 1;
 	memset(st, 0, sizeof(*st));
 	oracle = malloc(sizeof(*oracle));
-	s = malloc(sizeof(*s));
-	rows.x = calloc(WINDOW_MAX_ROWS, sizeof(*rows.x));
-	if (!oracle || !s || !rows.x) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
+	s = malloc(COLLECT_N_CAND * sizeof(*s));
+	if (!oracle || !s)
+		goto oom;
+	for (int c = 0; c < COLLECT_N_CAND; c++) {
+		rows[c].after = o->after;
+		rows[c].x = calloc(WINDOW_MAX_ROWS, sizeof(*rows[c].x));
+		if (!rows[c].x)
+			goto oom;
 	}
 	for (; n_pol < COLLECT_N_CAND; n_pol++) {
 		char spec[96];
@@ -119,7 +127,6 @@ int collect__label_trace(FILE *csv, const struct trace *t, const struct replay_h
 	replay__state_init(oracle, h, 0, o->late_start);
 	while (oracle->now < t->dur_ns) {
 		struct window_try w[COLLECT_N_CAND];
-		int best = -1;
 
 		/*
 		 * Every candidate of a window draws the same overshoots (a fair
@@ -131,45 +138,57 @@ int collect__label_trace(FILE *csv, const struct trace *t, const struct replay_h
 		 */
 		if (h->n_late)
 			oracle->late_i = (o->late_start + (size_t)window * 7919) % h->n_late;
-		for (int c = 0; c < COLLECT_N_CAND; c++)
-			try_candidate(oracle, s, t, h, &pol[c], o, &w[c]);
-		best = label(w, COLLECT_N_CAND);
+		for (int c = 0; c < COLLECT_N_CAND; c++) {
+			rows[c].n = 0;
+			try_candidate(oracle, &s[c], t, h, &pol[c], o, &w[c], &rows[c]);
+		}
+		int best = label(w, COLLECT_N_CAND);
 		for (int c = 0; c < COLLECT_N_CAND; c++) {
 			st->cand_cpu_ns[c] += w[c].cpu_ns;
 			st->cand_ok[c] += w[c].ok;
 		}
 		/* in absolute terms: nothing over the budget beyond 1%, nothing lost */
 		bool kept = !w[best].drops && w[best].over * 100 <= w[best].pkts;
-		/* the oracle takes the label's action, and its decisions are the rows */
-		struct replay_result r = { 0 };
-		rows.n = 0;
-		replay__run(oracle, t, h, &pol[best], o->rails, oracle->now + o->window_ns, &r,
-			    keep_row, &rows);
 		st->windows++;
 		st->windows_ok += kept;
 		st->label_count[best]++;
 		st->oracle_cpu_ns += w[best].cpu_ns;
-		unsigned keep = rows.n < o->rows_per_window ? rows.n : o->rows_per_window;
-		for (unsigned k = 0; k < keep; k++) {
-			const float *x = rows.x[(size_t)k * rows.n / keep];
-			fprintf(csv, "%s,%g,%.0f,%d,%u", pattern, load_pct, t->rate_pps, rep,
-				window);
-			for (int f = 0; f < MODEL_NFEAT; f++)
-				fprintf(csv, ",%.9g", (double)x[f]);
-			fprintf(csv, ",%u,%d,%lu,%.0f", collect_cand_us[best], kept,
-				(unsigned long)o->floor_p99_ns, h->sleep_cpu_ns);
-			for (int c = 0; c < COLLECT_N_CAND; c++)
-				fprintf(csv, ",%.0f,%d", w[c].cpu_ns, w[c].ok);
-			fputc('\n', csv);
+		/*
+		 * The rows: decisions from every candidate's trajectory, not only
+		 * the label's. The policy that serves will not follow the oracle
+		 * exactly, and a window whose label is "poll" has no idle
+		 * decision on the oracle's own path (a busy worker never turns
+		 * idle there), so it would teach nothing about such a state.
+		 */
+		for (int c = 0; c < COLLECT_N_CAND; c++) {
+			unsigned keep = rows[c].n < per_cand ? rows[c].n : per_cand;
+			for (unsigned k = 0; k < keep; k++) {
+				const float *x = rows[c].x[(size_t)k * rows[c].n / keep];
+				fprintf(csv, "%s,%g,%.0f,%d,%u", pattern, load_pct, t->rate_pps,
+					rep, window);
+				for (int f = 0; f < MODEL_NFEAT; f++)
+					fprintf(csv, ",%.9g", (double)x[f]);
+				fprintf(csv, ",%u,%d,%lu,%.0f", collect_cand_us[best], kept,
+					(unsigned long)o->floor_p99_ns, h->sleep_cpu_ns);
+				for (int k2 = 0; k2 < COLLECT_N_CAND; k2++)
+					fprintf(csv, ",%.0f,%d", w[k2].cpu_ns, w[k2].ok);
+				fputc('\n', csv);
+			}
+			st->rows += keep;
 		}
-		st->rows += keep;
+		/* the oracle goes on from where the label's action left it */
+		*oracle = s[best];
 		window++;
 	}
 	rc = 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
 out:
 	for (unsigned i = 0; i < n_pol; i++)
 		policy__fini(&pol[i]);
-	free(rows.x);
+	for (int c = 0; c < COLLECT_N_CAND; c++)
+		free(rows[c].x);
 	free(s);
 	free(oracle);
 	return rc;
@@ -387,7 +406,7 @@ static int fit_host(const struct collect_cfg *c, const struct sleep_floor *sf,
 int collect__main(int argc, char **argv)
 {
 	struct collect_cfg c = {
-		.rstar = 1e6, .reps = 1, .after = 2, .rows = 8, .window_ms = 10, .budget_us = 200
+		.rstar = 1e6, .reps = 1, .after = 2, .rows = 12, .window_ms = 10, .budget_us = 200
 	};
 	static const double full_loads[] = { 1, 10, 25, 50, 75, 90 }, short_loads[] = { 1, 10, 50 };
 	struct trace *tr = NULL;

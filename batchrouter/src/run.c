@@ -126,10 +126,9 @@ static void record_figures(const struct run_cfg *cfg, const struct run_result *r
 	snprintf(t->policy, sizeof(t->policy), "%s", pol->spec);
 	snprintf(t->pattern, sizeof(t->pattern), "%s", gen_pattern_names[cfg->pattern]);
 	t->rate_pps = cfg->rate_pps;
-	t->dur_ns = (uint64_t)(cfg->duration_s * 1e9);
-	t->cpu_ns = r->worker_cpu_ns;
-	t->polls = r->polls;
-	t->sleeps = r->sleeps;
+	t->cpu_ns = t->cpu_end_ns ? t->cpu_end_ns - t->cpu_start_ns : r->worker_cpu_ns;
+	t->polls = t->n_poll;
+	t->sleeps = t->n_late;
 	t->lat_n = r->lat->count;
 	t->lat_p99_ns = lat__percentile(r->lat, 0.99);
 	t->lost = run__lost(r);
@@ -231,6 +230,7 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 	g.start_ns = t0 + 1000000; /* 1 ms for the threads to start */
 	if (cfg->record) {
 		cfg->record->t0_ns = g.start_ns;
+		cfg->record->dur_ns = g.duration_ns;
 		g.rec = w.rec = cfg->record;
 	}
 

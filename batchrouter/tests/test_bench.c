@@ -4,7 +4,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "bench.h"
@@ -160,6 +163,68 @@ static void test_best_heuristic(void **state)
 	assert_int_equal(bench__best_heuristic(&b, 0, 0), -1);
 }
 
+/* --folds: a learned policy runs the model of the fold that held the point out. */
+static void test_folds_pick_the_held_out_model(void **state)
+{
+	static struct bench b;
+	char path[] = "/tmp/br_folds_XXXXXX", buf[512], err[256];
+	char spec0[] = "busy256", spec1[] = "learned:model=/m/x.json,after=3";
+	(void)state;
+
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	fprintf(f, "fold,pattern,load_pct\n0,cbr,10\n1,onoff,10\n2,cbr,50\n");
+	fclose(f);
+	memset(&b, 0, sizeof(b));
+	b.policies[0] = spec0;
+	b.policies[1] = spec1;
+	b.n_pol = 2;
+	assert_int_equal(bench__read_folds(&b, path, err, sizeof(err)), 0);
+	assert_int_equal(b.n_folds, 3);
+	assert_int_equal(bench__fold_of(&b, GEN_ONOFF, 10), 1);
+	assert_int_equal(bench__fold_of(&b, GEN_POISSON, 10), -1);
+	assert_int_equal(bench__spec_at(&b, 1, GEN_CBR, 50, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "learned:model=/m/x.fold2.json,after=3");
+	/* a point no fold held out, and a heuristic: the spec as given */
+	assert_int_equal(bench__spec_at(&b, 1, GEN_POISSON, 10, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, spec1);
+	assert_int_equal(bench__spec_at(&b, 0, GEN_CBR, 50, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "busy256");
+	assert_int_equal(bench__spec_at(&b, 1, GEN_CBR, 50, buf, 20), -1);
+	f = fopen(path, "w");
+	fprintf(f, "fold,pattern,load_pct\nx,cbr\n");
+	fclose(f);
+	assert_int_equal(bench__read_folds(&b, path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":2: not a fold,pattern,load_pct line"));
+	unlink(path);
+}
+
+/* The bootstrap interval holds the ratio of medians and narrows with agreement. */
+static void test_cpu_ratio_ci(void **state)
+{
+	struct metrics l[5], h[5];
+	double lo, hi;
+	(void)state;
+
+	for (int i = 0; i < 5; i++) {
+		l[i] = (struct metrics){ .cpu_frac = 0.08 + 0.001 * i };
+		h[i] = (struct metrics){ .cpu_frac = 0.10 + 0.001 * i };
+	}
+	bench__cpu_ratio_ci(l, 5, h, 5, &lo, &hi);
+	assert_true(lo <= 0.082 / 0.102 && hi >= 0.082 / 0.102);
+	assert_true(hi < 1 && hi - lo < 0.1);
+	/* one wild run on each side widens it */
+	l[4].cpu_frac = 0.5;
+	h[0].cpu_frac = 0.01;
+	double lo2, hi2;
+	bench__cpu_ratio_ci(l, 5, h, 5, &lo2, &hi2);
+	assert_true(hi2 - lo2 > hi - lo);
+	/* the same input gives the same interval (a fixed seed) */
+	bench__cpu_ratio_ci(l, 5, h, 5, &lo, &hi);
+	assert_true(lo == lo2 && hi == hi2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +234,8 @@ int main(void)
 		cmocka_unit_test(test_shortfall_on_run_records),
 		cmocka_unit_test(test_learned_verdicts),
 		cmocka_unit_test(test_best_heuristic),
+		cmocka_unit_test(test_folds_pick_the_held_out_model),
+		cmocka_unit_test(test_cpu_ratio_ci),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
