@@ -69,7 +69,7 @@ static void try_candidate(const struct replay_state *from, struct replay_state *
 /*
  * A candidate keeps the budget when it loses no more frames than the best
  * one and has at most 1% of the window's frames over the budget beyond the
- * fewest any candidate had: frames the generator itself sent late (a stall
+ * fewest any of the least lossy candidates had: frames the generator itself sent late (a stall
  * of its CPU) are over the budget whatever the router does, and charging
  * them to every action would label such windows "poll" for nothing.
  */
@@ -78,18 +78,19 @@ static int label(struct window_try *w, int n)
 	uint64_t min_over = UINT64_MAX, min_drops = UINT64_MAX;
 	int best = -1;
 
-	for (int c = 0; c < n; c++) {
-		if (w[c].over < min_over)
-			min_over = w[c].over;
+	for (int c = 0; c < n; c++)
 		if (w[c].drops < min_drops)
 			min_drops = w[c].drops;
-	}
+	/* the fewest misses among the least lossy: one of those is always ok */
+	for (int c = 0; c < n; c++)
+		if (w[c].drops == min_drops && w[c].over < min_over)
+			min_over = w[c].over;
 	for (int c = 0; c < n; c++) {
-		w[c].ok = w[c].drops <= min_drops && (w[c].over - min_over) * 100 <= w[c].pkts;
+		w[c].ok = w[c].drops == min_drops && (w[c].over - min_over) * 100 <= w[c].pkts;
 		if (w[c].ok && (best < 0 || w[c].cpu_ns < w[best].cpu_ns))
 			best = c;
 	}
-	return best; /* the least lossy one is always ok */
+	return best;
 }
 
 int collect__label_trace(FILE *csv, const struct trace *t, const struct replay_host *h,
