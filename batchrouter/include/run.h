@@ -60,7 +60,8 @@ int run__eal_init(const char *prog, bool quiet);
 uint64_t run__max_idle_ns(uint64_t budget_ns);
 /* The same for a given floor (a trace's, a replay's). */
 uint64_t run__idle_cap(uint64_t budget_ns, const struct sleep_floor *floor);
-/* This host's nanosleep floor, measured on the first call (200 sleeps). */
+/* This host's nanosleep floor, measured on the first call (the quietest of
+ * three rounds of 200 sleeps). */
 const struct sleep_floor *run__floor(void);
 /* Returns 0 and fills @r, or -1 with an actionable message in @err. */
 int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t errlen);

@@ -558,7 +558,7 @@ int bench__main(int argc, char **argv)
 		goto out;
 	if (run__eal_init("batchrouter", true))
 		goto out;
-	stats__sleep_floor(200, &b->floor);
+	b->floor = *run__floor();
 	printf("nanosleep floor: p50 %.1f us p99 %.1f us, %.1f us CPU per sleep\n",
 	       b->floor.p50_ns / 1e3, b->floor.p99_ns / 1e3, b->floor.cpu_per_sleep_ns / 1e3);
 	if (b->rstar <= 0) {

@@ -105,10 +105,20 @@ const struct sleep_floor *run__floor(void)
 	static struct sleep_floor floor;
 	static bool measured;
 
-	if (!measured) {
-		stats__sleep_floor(200, &floor);
-		measured = true;
+	/*
+	 * The quietest of three rounds: the p99 of 200 sleeps is their second
+	 * worst, and one preemption in a round (1-4 ms on the README's VM)
+	 * made it anything from 22 to 54 us from one process to the next. The
+	 * rails and a model's floor check need the machine's floor, not which
+	 * round met a stall; the 40 us margin covers the wake-ups beyond it.
+	 */
+	for (int i = 0; !measured && i < 3; i++) {
+		struct sleep_floor f;
+		stats__sleep_floor(200, &f);
+		if (!i || f.p99_ns < floor.p99_ns)
+			floor = f;
 	}
+	measured = true;
 	return &floor;
 }
 
