@@ -85,6 +85,7 @@ struct train_opts {
 	double eta;
 	uint64_t seed;
 	bool quiet;
+	bool all_windows; /* also fit rows whose window no candidate kept the budget in */
 };
 extern const struct train_opts train_defaults;
 

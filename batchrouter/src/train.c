@@ -720,6 +720,8 @@ static void usage(FILE *f)
 		"                     groups. Writes MODEL.fold<k>.json (k = 0..K-1) and\n"
 		"                     MODEL.folds.csv (fold,pattern,load_pct), a trailing .json\n"
 		"                     of MODEL dropped first, then MODEL from all rows\n"
+		"  --all-windows      also fit the rows of windows where no candidate kept the\n"
+		"                     budget (an overload's least bad action; scored either way)\n"
 		"  --rounds, --depth  trees and their depth (default 30, 4)\n"
 		"  --eta, --threads   learning rate (0.3), XGBoost threads (2)\n"
 		"  --bench-inference  median ns per decision of the flattened trees, XGBoost's\n"
@@ -804,8 +806,10 @@ static int kfold(const struct train_set *s, unsigned k, const struct train_opts 
 	fo.quiet = true;
 	for (unsigned i = 0; i < k; i++) {
 		train__fold_rows(s, fold_of, i, rows);
-		for (size_t r = 0; r < s->n; r++)
+		for (size_t r = 0; r < s->n; r++) {
 			test[r] = !rows[r];
+			rows[r] = rows[r] && (o->all_windows || s->lab_ok[r]);
+		}
 		snprintf(path, sizeof(path), "%s.fold%u.json", stem, i);
 		if (fit_predict(s, rows, test, &fo, path, held, NULL))
 			goto out;
@@ -825,6 +829,7 @@ static int do_train(const char *data, const char *out, unsigned k, const struct 
 	struct model m;
 	char err[1024];
 	float *pred = NULL, *held = NULL;
+	bool *fit = NULL;
 	unsigned *fold_of = NULL;
 	FILE *f = fopen(data, "r");
 	int rc = 111;
@@ -847,15 +852,39 @@ static int do_train(const char *data, const char *out, unsigned k, const struct 
 	       (double)s.sleep_cpu_ns / 1e3);
 	pred = malloc(s.n * sizeof(*pred));
 	held = malloc(s.n * sizeof(*held));
+	fit = malloc(s.n * sizeof(*fit));
 	fold_of = malloc(s.n_groups * sizeof(*fold_of));
-	if (!pred || !held || !fold_of) {
+	if (!pred || !held || !fit || !fold_of) {
 		fprintf(stderr, "batchrouter train: out of memory\n");
 		goto out;
 	}
+	/*
+	 * A window where no candidate kept the budget (on/off bursts at 10x the
+	 * mean rate, above what the worker forwards) is labelled with the least
+	 * bad action of an overload, in states that look like the idle gaps
+	 * between bursts: fitted, they taught the trees to sleep short at 1% of
+	 * R* on patterns they had not seen (stair at 1%: 2.3x the oracle's CPU
+	 * in the replay). They are scored, not fitted, unless --all-windows.
+	 */
+	size_t n_fit = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		fit[i] = o->all_windows || s.lab_ok[i];
+		n_fit += fit[i];
+	}
+	if (!n_fit) {
+		fprintf(stderr, "batchrouter train: no window of %s kept the budget (label_ok 1): "
+				"nothing to learn from; collect at lower loads, or --all-windows\n",
+			data);
+		goto out;
+	}
+	if (n_fit < s.n)
+		printf("train: fitting %zu rows; %zu of windows where no candidate kept the budget "
+		       "are scored only (--all-windows fits them)\n",
+		       n_fit, s.n - n_fit);
 	if (k && kfold(&s, k, o, out, held, fold_of))
 		goto out;
 	uint64_t t0 = stats__now_ns(), c0 = stats__process_cpu_ns();
-	if (fit_predict(&s, NULL, NULL, o, out, pred, &m))
+	if (fit_predict(&s, fit, NULL, o, out, pred, &m))
 		goto out;
 	printf("train: fitted and wrote %s in %.2f s (%.2f CPU-s)\n", out,
 	       (double)(stats__now_ns() - t0) / 1e9, (double)(stats__process_cpu_ns() - c0) / 1e9);
@@ -875,6 +904,7 @@ static int do_train(const char *data, const char *out, unsigned k, const struct 
 out:
 	free(pred);
 	free(held);
+	free(fit);
 	free(fold_of);
 	train__set_free(&s);
 	return rc;
@@ -894,6 +924,7 @@ int train__main(int argc, char **argv)
 		{ "bench-inference", no_argument, NULL, 'B' },
 		{ "model", required_argument, NULL, 'm' },
 		{ "calls", required_argument, NULL, 'c' },
+		{ "all-windows", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -903,10 +934,13 @@ int train__main(int argc, char **argv)
 	unsigned calls = 65536, k = 0;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "D:o:k:r:d:e:t:s:Bm:c:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "D:o:k:r:d:e:t:s:Bm:c:Ah", opts, NULL)) != -1) {
 		switch (c) {
 		case 'D':
 			data = optarg;
+			break;
+		case 'A':
+			o.all_windows = true;
 			break;
 		case 'o':
 			out = optarg;

@@ -182,6 +182,7 @@ struct guest_kernel {
 	enum ksymtab_layout layout;
 	struct ksym *syms; /* exported symbols, sorted by name */
 	size_t nsyms;
+	uint64_t ksymtab_va; /* where the export table starts (BTF comes after it) */
 };
 
 /* Find and analyze the kernel mapped by mmu; 0 or a negative errno (pr_err). */

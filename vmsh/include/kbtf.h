@@ -77,8 +77,9 @@ int kbtf__check_header(const void *p, size_t len, uint32_t *total);
 int kbtf__parse(struct kbtf *b, const void *blob, size_t len);
 
 /*
- * Scan the kernel image of k (from k->vbase, at most KBTF_SCAN_MAX of the
- * kernel window) for a BTF header at 4-byte alignment, copy the first
+ * Scan the kernel image of k (from its export table, k->ksymtab_va, where the
+ * kernel has .BTF; then from k->vbase; at most KBTF_SCAN_MAX of the kernel
+ * window) for a BTF header at 4-byte alignment, copy the first
  * candidate that passes kbtf__check_header out with the checked accessors
  * and keep the first that kbtf__parse accepts (at most KBTF_MAX_TRIES).
  * 0 with b filled; -ENOENT (b->btf NULL, not an error: the guest may have

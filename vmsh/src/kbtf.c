@@ -150,24 +150,14 @@ static int kbtf__try(const struct guest_mem *m, const struct guest_mmu *mmu, uin
 	return ret;
 }
 
-int kbtf__find(const struct guest_mem *m, const struct guest_mmu *mmu, const struct guest_kernel *k,
-	       struct kbtf *b)
+/* Scan [va, end) for the first BTF blob that parses: 0, -ENOENT or -ENOMEM. */
+static int kbtf__scan(const struct guest_mem *m, const struct guest_mmu *mmu, uint64_t va,
+		      uint64_t end, uint8_t *buf, unsigned int *tries, struct kbtf *b)
 {
-	uint64_t va = k->vbase, end;
-	unsigned int tries = 0;
-	uint8_t *buf;
 	int ret = -ENOENT;
 
-	memset(b, 0, sizeof(*b));
-	if (va >= GUEST_KERNEL_WINDOW_END || (va & 3))
-		return -ENOENT;
-	end = GUEST_KERNEL_WINDOW_END - va > KBTF_SCAN_MAX ? va + KBTF_SCAN_MAX
-							   : GUEST_KERNEL_WINDOW_END;
-	buf = malloc(SCAN_CHUNK);
-	if (!buf)
-		return -ENOMEM;
 	/* Chunks overlap by a header, so that every header is whole in one. */
-	while (va < end && ret == -ENOENT && tries < KBTF_MAX_TRIES) {
+	while (va < end && ret == -ENOENT && *tries < KBTF_MAX_TRIES) {
 		size_t len = end - va > SCAN_CHUNK ? SCAN_CHUNK : (size_t)(end - va);
 		size_t limit = len == end - va ? len : len - KBTF_HDR_LEN;
 
@@ -182,11 +172,40 @@ int kbtf__find(const struct guest_mem *m, const struct guest_mmu *mmu, const str
 				ret = r;
 				break;
 			}
-			if (++tries >= KBTF_MAX_TRIES)
+			if (++*tries >= KBTF_MAX_TRIES)
 				break;
 		}
 		va += limit;
 	}
+	return ret;
+}
+
+int kbtf__find(const struct guest_mem *m, const struct guest_mmu *mmu, const struct guest_kernel *k,
+	       struct kbtf *b)
+{
+	uint64_t va = k->vbase, end, from;
+	unsigned int tries = 0;
+	uint8_t *buf;
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	if (va >= GUEST_KERNEL_WINDOW_END || (va & 3))
+		return -ENOENT;
+	end = GUEST_KERNEL_WINDOW_END - va > KBTF_SCAN_MAX ? va + KBTF_SCAN_MAX
+							   : GUEST_KERNEL_WINDOW_END;
+	buf = malloc(SCAN_CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	/*
+	 * The linker script puts .BTF at the end of the read-only data, after
+	 * the export tables (RO_DATA in vmlinux.lds.h, 4.18 to 6.x): start
+	 * there, and read the image from its start (.text, most of it) only if
+	 * that finds nothing.
+	 */
+	from = k->ksymtab_va > va && k->ksymtab_va < end ? k->ksymtab_va & ~3ULL : va;
+	ret = kbtf__scan(m, mmu, from, end, buf, &tries, b);
+	if (ret == -ENOENT && from > va)
+		ret = kbtf__scan(m, mmu, va, from + KBTF_HDR_LEN, buf, &tries, b);
 	free(buf);
 	if (!ret)
 		pr_info("guest kernel BTF at 0x%llx: %u bytes, %u types",

@@ -521,6 +521,7 @@ static int ksymtab__collect(const struct window *w, const struct strings *str,
 	k->syms = syms;
 	k->nsyms = n;
 	k->layout = l;
+	k->ksymtab_va = start;
 	return 0;
 err:
 	for (size_t i = 0; i < n; i++)
