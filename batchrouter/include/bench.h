@@ -109,9 +109,13 @@ int bench__best_heuristic(const struct bench *b, unsigned pt, unsigned li);
 /*
  * A learned policy's median run @l against heuristic @h's: "win" (>= 10% less
  * CPU), "tie" (within +5%), else "loss"; always "loss" with a worse p99 (10% +
- * 5 us of slack) or more loss. *@cpu_delta = l/h - 1.
+ * 5 us of slack) or more loss (0.1% of the offered). With @budget_us > 0 a p99
+ * worse than the heuristic's is a loss only when it is also over the budget:
+ * the reading by which latency up to the budget is the controller's to spend.
+ * *@cpu_delta = l/h - 1.
  */
-const char *bench__verdict(const struct metrics *l, const struct metrics *h, double *cpu_delta);
+const char *bench__verdict(const struct metrics *l, const struct metrics *h, double budget_us,
+			   double *cpu_delta);
 
 /*
  * Reads train --kfold's M.folds.csv (fold,pattern,load_pct) into @b. 0, or

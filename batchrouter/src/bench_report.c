@@ -168,10 +168,13 @@ int bench__best_heuristic(const struct bench *b, unsigned pt, unsigned li)
 	return best;
 }
 
-const char *bench__verdict(const struct metrics *l, const struct metrics *h, double *cpu_delta)
+const char *bench__verdict(const struct metrics *l, const struct metrics *h, double budget_us,
+			   double *cpu_delta)
 {
+	bool later = l->p99_us > 1.1 * h->p99_us + 5 && !(budget_us > 0 && l->p99_us <= budget_us);
+
 	*cpu_delta = h->cpu_frac > 0 ? l->cpu_frac / h->cpu_frac - 1 : 0;
-	if (l->p99_us > 1.1 * h->p99_us + 5 || l->lost_frac > h->lost_frac + LOSS_OK)
+	if (later || l->lost_frac > h->lost_frac + LOSS_OK)
 		return "loss";
 	if (*cpu_delta <= -0.10)
 		return "win";
@@ -191,7 +194,7 @@ static void learned_vs_heuristics(const struct bench *b, FILE *f)
 	for (unsigned lp = 0; lp < b->n_pol; lp++) {
 		if (!is_learned(b, lp))
 			continue;
-		unsigned counts[2][3] = { { 0 } }, worse[2] = { 0 };
+		unsigned counts[2][3] = { { 0 } }, worse[2] = { 0 }, budget[3] = { 0 };
 		fprintf(f,
 			"\n%s against the best heuristic at each point (CPU change [95%% "
 			"interval], its p99 vs the heuristic's%s):\n\n",
@@ -209,11 +212,14 @@ static void learned_vs_heuristics(const struct bench *b, FILE *f)
 						     *x = &b->med[pt][li][h];
 				double d, lo, hi;
 				int k = bench__fold_of(b, b->patterns[pt], b->loads[li]);
-				const char *v = bench__verdict(l, x, &d);
+				const char *v = bench__verdict(l, x, 0, &d);
+				const char *vb = bench__verdict(l, x, TARGET_P99_US, &d);
 				bench__cpu_ratio_ci(b->reps_of[pt][li][lp],
 						    b->n_reps_of[pt][li][lp], b->reps_of[pt][li][h],
 						    b->n_reps_of[pt][li][h], &lo, &hi);
 				counts[k >= 0][v[0] == 'w' ? 0 : v[0] == 't' ? 1 : 2]++;
+				if (k >= 0)
+					budget[vb[0] == 'w' ? 0 : vb[0] == 't' ? 1 : 2]++;
 				worse[k >= 0] += v[0] == 'l';
 				char fold[16] = "";
 				if (k >= 0)

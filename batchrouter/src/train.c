@@ -872,8 +872,9 @@ static int do_train(const char *data, const char *out, unsigned k, const struct 
 		n_fit += fit[i];
 	}
 	if (!n_fit) {
-		fprintf(stderr, "batchrouter train: no window of %s kept the budget (label_ok 1): "
-				"nothing to learn from; collect at lower loads, or --all-windows\n",
+		fprintf(stderr,
+			"batchrouter train: no window of %s kept the budget (label_ok 1): "
+			"nothing to learn from; collect at lower loads, or --all-windows\n",
 			data);
 		goto out;
 	}

@@ -127,16 +127,21 @@ static void test_learned_verdicts(void **state)
 	const struct metrics h = { .cpu_frac = 0.20, .p99_us = 100, .lost_frac = 0 };
 	struct metrics l = { .cpu_frac = 0.17, .p99_us = 100 };
 	double d;
-	assert_string_equal(bench__verdict(&l, &h, &d), "win");
+	assert_string_equal(bench__verdict(&l, &h, 0, &d), "win");
 	assert_true(fabs(d + 0.15) < 1e-9);
 	l.cpu_frac = 0.21;
-	assert_string_equal(bench__verdict(&l, &h, &d), "tie");
+	assert_string_equal(bench__verdict(&l, &h, 0, &d), "tie");
 	l.cpu_frac = 0.22;
-	assert_string_equal(bench__verdict(&l, &h, &d), "loss");
+	assert_string_equal(bench__verdict(&l, &h, 0, &d), "loss");
 	l.cpu_frac = 0.10, l.p99_us = 116; /* cheaper but later than 1.1 x + 5 us */
-	assert_string_equal(bench__verdict(&l, &h, &d), "loss");
+	assert_string_equal(bench__verdict(&l, &h, 0, &d), "loss");
+	/* the budget reading: later than the heuristic but within 200 us */
+	assert_string_equal(bench__verdict(&l, &h, 200, &d), "win");
+	l.p99_us = 201;
+	assert_string_equal(bench__verdict(&l, &h, 200, &d), "loss");
 	l.p99_us = 114, l.lost_frac = 0.002; /* cheaper but losing */
-	assert_string_equal(bench__verdict(&l, &h, &d), "loss");
+	assert_string_equal(bench__verdict(&l, &h, 0, &d), "loss");
+	assert_string_equal(bench__verdict(&l, &h, 200, &d), "loss");
 }
 
 static void test_best_heuristic(void **state)

@@ -544,6 +544,43 @@ static void test_find(void **state)
 	free(blob);
 }
 
+/*
+ * With the export table's address known, the scan starts there (.BTF ends
+ * the read-only data, after it) and reads the image before it only when
+ * nothing comes after.
+ */
+static void test_find_from_ksymtab(void **state)
+{
+	struct synth o = { 0 };
+	uint32_t len;
+	uint8_t *blob = synth_blob(&o, &len);
+	struct guest g;
+	struct kbtf b;
+
+	(void)state;
+	guest_init(&g, 8 * MiB, 8 * MiB);
+	memcpy(guest_at(&g, 1 * MiB), blob, len);
+	memcpy(guest_at(&g, 6 * MiB + 0x40), blob, len);
+	g.k.ksymtab_va = g.k.vbase + 5 * MiB + 2; /* not aligned: the scan aligns it */
+	assert_int_equal(kbtf__find(&g.gm, &g.mmu, &g.k, &b), 0);
+	assert_int_equal(b.gva, g.k.vbase + 6 * MiB + 0x40);
+	kbtf__free(&b);
+	/* nothing after it: the image from its start */
+	memset(guest_at(&g, 6 * MiB + 0x40), 0, len);
+	assert_int_equal(kbtf__find(&g.gm, &g.mmu, &g.k, &b), 0);
+	assert_int_equal(b.gva, g.k.vbase + 1 * MiB);
+	kbtf__free(&b);
+	/* a header across the export table's address is whole in the second scan */
+	memset(guest_at(&g, 1 * MiB), 0, len);
+	memcpy(guest_at(&g, 5 * MiB - 8), blob, len);
+	g.k.ksymtab_va = g.k.vbase + 5 * MiB;
+	assert_int_equal(kbtf__find(&g.gm, &g.mmu, &g.k, &b), 0);
+	assert_int_equal(b.gva, g.k.vbase + 5 * MiB - 8);
+	kbtf__free(&b);
+	free(g.mem);
+	free(blob);
+}
+
 /* --- the lab's kernels ----------------------------------------------------------- */
 
 static void check_kernel(const char *kernel)
@@ -613,6 +650,14 @@ static void check_kernel(const char *kernel)
 	assert_int_equal(kbtf__find(&g.gm, &g.mmu, &g.k, &b), 0);
 	assert_int_equal(b.gva, sh->sh_addr + KASLR);
 	assert_int_equal(b.size, sh->sh_size);
+	kbtf__free(&b);
+	/* as attach looks for it: from the export table on, which comes first */
+	const Elf64_Shdr *ksymtab = elf__section(&e, "__ksymtab");
+	assert_non_null(ksymtab);
+	assert_true(ksymtab->sh_addr < sh->sh_addr);
+	g.k.ksymtab_va = ksymtab->sh_addr + KASLR;
+	assert_int_equal(kbtf__find(&g.gm, &g.mmu, &g.k, &b), 0);
+	assert_int_equal(b.gva, sh->sh_addr + KASLR);
 	print_message("%s: BTF at +0x%llx, %u bytes, %u types; work_struct %u, resource %u, "
 		      "WORK_DATA_INIT 0x%llx, as vmsh's tables have them\n",
 		      kernel, (unsigned long long)(b.gva - g.k.vbase), b.size, b.ntypes,
@@ -638,6 +683,7 @@ int main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_layout_from_btf),
+		cmocka_unit_test(test_find_from_ksymtab),
 		cmocka_unit_test(test_layout_tables),
 		cmocka_unit_test(test_layout_partial),
 		cmocka_unit_test(test_layout_insane),
