@@ -158,8 +158,8 @@ int replay__main(int argc, char **argv)
 	printf("host model: poll %.1f ns + %.1f ns per frame, %.1f us of CPU per sleep, %zu "
 	       "overshoot samples\n",
 	       h.poll_ns, h.pkt_ns, h.sleep_cpu_ns / 1e3, h.n_late);
-	printf("%-36s %10s %9s %9s %8s %8s\n", "", "cpu_ms", "p99_us", "frames", "drops", "sleeps");
-	printf("%-36s %10.2f %9.1f %9lu %8lu %8lu\n", "recorded run", t.cpu_ns / 1e6,
+	printf("%-48s %10s %9s %9s %8s %8s\n", "", "cpu_ms", "p99_us", "frames", "drops", "sleeps");
+	printf("%-48s %10.2f %9.1f %9lu %8lu %8lu\n", "recorded run", t.cpu_ns / 1e6,
 	       t.lat_p99_ns / 1e3, (unsigned long)t.lat_n, (unsigned long)t.lost,
 	       (unsigned long)t.sleeps);
 	for (unsigned i = 0; i < n_pol; i++) {
@@ -169,9 +169,9 @@ int replay__main(int argc, char **argv)
 			rc = 111;
 			continue;
 		}
-		char name[40];
+		char name[64];
 		snprintf(name, sizeof(name), "replay %s", pol[i]);
-		printf("%-36s %10.2f %9.1f %9lu %8lu %8lu\n", name, r.cpu_ns / 1e6,
+		printf("%-48s %10.2f %9.1f %9lu %8lu %8lu\n", name, r.cpu_ns / 1e6,
 		       lat__percentile(r.lat, 0.99) / 1e3, (unsigned long)r.pkts,
 		       (unsigned long)r.drops, (unsigned long)r.sleeps);
 		free(r.lat);
