@@ -47,7 +47,7 @@ struct gp_opts {
 	double rate, duration_s;
 	enum gen_pattern pattern;
 	double linger_s, link_wait_s;
-	unsigned flows, queues, size;
+	unsigned flows, queues, rx_queues, size;
 	uint32_t dst_ip;
 };
 
@@ -61,13 +61,17 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: batchrouter gen [--rate PPS] [--pattern cbr|poisson|onoff|stair]\n"
 		   "                       [--duration S] [--flows N] [--queues M] [--size B]\n"
-		   "                       [--dst A.B.C.D] [--linger S] -- EAL-ARGS\n"
+		   "                       [--rx-queues W] [--dst A.B.C.D] [--linger S]\n"
+		   "                       -- EAL-ARGS\n"
 		   "Sends stamped IPv4/UDP frames through the first port the EAL probes (e.g.\n"
 		   "--vdev net_memif0,role=client,socket=PATH joined to a router's server) on\n"
 		   "the main lcore (-l 0 pins it), and counts what comes back.\n"
 		   "  --flows    source address and UDP port vary over N flows (default 64)\n"
 		   "  --queues   the router's rx queues: each flow goes to the queue RSS would\n"
 		   "             pick (Toeplitz, default key); default 1\n"
+		   "  --rx-queues  the router's worker lcores (its tx queues on this link):\n"
+		   "             each comes back on a queue of its own and every one is drained;\n"
+		   "             memif connects only when the two sides agree; default 1\n"
 		   "  --dst      destination address (default 10.0.0.1)\n"
 		   "  --linger   after the report, wait up to S s (default 60) without polling\n"
 		   "             for the router to close the link: DPDK 22.11's memif can crash\n"
@@ -83,6 +87,7 @@ static int parse(int argc, char **argv, struct gp_opts *o)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "flows", required_argument, NULL, 'f' },
 		{ "queues", required_argument, NULL, 'Q' },
+		{ "rx-queues", required_argument, NULL, 'R' },
 		{ "size", required_argument, NULL, 's' },
 		{ "dst", required_argument, NULL, 'D' },
 		{ "linger", required_argument, NULL, 'l' },
@@ -96,12 +101,13 @@ static int parse(int argc, char **argv, struct gp_opts *o)
 			       .duration_s = 5,
 			       .flows = 64,
 			       .queues = 1,
+			       .rx_queues = 1,
 			       .size = 64,
 			       .dst_ip = 0x0a000001,
 			       .linger_s = 60,
 			       .link_wait_s = 30 };
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "r:t:d:f:Q:s:D:l:w:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "r:t:d:f:Q:R:s:D:l:w:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'r':
 			o->rate = atof(optarg);
@@ -120,6 +126,9 @@ static int parse(int argc, char **argv, struct gp_opts *o)
 			break;
 		case 'Q':
 			o->queues = (unsigned)atoi(optarg);
+			break;
+		case 'R':
+			o->rx_queues = (unsigned)atoi(optarg);
 			break;
 		case 's':
 			o->size = (unsigned)atoi(optarg);
@@ -148,10 +157,11 @@ static int parse(int argc, char **argv, struct gp_opts *o)
 		}
 	}
 	if (o->rate <= 0 || o->duration_s <= 0 || o->flows < 1 || o->flows > GP_MAX_FLOWS ||
-	    o->queues < 1 || o->queues > GP_MAX_Q || o->size < 64 || o->size > FRAME_MAX) {
+	    o->queues < 1 || o->queues > GP_MAX_Q || o->rx_queues < 1 || o->rx_queues > GP_MAX_Q ||
+	    o->size < 64 || o->size > FRAME_MAX) {
 		fprintf(stderr,
 			"batchrouter gen: need rate > 0, duration > 0, 1 <= flows <= %d, "
-			"1 <= queues <= %d, size 64..%d\n",
+			"1 <= queues and rx-queues <= %d, size 64..%d\n",
 			GP_MAX_FLOWS, GP_MAX_Q, FRAME_MAX);
 		return 100;
 	}
@@ -167,6 +177,7 @@ struct gp {
 	struct lat_hist *lat;
 	uint64_t offered, sent, refused, no_mbuf, back, foreign;
 	uint64_t per_q[GP_MAX_Q];
+	uint64_t back_q[GP_MAX_Q]; /* what came back, per rx queue */
 };
 
 /* Builds one template per flow and its queue. */
@@ -210,8 +221,9 @@ static double own_peak(struct gp *g)
 static void drain(struct gp *g, uint64_t now)
 {
 	struct rte_mbuf *m[GP_BURST];
-	for (uint16_t q = 0; q < 1; q++) {
+	for (uint16_t q = 0; q < g->o.rx_queues; q++) {
 		uint16_t n = rte_eth_rx_burst(g->port, q, m, GP_BURST);
+		g->back_q[q] += n;
 		for (uint16_t i = 0; i < n; i++) {
 			uint64_t st, seq;
 			if (frame__read_stamp(rte_pktmbuf_mtod(m[i], const uint8_t *),
@@ -338,7 +350,8 @@ int genproc__main(int argc, char **argv)
 	}
 	struct port p;
 	char err[256];
-	if (port__open_ethdev(&p, g.port, 1, (uint16_t)g.o.queues, g.pool, err, sizeof(err))) {
+	if (port__open_ethdev(&p, g.port, (uint16_t)g.o.rx_queues, (uint16_t)g.o.queues, g.pool,
+			      err, sizeof(err))) {
 		fprintf(stderr,
 			"batchrouter gen: %s (a memif client needs its server, the "
 			"router, to be running first)\n",
@@ -381,6 +394,9 @@ int genproc__main(int argc, char **argv)
 	       g.o.rate, g.o.duration_s, g.o.flows, g.o.queues);
 	for (unsigned q = 0; q < g.o.queues; q++)
 		printf(" q%u %lu", q, (unsigned long)g.per_q[q]);
+	printf("\ngen: back over %u queues:", g.o.rx_queues);
+	for (unsigned q = 0; q < g.o.rx_queues; q++)
+		printf(" r%u %lu", q, (unsigned long)g.back_q[q]);
 	printf("\ngen: offered %lu sent %lu link-full %lu no-mbuf %lu back %lu foreign %lu, "
 	       "cpu %.2f s%s\n",
 	       (unsigned long)g.offered, (unsigned long)g.sent, (unsigned long)g.refused,

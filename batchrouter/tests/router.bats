@@ -181,16 +181,21 @@ teardown() {
 # generator), the router receives what was sent, and what it forwarded comes
 # back. Losses at this low rate are possible on a busy machine and are
 # accounted (link-full at the generator, tx-full at the router), not judged.
-@test "memif: a separate generator process, flows spread by RSS, every packet accounted" {
+# memif_run ROUTER-EAL-LCORES GEN-ARGS...: the router (2 rx queues) as the
+# memif server, then the generator as its client; both stopped, router
+# first; their outputs in $D/router and $D/gen, the generator's in $output.
+memif_run() {
+	local lcores=$1
+	shift
 	sock="$D/memif.sock"
-	"$BR" run --quiet --queues 2 -- -l 0,1 --no-pci --log-level='*:error' \
+	"$BR" run --quiet --queues 2 -- $lcores --no-pci --log-level='*:error' \
 		--vdev "net_memif0,role=server,socket=$sock,rsize=14" >"$D/router" 2>&1 &
 	PID=$!
 	for _ in $(seq 300); do # the server first: the client connects at start
 		grep -q '^router: 1 ports' "$D/router" && break
 		sleep 0.1
 	done
-	"$BR" gen --rate 10000 --duration 1 --flows 64 --queues 2 \
+	"$BR" gen --rate 10000 --duration 1 --flows 64 --queues 2 "$@" \
 		-- -l 0 --no-pci --log-level='*:error' \
 		--vdev "net_memif0,role=client,socket=$sock,rsize=14" >"$D/gen" 2>&1 &
 	GPID=$!
@@ -208,15 +213,20 @@ teardown() {
 	output=$(cat "$D/gen")
 	echo "$output"
 	cat "$D/router"
+}
+
+# gen_field NAME: a count from the generator's "gen: offered ..." line
+gen_field() {
+	grep '^gen: offered' <<<"$output" | sed "s/.* $1 \([0-9]*\).*/\1/"
+}
+
+@test "memif: a separate generator process, flows spread by RSS, every packet accounted" {
+	memif_run "-l 0,1"
 	[[ "$output" == *"on its own it builds"*"Mpps"* ]]
-	gen=$(grep '^gen: offered' <<<"$output")
-	offered=$(sed 's/.*offered \([0-9]*\) .*/\1/' <<<"$gen")
-	sent=$(sed 's/.* sent \([0-9]*\) .*/\1/' <<<"$gen")
-	full=$(sed 's/.* link-full \([0-9]*\) .*/\1/' <<<"$gen")
-	nombuf=$(sed 's/.* no-mbuf \([0-9]*\) .*/\1/' <<<"$gen")
-	back=$(sed 's/.* back \([0-9]*\) .*/\1/' <<<"$gen")
+	offered=$(gen_field offered)
+	sent=$(gen_field sent)
 	[ "$offered" -eq 10000 ]
-	[ $((sent + full + nombuf)) -eq "$offered" ]
+	[ $((sent + $(gen_field link-full) + $(gen_field no-mbuf))) -eq "$offered" ]
 	q0=$(sed -n 's/.* q0 \([0-9]*\) q1 \([0-9]*\)$/\1/p' <<<"$output")
 	q1=$(sed -n 's/.* q0 \([0-9]*\) q1 \([0-9]*\)$/\2/p' <<<"$output")
 	[ "$q0" -gt 1000 ] && [ "$q1" -gt 1000 ] # 64 flows: both queues get a share
@@ -224,8 +234,29 @@ teardown() {
 	# the router received all that was sent, and all it forwarded came back
 	acc=$(grep 'accounting:' "$D/router")
 	[ "$(sed 's/.*rx \([0-9]*\) = .*/\1/' <<<"$acc")" -eq "$sent" ]
-	[ "$(sed 's/.*forwarded \([0-9]*\) + .*/\1/' <<<"$acc")" -eq "$back" ]
+	[ "$(sed 's/.*forwarded \([0-9]*\) + .*/\1/' <<<"$acc")" -eq "$(gen_field back)" ]
 	[[ "$acc" != *MISMATCH* ]]
+}
+
+# Two worker lcores (the second shares CPU 1), each with its own tx queue:
+# memif pairs each with one of the generator's rx queues, which it must open
+# (--rx-queues; with one the link never came up) and drain, all of them.
+@test "memif: two worker lcores, each answered on the generator's queue of its own" {
+	memif_run "--lcores 0@0,1@1,2@1" --rx-queues 2
+	grep -q '^router: 1 ports x 2 queues on 2 worker lcores' "$D/router"
+	q0=$(sed -n 's/.* q0 \([0-9]*\) q1 \([0-9]*\)$/\1/p' <<<"$output")
+	q1=$(sed -n 's/.* q0 \([0-9]*\) q1 \([0-9]*\)$/\2/p' <<<"$output")
+	r0=$(sed -n 's/^gen: back over 2 queues: r0 \([0-9]*\) r1 \([0-9]*\)$/\1/p' <<<"$output")
+	r1=$(sed -n 's/^gen: back over 2 queues: r0 \([0-9]*\) r1 \([0-9]*\)$/\2/p' <<<"$output")
+	# lcore k polls rx queue k-1 and sends on its tx queue k-1: what one queue
+	# took in comes back on the generator's queue of the same number
+	l1=$(sed -n 's/^  lcore 1: .* forwarded \([0-9]*\) .*/\1/p' "$D/router")
+	l2=$(sed -n 's/^  lcore 2: .* forwarded \([0-9]*\) .*/\1/p' "$D/router")
+	[ "$q0" -gt 1000 ] && [ "$q1" -gt 1000 ]
+	[ "$r0" -eq "$l1" ] && [ "$r1" -eq "$l2" ]
+	[ $((r0 + r1)) -eq "$(gen_field back)" ]
+	[ "$(gen_field back)" -eq "$(gen_field sent)" ] || grep -q 'tx-full [1-9]' "$D/router"
+	[[ "$(grep 'accounting:' "$D/router")" != *MISMATCH* ]]
 }
 
 # peers.sh end to end, as small as it goes: batchrouter and DPDK's l3fwd (built
