@@ -36,11 +36,12 @@ enum attach_dev { ATTACH_BLK, ATTACH_CON, ATTACH_NDEV };
 
 struct attach_opts {
 	pid_t pid;
-	const char *image; /* NULL: the default busybox image */
-	const char *pts;   /* NULL: stdin/stdout */
-	bool caps_none;	   /* CMD without capabilities (default: PID 1's) */
-	bool always_trap;  /* no steady state: trap the vCPUs until detach */
-	char **cmd;	   /* NULL-terminated; default /bin/sh */
+	const char *image;    /* NULL: the default busybox image */
+	const char *pts;      /* NULL: stdin/stdout */
+	bool caps_none;	      /* CMD without capabilities (default: PID 1's) */
+	bool always_trap;     /* no steady state: trap the vCPUs until detach */
+	bool no_kernel_cache; /* analyse the kernel afresh, store nothing (kcache.h) */
+	char **cmd;	      /* NULL-terminated; default /bin/sh */
 };
 
 struct attach {

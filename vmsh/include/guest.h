@@ -183,11 +183,17 @@ struct guest_kernel {
 	struct ksym *syms; /* exported symbols, sorted by name */
 	size_t nsyms;
 	uint64_t ksymtab_va; /* where the export table starts (BTF comes after it) */
+	uint64_t banner_va;  /* where linux_banner is */
 };
 
 /* Find and analyze the kernel mapped by mmu; 0 or a negative errno (pr_err). */
 int guest__find_kernel(const struct guest_mem *m, const struct guest_mmu *mmu,
 		       struct guest_kernel *k);
+/* Only where the kernel lies: vbase, kaslr_offset, pbase, paging_levels. */
+int guest__kernel_base(const struct guest_mem *m, const struct guest_mmu *mmu,
+		       struct guest_kernel *k);
+/* The size of one export table entry. */
+size_t guest__ksymtab_entry_size(enum ksymtab_layout l);
 /* Look up an exported symbol; NULL if absent. */
 const struct ksym *guest__kernel_symbol(const struct guest_kernel *k, const char *name);
 void guest__kernel_free(struct guest_kernel *k);

@@ -11,6 +11,7 @@
 #define VMSH_UTIL_H
 
 #include <stdio.h>
+#include <sys/types.h>
 
 extern int vmsh_verbose; /* 0: errors and results; 1: -v progress; 2: -vv debug */
 /*
@@ -32,5 +33,14 @@ extern unsigned long vmsh_ptrace_requests;
 	} while (0)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* mkdir -p, the last one with @mode; 0 or a negative errno. */
+int util__mkdir_p(char *path, mode_t mode);
+/*
+ * vmsh's cache directory (tool images, kernels), created if needed:
+ * $VMSH_CACHE_DIR, else /var/cache/vmsh for root, else $XDG_CACHE_HOME/vmsh
+ * or ~/.cache/vmsh. 0 or a negative errno (said).
+ */
+int util__cache_dir(char *dir, size_t len);
 
 #endif

@@ -1,8 +1,9 @@
 # Guest memory, page-table walk and guest kernel discovery (guest.h).
-VMSH_OBJS += $(BUILD)/vmsh/src/guest_mem.o $(BUILD)/vmsh/src/pagewalk.o $(BUILD)/vmsh/src/kernel.o
+VMSH_OBJS += $(BUILD)/vmsh/src/guest_mem.o $(BUILD)/vmsh/src/pagewalk.o $(BUILD)/vmsh/src/kernel.o \
+	$(BUILD)/vmsh/src/kcache.o
 
 VMSH_GUEST_OBJS := $(BUILD)/vmsh/src/guest_mem.o $(BUILD)/vmsh/src/pagewalk.o \
-	$(BUILD)/vmsh/src/kernel.o $(BUILD)/vmsh/src/util.o
+	$(BUILD)/vmsh/src/kernel.o $(BUILD)/vmsh/src/kcache.o $(BUILD)/vmsh/src/util.o
 
 # Synthetic guest memory and hand-built page tables.
 UNIT_TESTS += $(BUILD)/tests/vmsh_guest

@@ -32,6 +32,7 @@
 #include "attach.h"
 #include "commands.h"
 #include "image.h"
+#include "kcache.h"
 #include "util.h"
 
 #define PT_POOL_PAGES 16	    /* page tables for the mapping */
@@ -47,25 +48,29 @@ static const char *const guest_modules[] = { "virtio_mmio", "virtio_blk", "virti
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: vmsh attach PID [-f IMAGE] [--pts PATH] [--caps keep|none]\n"
-		"                   [--always-trap] [-v] [-- CMD [ARG...]]\n"
-		"Runs CMD (default: an interactive /bin/sh) from a filesystem image inside\n"
-		"the running KVM VM of hypervisor PID, in a container that sees the VM's\n"
-		"processes and network, with the VM's root at /var/lib/vmsh. Needs no\n"
-		"agent in the guest and no support in the hypervisor; leaves nothing\n"
-		"behind when CMD exits or vmsh gets SIGINT/SIGTERM/SIGHUP.\n"
-		"  -f, --image IMAGE  an ext2/3/4 image (default: busybox, built and cached\n"
-		"                     by `vmsh image default`)\n"
-		"      --pts PATH     use this terminal (e.g. /dev/pts/3) for CMD's stdio\n"
-		"      --caps keep|none  keep PID 1's capabilities (default), or run CMD as\n"
-		"                     root without any\n"
-		"      --always-trap  trace the hypervisor's vCPU threads for the whole session\n"
-		"                     (default: only until the guest has probed the devices;\n"
-		"                     then the VM runs untraced, its devices exit-less)\n"
-		"  -v                 progress on stderr (-vv: debug)\n"
-		"Exit status: CMD's; 128+N after signal N; 125 if vmsh failed (the VM keeps\n"
-		"running either way).\n");
+	fprintf(
+	    f,
+	    "usage: vmsh attach PID [-f IMAGE] [--pts PATH] [--caps keep|none]\n"
+	    "                   [--always-trap] [--no-kernel-cache] [-v] [-- CMD [ARG...]]\n"
+	    "Runs CMD (default: an interactive /bin/sh) from a filesystem image inside\n"
+	    "the running KVM VM of hypervisor PID, in a container that sees the VM's\n"
+	    "processes and network, with the VM's root at /var/lib/vmsh. Needs no\n"
+	    "agent in the guest and no support in the hypervisor; leaves nothing\n"
+	    "behind when CMD exits or vmsh gets SIGINT/SIGTERM/SIGHUP.\n"
+	    "  -f, --image IMAGE  an ext2/3/4 image (default: busybox, built and cached\n"
+	    "                     by `vmsh image default`)\n"
+	    "      --pts PATH     use this terminal (e.g. /dev/pts/3) for CMD's stdio\n"
+	    "      --caps keep|none  keep PID 1's capabilities (default), or run CMD as\n"
+	    "                     root without any\n"
+	    "      --always-trap  trace the hypervisor's vCPU threads for the whole session\n"
+	    "                     (default: only until the guest has probed the devices;\n"
+	    "                     then the VM runs untraced, its devices exit-less)\n"
+	    "      --no-kernel-cache  analyse the guest kernel afresh and keep nothing (default:\n"
+	    "                     an attach to a kernel vmsh has seen, at the same place with\n"
+	    "                     the same banner and export table, reuses what it found)\n"
+	    "  -v                 progress on stderr (-vv: debug)\n"
+	    "Exit status: CMD's; 128+N after signal N; 125 if vmsh failed (the VM keeps\n"
+	    "running either way).\n");
 }
 
 static uint64_t now_ns(void)
@@ -107,6 +112,7 @@ static int parse_args(struct attach_opts *o, int argc, char **argv)
 					      { "pts", required_argument, NULL, 'p' },
 					      { "caps", required_argument, NULL, 'c' },
 					      { "always-trap", no_argument, NULL, 't' },
+					      { "no-kernel-cache", no_argument, NULL, 'K' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	static char *default_cmd[] = { "/bin/sh", NULL };
@@ -131,6 +137,9 @@ static int parse_args(struct attach_opts *o, int argc, char **argv)
 			break;
 		case 't':
 			o->always_trap = true;
+			break;
+		case 'K':
+			o->no_kernel_cache = true;
 			break;
 		case 'v':
 			vmsh_verbose++;
@@ -365,15 +374,29 @@ static int discover(struct attach *a)
 	pr_info("guest RAM: %" PRIu64 " of %" PRIu64 " MiB shared by the hypervisor, mapped into "
 		"vmsh",
 		hvmem__mapped_bytes(&a->hvmem, a->slots, a->nslots) >> 20, ram >> 20);
-	err = guest__find_kernel(&a->mem, &a->mmu, &a->kernel);
+	/* a kernel an earlier attach analysed, still as it was: no scan, no BTF */
+	bool cached = !a->o.no_kernel_cache && !guest__kernel_base(&a->mem, &a->mmu, &a->kernel) &&
+		      !kcache__load(&a->mem, &a->mmu, &a->kernel, &a->layout);
+	if (!cached)
+		err = guest__find_kernel(&a->mem, &a->mmu, &a->kernel);
 	if (err)
 		return err;
 	attach__phase(a, "kernel scan");
-	pr_info("guest kernel: %s", a->kernel.banner);
+	pr_info("guest kernel: %s%s", a->kernel.banner,
+		cached ? " (from vmsh's cache: the same banner and export table as before)" : "");
 	err = attach__check_dirty_log(a);
 	if (err)
 		return err;
-	return attach__layout(a);
+	if (cached)
+		return 0;
+	err = attach__layout(a);
+	if (!err && !a->o.no_kernel_cache) {
+		int e = kcache__store(&a->mem, &a->mmu, &a->kernel, &a->layout);
+		if (e)
+			pr_info("the guest kernel not cached for the next attach: %s",
+				strerror(-e));
+	}
+	return err;
 }
 
 static int resolve_symbol(void *ctx, const char *name, uint64_t *addr)

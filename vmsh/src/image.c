@@ -380,28 +380,6 @@ static int hash_file(const char *path, uint64_t *h)
 	return n < 0 ? -EIO : 0;
 }
 
-static int mkdir_p(char *path, mode_t mode)
-{
-	struct stat st;
-
-	/* there already (maybe on a read-only filesystem, as in a lab host) */
-	if (!stat(path, &st) && S_ISDIR(st.st_mode))
-		return 0;
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) && errno != EEXIST) {
-			*p = '/';
-			return -errno;
-		}
-		*p = '/';
-	}
-	if (mkdir(path, mode) && errno != EEXIST)
-		return -errno;
-	return chmod(path, mode) ? -errno : 0;
-}
-
 static int write_file(const char *path, const char *text, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -449,7 +427,7 @@ static int make_tree(const char *busybox, const char *tree)
 
 	for (size_t i = 0; i < ARRAY_SIZE(dirs) && !err; i++) {
 		snprintf(path, sizeof(path), "%s/%s", tree, dirs[i].dir);
-		err = mkdir_p(path, dirs[i].mode);
+		err = util__mkdir_p(path, dirs[i].mode);
 	}
 	snprintf(path, sizeof(path), "%s/bin/busybox", tree);
 	if (err || copy_file(busybox, path, 0755))
@@ -504,30 +482,6 @@ static int rm_entry(const char *path, const struct stat *st, int type, struct FT
 	return type == FTW_DP ? rmdir(path) : unlink(path), 0;
 }
 
-static int cache_dir(char *dir, size_t len)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	const char *override = getenv("VMSH_CACHE_DIR");
-	int err;
-
-	if (override && *override == '/')
-		snprintf(dir, len, "%s", override);
-	else if (geteuid() == 0)
-		snprintf(dir, len, "/var/cache/vmsh");
-	else if (xdg && *xdg == '/')
-		snprintf(dir, len, "%s/vmsh", xdg);
-	else if (home && *home == '/')
-		snprintf(dir, len, "%s/.cache/vmsh", home);
-	else {
-		pr_err("no cache directory: set HOME or XDG_CACHE_HOME");
-		return -ENOENT;
-	}
-	err = mkdir_p(dir, 0755);
-	if (err)
-		pr_err("cannot create %s: %s", dir, strerror(-err));
-	return err;
-}
-
 int image__default(char *path, size_t len, bool rebuild)
 {
 	const char *busybox = getenv("VMSH_BUSYBOX");
@@ -543,7 +497,7 @@ int image__default(char *path, size_t len, bool rebuild)
 		       strerror(-err));
 		return err;
 	}
-	err = cache_dir(dir, sizeof(dir));
+	err = util__cache_dir(dir, sizeof(dir));
 	if (err)
 		return err;
 	snprintf(image, sizeof(image), "%s/busybox-%016llx-v%d.ext4", dir, (unsigned long long)hash,

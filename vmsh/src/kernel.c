@@ -103,6 +103,7 @@ static const char *const anchor_names[] = { "init_task", "_printk", "printk" };
 
 struct scan {
 	char banner[sizeof(((struct guest_kernel *)0)->banner)];
+	uint64_t banner_va;
 	bool have_banner, banner_numbered;
 	/* Anchors seen in the current chunk, to try before going on. */
 	uint64_t anchors[MAX_ANCHORS];
@@ -124,7 +125,7 @@ const char *ksymtab_layout__name(enum ksymtab_layout l)
 	return "unknown";
 }
 
-static size_t ksymtab__entry_size(enum ksymtab_layout l)
+size_t guest__ksymtab_entry_size(enum ksymtab_layout l)
 {
 	switch (l) {
 	case KSYMTAB_PREL32_NS:
@@ -280,6 +281,7 @@ static void kernel__scan_chunk(struct scan *s, const uint8_t *buf, size_t len, s
 				      &numbered) &&
 		    (!s->have_banner || numbered)) {
 			memcpy(s->banner, cand, sizeof(cand));
+			s->banner_va = va + (uint64_t)(hit - buf);
 			s->have_banner = true;
 			s->banner_numbered = numbered;
 		}
@@ -443,7 +445,7 @@ static void ksymtab__decode(enum ksymtab_layout l, const uint8_t *p, uint64_t va
 static bool ksymtab__valid(const struct window *w, const struct strings *str, enum ksymtab_layout l,
 			   uint64_t va, struct kentry *e)
 {
-	size_t size = ksymtab__entry_size(l);
+	size_t size = guest__ksymtab_entry_size(l);
 
 	if (!window__has(w, va, size))
 		return false;
@@ -459,7 +461,7 @@ static bool ksymtab__valid(const struct window *w, const struct strings *str, en
 static bool ksymtab__find(struct window *w, const struct strings *str, enum ksymtab_layout l,
 			  uint64_t *start, size_t *n)
 {
-	uint64_t size = ksymtab__entry_size(l);
+	uint64_t size = guest__ksymtab_entry_size(l);
 	uint64_t top = str->start & ~3ULL;
 	uint64_t low = str->start - w->va > KSYMTAB_GAP ? str->start - KSYMTAB_GAP : w->va;
 	struct kentry a, b;
@@ -501,7 +503,7 @@ static int ksym__cmp(const void *a, const void *b)
 static int ksymtab__collect(const struct window *w, const struct strings *str,
 			    enum ksymtab_layout l, uint64_t start, size_t n, struct guest_kernel *k)
 {
-	size_t size = ksymtab__entry_size(l);
+	size_t size = guest__ksymtab_entry_size(l);
 	struct ksym *syms = calloc(n, sizeof(*syms));
 
 	if (!syms)
@@ -645,9 +647,45 @@ static int kernel__scan_image(const struct guest_mem *m, const struct guest_mmu 
 		ret = -ENOENT;
 	}
 	memcpy(k->banner, s->banner, sizeof(k->banner));
+	k->banner_va = s->banner_va;
 out:
 	free(buf);
 	free(s);
+	return ret;
+}
+
+/* The kernel's mapped ranges and its base, virtual and physical. */
+static int kernel__locate(const struct guest_mem *m, const struct guest_mmu *mmu,
+			  struct guest_kernel *k, struct extent *ext, size_t *n)
+{
+	int ret;
+
+	memset(k, 0, sizeof(*k));
+	kernel__map_extents(m, mmu, ext, n);
+	if (!*n) {
+		pr_err("no kernel mapped at 0x%llx-0x%llx (cr3 0x%llx)",
+		       (unsigned long long)GUEST_KERNEL_WINDOW_START,
+		       (unsigned long long)GUEST_KERNEL_WINDOW_END, (unsigned long long)mmu->cr3);
+		return -ENOENT;
+	}
+	k->vbase = ext[0].va;
+	k->kaslr_offset = k->vbase - KERNEL_TEXT_NOKASLR;
+	k->paging_levels = mmu->la57 ? 5 : 4;
+	ret = guest__translate(m, mmu, k->vbase, &k->pbase, NULL);
+	return ret < 0 ? ret : 0;
+}
+
+int guest__kernel_base(const struct guest_mem *m, const struct guest_mmu *mmu,
+		       struct guest_kernel *k)
+{
+	struct extent *ext = calloc(MAX_EXTENTS, sizeof(*ext));
+	size_t n;
+	int ret;
+
+	if (!ext)
+		return -ENOMEM;
+	ret = kernel__locate(m, mmu, k, ext, &n);
+	free(ext);
 	return ret;
 }
 
@@ -664,19 +702,7 @@ int guest__find_kernel(const struct guest_mem *m, const struct guest_mmu *mmu,
 		ret = -ENOMEM;
 		goto out;
 	}
-
-	kernel__map_extents(m, mmu, ext, &n);
-	if (!n) {
-		pr_err("no kernel mapped at 0x%llx-0x%llx (cr3 0x%llx)",
-		       (unsigned long long)GUEST_KERNEL_WINDOW_START,
-		       (unsigned long long)GUEST_KERNEL_WINDOW_END, (unsigned long long)mmu->cr3);
-		ret = -ENOENT;
-		goto out;
-	}
-	k->vbase = ext[0].va;
-	k->kaslr_offset = k->vbase - KERNEL_TEXT_NOKASLR;
-	k->paging_levels = mmu->la57 ? 5 : 4;
-	ret = guest__translate(m, mmu, k->vbase, &k->pbase, NULL);
+	ret = kernel__locate(m, mmu, k, ext, &n);
 	if (ret < 0)
 		goto out;
 	pr_info("kernel at 0x%llx (physical 0x%llx), %zu mapped ranges",

@@ -1,5 +1,57 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
 #include "util.h"
 
 int vmsh_verbose;
 unsigned long vmsh_ptrace_requests;
+
+int util__mkdir_p(char *path, mode_t mode)
+{
+	struct stat st;
+
+	/* there already (maybe on a read-only filesystem, as in a lab host) */
+	if (!stat(path, &st) && S_ISDIR(st.st_mode))
+		return 0;
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) && errno != EEXIST) {
+			*p = '/';
+			return -errno;
+		}
+		*p = '/';
+	}
+	if (mkdir(path, mode) && errno != EEXIST)
+		return -errno;
+	return chmod(path, mode) ? -errno : 0;
+}
+
+int util__cache_dir(char *dir, size_t len)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	const char *override = getenv("VMSH_CACHE_DIR");
+	int err;
+
+	if (override && *override == '/')
+		snprintf(dir, len, "%s", override);
+	else if (geteuid() == 0)
+		snprintf(dir, len, "/var/cache/vmsh");
+	else if (xdg && *xdg == '/')
+		snprintf(dir, len, "%s/vmsh", xdg);
+	else if (home && *home == '/')
+		snprintf(dir, len, "%s/.cache/vmsh", home);
+	else {
+		pr_err("no cache directory: set HOME or XDG_CACHE_HOME");
+		return -ENOENT;
+	}
+	err = util__mkdir_p(dir, 0755);
+	if (err)
+		pr_err("cannot create %s: %s", dir, strerror(-err));
+	return err;
+}

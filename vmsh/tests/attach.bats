@@ -156,6 +156,40 @@ written-by-vmsh" ]
 	echo "# attach, 10 rounds (nested lab): first output after ${m1} ms, hypervisor stopped ${m2} ms (medians)" >&3
 }
 
+# The kernel cache (kcache.h): the first attach analyses the guest kernel and
+# keeps what it found; the second, to the same kernel at the same place, says
+# it took it from the cache; an entry that no longer matches the guest (here:
+# another banner) is not used and is written again; --no-kernel-cache reads
+# and writes none. The cache directory is the test's own: the lab host's
+# /var/cache/vmsh is on the read-only share.
+@test "a second attach to the same kernel reuses the first one's analysis; a stale entry is not used" {
+	start_vm 6.1 pc 1
+	img=$("$VMSH" image default)
+	release=$("$LAB" vm exec "$VM" -- uname -r)
+	export VMSH_CACHE_DIR=$BATS_TEST_TMPDIR/cache
+	attach_r() {
+		run --separate-stderr "$VMSH" attach -v -f "$img" "$@" "$PID" -- uname -r </dev/null
+		echo "status $status, output $output"
+		grep -E 'guest kernel:|phases:|cached' <<<"$stderr"
+		[ "$status" -eq 0 ]
+		[ "$output" = "$release" ]
+	}
+	attach_r
+	[[ "$stderr" != *"from vmsh's cache"* ]]
+	entry=$(echo "$VMSH_CACHE_DIR"/kernels/*)
+	[ -s "$entry" ]
+	attach_r
+	[[ "$stderr" == *"from vmsh's cache"* ]]
+	sed -i 's/^banner Linux version /banner Linux version 9/' "$entry"
+	attach_r
+	[[ "$stderr" != *"from vmsh's cache"* ]]
+	grep -q "^banner Linux version $release " "$entry"
+	rm "$entry"
+	attach_r --no-kernel-cache
+	[[ "$stderr" != *"from vmsh's cache"* ]]
+	[ ! -e "$entry" ]
+}
+
 @test "a guest workload writing and checking its own disk runs on correctly during and after attaches" {
 	start_vm 6.12 pc 2
 	"$LAB" vm exec "$VM" -- 'i=0; (while :; do i=$((i + 1)); dd if=/dev/urandom of=/root/w.bin bs=4k count=16 2>/dev/null; sync; s1=$(md5sum < /root/w.bin); echo 3 > /proc/sys/vm/drop_caches; s2=$(md5sum < /root/w.bin); [ "$s1" = "$s2" ] && echo ok $i >> /root/w.log || echo BAD $i >> /root/w.log; done) >/dev/null 2>&1 &'

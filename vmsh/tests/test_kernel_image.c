@@ -22,8 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "guest.h"
+#include "kcache.h"
 #include "kernel_images.h"
 #include "util.h"
 
@@ -199,6 +201,75 @@ static void guest_map(struct guest *g, uint64_t vbase, uint64_t image, bool nx)
 	}
 }
 
+/*
+ * The kernel cache on a real kernel: what the scan found, stored and loaded
+ * back, equal, for a small part of the scan's reads; a changed export table
+ * or banner in the guest, a damaged entry, are misses.
+ */
+static void check_kcache(struct guest *g, const struct guest_mmu *mmu, const struct guest_kernel *k,
+			 uint64_t scan_bytes, const char *name)
+{
+	char dir[] = "/tmp/vmsh_kcache_XXXXXX", path[4096];
+	struct guest_layout l = { .work_size = 32, .work_data_init = 0xfffffffe0 }, l2;
+	struct guest_kernel c;
+	uint64_t pa;
+	uint8_t byte;
+
+	assert_non_null(mkdtemp(dir));
+	setenv("VMSH_CACHE_DIR", dir, 1);
+	snprintf(l.work_src, sizeof(l.work_src), "vmsh's table for 6.1");
+	assert_int_equal(kcache__store(&g->gm, mmu, k, &l), 0);
+
+	assert_int_equal(guest__kernel_base(&g->gm, mmu, &c), 0);
+	g->bytes_read = 0;
+	assert_int_equal(kcache__load(&g->gm, mmu, &c, &l2), 0);
+	assert_string_equal(c.banner, k->banner);
+	assert_int_equal(c.nsyms, k->nsyms);
+	assert_int_equal(c.layout, k->layout);
+	assert_int_equal(c.ksymtab_va, k->ksymtab_va);
+	for (size_t i = 0; i < k->nsyms; i++) {
+		assert_string_equal(c.syms[i].name, k->syms[i].name);
+		assert_int_equal(c.syms[i].addr, k->syms[i].addr);
+	}
+	assert_memory_equal(&l2, &l, sizeof(l));
+	print_message("%s: the cache read %llu KiB of the guest, the scan %llu KiB\n", name,
+		      (unsigned long long)g->bytes_read >> 10,
+		      (unsigned long long)scan_bytes >> 10);
+	assert_true(g->bytes_read * 10 < scan_bytes);
+	guest__kernel_free(&c);
+
+	/* one byte of the export table changed in the guest: another kernel */
+	assert_int_equal(guest__translate(&g->gm, mmu, k->ksymtab_va + 40, &pa, NULL), 0);
+	assert_int_equal(guest__read_virt(&g->gm, mmu, k->ksymtab_va + 40, &byte, 1), 0);
+	byte ^= 1;
+	guest_write(g, pa, &byte, 1);
+	assert_int_equal(guest__kernel_base(&g->gm, mmu, &c), 0);
+	assert_int_equal(kcache__load(&g->gm, mmu, &c, &l2), -ESTALE);
+	byte ^= 1;
+	guest_write(g, pa, &byte, 1);
+	/* the banner */
+	assert_int_equal(guest__translate(&g->gm, mmu, k->banner_va + 14, &pa, NULL), 0);
+	byte = (uint8_t)(k->banner[14] ^ 1); /* the version's first digit, another one */
+	guest_write(g, pa, &byte, 1);
+	assert_int_equal(guest__kernel_base(&g->gm, mmu, &c), 0);
+	assert_int_equal(kcache__load(&g->gm, mmu, &c, &l2), -ESTALE);
+	guest_write(g, pa, k->banner + 14, 1);
+	assert_int_equal(guest__kernel_base(&g->gm, mmu, &c), 0);
+	assert_int_equal(kcache__load(&g->gm, mmu, &c, &l2), 0);
+	guest__kernel_free(&c);
+	/* a damaged entry: a symbol line cut short */
+	assert_int_equal(kcache__path(k, path, sizeof(path)), 0);
+	assert_int_equal(truncate(path, 2000), 0);
+	assert_int_equal(guest__kernel_base(&g->gm, mmu, &c), 0);
+	assert_int_equal(kcache__load(&g->gm, mmu, &c, &l2), -ESTALE);
+	unlink(path);
+	assert_int_equal(kcache__load(&g->gm, mmu, &c, &l2), -ENOENT);
+	snprintf(path, sizeof(path), "%s/kernels", dir);
+	rmdir(path);
+	rmdir(dir);
+	unsetenv("VMSH_CACHE_DIR");
+}
+
 /* --- the test ----------------------------------------------------------- */
 
 static void check_kernel(const char *name)
@@ -289,6 +360,8 @@ static void check_kernel(const char *name)
 		print_message("%s (%d-level%s): %zu symbols, %s; %llu KiB read\n", name, levels,
 			      run == 2 ? ", NX" : "", k.nsyms, k.banner,
 			      (unsigned long long)bytes[run] >> 10);
+		if (run == 2)
+			check_kcache(&g, &mmu, &k, bytes[run], name);
 		guest__kernel_free(&k);
 	}
 	/* with NX, the scan skips .text: at least half of it is not read */
