@@ -146,7 +146,7 @@ size_t guest__ksymtab_entry_size(enum ksymtab_layout l)
  * 4 KiB, so the walk is bounded whatever the tables hold.
  */
 static void kernel__map_extents(const struct guest_mem *m, const struct guest_mmu *mmu,
-				struct extent *ext, size_t *n)
+				struct extent *ext, size_t *n, size_t max)
 {
 	uint64_t va = GUEST_KERNEL_WINDOW_START;
 
@@ -164,9 +164,11 @@ static void kernel__map_extents(const struct guest_mem *m, const struct guest_mm
 		if (ret == 0) {
 			if (*n && ext[*n - 1].va + ext[*n - 1].len == va && ext[*n - 1].nx == nx) {
 				ext[*n - 1].len += next - va;
-			} else if (*n < MAX_EXTENTS) {
+			} else if (*n < max) {
 				ext[*n] = (struct extent){ .va = va, .len = next - va, .nx = nx };
 				(*n)++;
+			} else if (max < MAX_EXTENTS) {
+				return; /* as many as asked for */
 			} else {
 				pr_debug("more than %d mapped ranges in the kernel window",
 					 MAX_EXTENTS);
@@ -656,12 +658,12 @@ out:
 
 /* The kernel's mapped ranges and its base, virtual and physical. */
 static int kernel__locate(const struct guest_mem *m, const struct guest_mmu *mmu,
-			  struct guest_kernel *k, struct extent *ext, size_t *n)
+			  struct guest_kernel *k, struct extent *ext, size_t *n, size_t max)
 {
 	int ret;
 
 	memset(k, 0, sizeof(*k));
-	kernel__map_extents(m, mmu, ext, n);
+	kernel__map_extents(m, mmu, ext, n, max);
 	if (!*n) {
 		pr_err("no kernel mapped at 0x%llx-0x%llx (cr3 0x%llx)",
 		       (unsigned long long)GUEST_KERNEL_WINDOW_START,
@@ -678,15 +680,11 @@ static int kernel__locate(const struct guest_mem *m, const struct guest_mmu *mmu
 int guest__kernel_base(const struct guest_mem *m, const struct guest_mmu *mmu,
 		       struct guest_kernel *k)
 {
-	struct extent *ext = calloc(MAX_EXTENTS, sizeof(*ext));
+	struct extent ext;
 	size_t n;
-	int ret;
 
-	if (!ext)
-		return -ENOMEM;
-	ret = kernel__locate(m, mmu, k, ext, &n);
-	free(ext);
-	return ret;
+	/* the base is where the first mapped range starts: no need to walk on */
+	return kernel__locate(m, mmu, k, &ext, &n, 1);
 }
 
 int guest__find_kernel(const struct guest_mem *m, const struct guest_mmu *mmu,
@@ -702,7 +700,7 @@ int guest__find_kernel(const struct guest_mem *m, const struct guest_mmu *mmu,
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = kernel__locate(m, mmu, k, ext, &n);
+	ret = kernel__locate(m, mmu, k, ext, &n, MAX_EXTENTS);
 	if (ret < 0)
 		goto out;
 	pr_info("kernel at 0x%llx (physical 0x%llx), %zu mapped ranges",
