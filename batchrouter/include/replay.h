@@ -60,6 +60,8 @@ struct trace {
 
 /* Buffers for a run of at most the given counts; 0 or -1 (out of memory). */
 int trace__alloc(struct trace *t, size_t max_arr, size_t max_poll, size_t max_late);
+/* The same for a run of @dur_s at @rate_pps (every frame, 1M sleeps). */
+int trace__alloc_run(struct trace *t, double rate_pps, double dur_s, size_t max_poll);
 void trace__free(struct trace *t);
 
 /* The recorders (generator thread, worker thread: one writer each). Times

@@ -58,8 +58,13 @@ int run__eal_init(const char *prog, bool quiet);
  * once per process) and a margin for the batch that follows.
  */
 uint64_t run__max_idle_ns(uint64_t budget_ns);
-/* The same for a given floor (a trace's, a replay's). */
-uint64_t run__idle_cap(uint64_t budget_ns, const struct sleep_floor *floor);
+/*
+ * The rails every worker gets, live or replayed: idle actions capped as above
+ * for @budget_ns (0: RUN_LATENCY_BUDGET_NS) and @floor (this host's, or a
+ * trace's), 1/8 of a @ring_size-slot rx ring kept free, no shortest sleep.
+ */
+struct policy_rails run__rails(uint64_t budget_ns, const struct sleep_floor *floor,
+			       uint32_t ring_size);
 /* This host's nanosleep floor, measured on the first call (the quietest of
  * three rounds of 200 sleeps). */
 const struct sleep_floor *run__floor(void);

@@ -67,11 +67,11 @@ static void try_candidate(const struct replay_state *from, struct replay_state *
 }
 
 /*
- * A candidate keeps the budget when it loses no more frames than the best
- * one and has at most 1% of the window's frames over the budget beyond the
- * fewest any of the least lossy candidates had: frames the generator itself sent late (a stall
- * of its CPU) are over the budget whatever the router does, and charging
- * them to every action would label such windows "poll" for nothing.
+ * A candidate keeps the budget when it loses no more frames than the least
+ * lossy one and has at most 1% of the window's frames over the budget beyond
+ * the fewest any least lossy candidate had: frames the generator itself sent
+ * late (a stall of its CPU) are over the budget whatever the router does, and
+ * charging them to every action would label such windows "poll" for nothing.
  */
 static int label(struct window_try *w, int n)
 {
@@ -215,7 +215,8 @@ static void usage(FILE *f)
 	    "  --reps      runs per (load, pattern) (default 1)\n"
 	    "  --duration  seconds per run (default 1; --short: 0.3)\n"
 	    "  --window-ms a label's window (default 10)\n"
-	    "  --rows      decisions kept per window, evenly spread (default 8)\n"
+	    "  --rows      decisions kept per window, spread evenly over the candidates'\n"
+	    "              trajectories (default 12)\n"
 	    "  --after     empty polls before a candidate sleeps (default 2, as learned's)\n"
 	    "  --latency-budget  the p99 target in us (default 200)\n"
 	    "  --traces    also write every recorded run there (batchrouter replay reads them)\n");
@@ -335,19 +336,15 @@ static int parse(int argc, char **argv, struct collect_cfg *c)
 
 /* One recorded run; written to --traces when asked. */
 static int record(const struct collect_cfg *c, const char *policy, enum gen_pattern pat,
-		  double rate, double dur, size_t max_polls, const struct sleep_floor *sf,
-		  const char *name, struct trace *t)
+		  double rate, double dur, size_t max_polls, const char *name, struct trace *t)
 {
 	char err[512];
 	struct run_result r;
 
-	if (trace__alloc(t, (size_t)(rate * dur * 1.05) + 4096, max_polls, 1000000)) {
+	if (trace__alloc_run(t, rate, dur, max_polls)) {
 		fprintf(stderr, "batchrouter collect: out of memory for a trace\n");
 		return -1;
 	}
-	t->floor_p50_ns = sf->p50_ns;
-	t->floor_p99_ns = sf->p99_ns;
-	t->sleep_cpu_ns = sf->cpu_per_sleep_ns;
 	struct run_cfg rc = { .port = "ring:size=1024",
 			      .policy = policy,
 			      .duration_s = dur,
@@ -372,6 +369,7 @@ static int record(const struct collect_cfg *c, const char *policy, enum gen_patt
 		snprintf(path, sizeof(path), "%s/%s.trace", c->traces, name);
 		if (trace__write(t, path, err, sizeof(err))) {
 			fprintf(stderr, "batchrouter collect: %s\n", err);
+			trace__free(t);
 			return -1;
 		}
 	}
@@ -379,17 +377,16 @@ static int record(const struct collect_cfg *c, const char *policy, enum gen_patt
 }
 
 /* The host model: a busy run for the costs, a sleeping one for a sleep's CPU. */
-static int fit_host(const struct collect_cfg *c, const struct sleep_floor *sf,
-		    struct replay_host *h)
+static int fit_host(const struct collect_cfg *c, struct replay_host *h)
 {
 	struct trace busy, sleeping;
 	char err[512];
 	int rc = -1;
 
 	memset(h, 0, sizeof(*h));
-	if (record(c, "busy", GEN_CBR, c->rstar * 0.3, 0.3, 400000, sf, "fit-busy", &busy))
+	if (record(c, "busy", GEN_CBR, c->rstar * 0.3, 0.3, 400000, "fit-busy", &busy))
 		return -1;
-	if (record(c, "fixed:sleep_us=50,after=2", GEN_POISSON, c->rstar * 0.02, 0.3, 2000000, sf,
+	if (record(c, "fixed:sleep_us=50,after=2", GEN_POISSON, c->rstar * 0.02, 0.3, 2000000,
 		   "fit-sleeping", &sleeping)) {
 		trace__free(&busy);
 		return -1;
@@ -440,7 +437,7 @@ int collect__main(int argc, char **argv)
 	printf("collect: R* %.0f pps, %.2f s per run, windows of %g ms, budget %g us; nanosleep "
 	       "floor p99 %.1f us\n",
 	       c.rstar, c.dur, c.window_ms, c.budget_us, sf.p99_ns / 1e3);
-	if (fit_host(&c, &sf, &h))
+	if (fit_host(&c, &h))
 		goto out;
 	printf("host model: a poll %.1f ns + %.1f ns per frame, a sleep %.1f us of CPU\n",
 	       h.poll_ns, h.pkt_ns, h.sleep_cpu_ns / 1e3);
@@ -461,7 +458,7 @@ int collect__main(int argc, char **argv)
 				snprintf(name, sizeof(name), "%s-%g-%d", gen_pattern_names[pat],
 					 loads[li], rep);
 				if (record(&c, "target", (enum gen_pattern)pat,
-					   c.rstar * loads[li] / 100, c.dur, 2000000, &sf, name,
+					   c.rstar * loads[li] / 100, c.dur, 2000000, name,
 					   &tr[n_tr]))
 					goto out;
 				n_tr++;
@@ -491,8 +488,7 @@ int collect__main(int argc, char **argv)
 	}
 	collect__csv_header(csv);
 	fputc('\n', csv);
-	struct policy_rails rails;
-	replay__rails(&rails, &h);
+	struct policy_rails rails = replay__rails(&h);
 	printf("labels (%zu overshoot samples; CPU of the per-window labels against each "
 	       "candidate held for the whole run, %% of the labels'):\n",
 	       n_late);

@@ -132,8 +132,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (run__eal_init("batchrouter", !cfg.live))
 		return 111;
-	/* the floor the rails use: a trace records what the run's rails saw */
-	const struct sleep_floor sf = *run__floor();
+	const struct sleep_floor sf = *run__floor(); /* the floor the rails use */
 	printf("nanosleep floor: p50 %.1f us p99 %.1f us, %.1f us CPU per sleep\n", sf.p50_ns / 1e3,
 	       sf.p99_ns / 1e3, sf.cpu_per_sleep_ns / 1e3);
 	fflush(stdout);
@@ -142,14 +141,10 @@ static int cmd_run(int argc, char **argv)
 	struct trace tr;
 	char err[512];
 	if (record) {
-		double frames = cfg.rate_pps * cfg.duration_s * 1.05;
-		if (trace__alloc(&tr, (size_t)frames + 4096, 2000000, 1000000)) {
+		if (trace__alloc_run(&tr, cfg.rate_pps, cfg.duration_s, 2000000)) {
 			fprintf(stderr, "batchrouter run: out of memory for --record\n");
 			return 111;
 		}
-		tr.floor_p50_ns = sf.p50_ns;
-		tr.floor_p99_ns = sf.p99_ns;
-		tr.sleep_cpu_ns = sf.cpu_per_sleep_ns;
 		cfg.record = &tr;
 	}
 	if (run__once(&cfg, &r, err, sizeof(err))) {

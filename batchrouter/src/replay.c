@@ -24,6 +24,12 @@ int trace__alloc(struct trace *t, size_t max_arr, size_t max_poll, size_t max_la
 	return 0;
 }
 
+int trace__alloc_run(struct trace *t, double rate_pps, double dur_s, size_t max_poll)
+{
+	/* 5% over the mean: Poisson's count over a run; and slack for a short one */
+	return trace__alloc(t, (size_t)(rate_pps * dur_s * 1.05) + 4096, max_poll, 1000000);
+}
+
 void trace__free(struct trace *t)
 {
 	free(t->arr);

@@ -61,20 +61,11 @@ int replay__host_from(struct replay_host *h, const char *busy, const char *sleep
 	return rc;
 }
 
-void replay__rails(struct policy_rails *r, const struct replay_host *h)
-{
-	/* as run__once sets them, from the recorded floor: this process's own
-	 * measurement would be another sample of the machine's noise */
-	r->max_idle_ns = run__idle_cap(h->budget_ns, &h->floor);
-	r->ring_margin = h->ring_size / 8;
-	r->min_sleep_ns = 0;
-}
-
 int replay__whole(const struct trace *t, const struct replay_host *h, const char *policy,
 		  struct replay_result *res, char *err, size_t errlen)
 {
 	struct policy p;
-	struct policy_rails rails;
+	struct policy_rails rails = replay__rails(h);
 	static struct replay_state s;
 
 	memset(res, 0, sizeof(*res));
@@ -88,7 +79,6 @@ int replay__whole(const struct trace *t, const struct replay_host *h, const char
 		res->lat = NULL;
 		return -1;
 	}
-	replay__rails(&rails, h);
 	replay__state_init(&s, h, 0, 0);
 	replay__run(&s, t, h, &p, &rails, t->dur_ns, res, NULL, NULL);
 	policy__fini(&p);

@@ -359,10 +359,6 @@ static int setup_ports(struct router *r, const struct router_opts *o, struct rte
 
 static int setup_workers(struct router *r, const struct router_opts *o, char *err, size_t errlen)
 {
-	struct policy_rails rails = {
-		.max_idle_ns =
-		    run__max_idle_ns(o->budget_ns ? o->budget_ns : RUN_LATENCY_BUDGET_NS),
-	};
 	struct policy_caps caps = { .rx_intr = true,
 				    .max_burst = ENGINE_MAX_BURST,
 				    .floor_p99_ns = run__floor()->p99_ns };
@@ -376,7 +372,6 @@ static int setup_workers(struct router *r, const struct router_opts *o, char *er
 		w->ports = r->ports;
 		w->n_ports = r->n_ports;
 		w->tx_q = (uint16_t)i;
-		w->rails = rails;
 		for (unsigned p = 0; p < r->n_ports; p++)
 			for (unsigned q = 0; q < r->n_queues; q++) {
 				if (router__owner(p, q, r->n_queues, r->n_workers) != (int)i)
@@ -400,7 +395,7 @@ static int setup_workers(struct router *r, const struct router_opts *o, char *er
 				 r->lcore[i]);
 			return -1;
 		}
-		w->rails.ring_margin = w->rxq[0].port->ring_size / 8;
+		w->rails = run__rails(o->budget_ns, run__floor(), w->rxq[0].port->ring_size);
 		if (policy__init(&r->pol[i], o->policy, &caps, err, errlen))
 			return -1;
 		w->pol = &r->pol[i];

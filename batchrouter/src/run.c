@@ -93,7 +93,7 @@ void run__result_free(struct run_result *r)
  * the p99 of the packets still sees (the floor is 200 sleeps at start) */
 #define IDLE_MARGIN_NS 40000
 
-uint64_t run__idle_cap(uint64_t budget_ns, const struct sleep_floor *floor)
+static uint64_t idle_cap(uint64_t budget_ns, const struct sleep_floor *floor)
 {
 	uint64_t slack = floor->p99_ns + IDLE_MARGIN_NS;
 	/* a budget under the floor still allows the shortest sleep there is */
@@ -124,7 +124,17 @@ const struct sleep_floor *run__floor(void)
 
 uint64_t run__max_idle_ns(uint64_t budget_ns)
 {
-	return run__idle_cap(budget_ns, run__floor());
+	return idle_cap(budget_ns, run__floor());
+}
+
+struct policy_rails run__rails(uint64_t budget_ns, const struct sleep_floor *floor,
+			       uint32_t ring_size)
+{
+	return (struct policy_rails){
+		.max_idle_ns = idle_cap(budget_ns ? budget_ns : RUN_LATENCY_BUDGET_NS, floor),
+		.ring_margin = ring_size / 8,
+		.min_sleep_ns = 0,
+	};
 }
 
 /* what a replay of the trace is checked against */
@@ -143,6 +153,10 @@ static void record_figures(const struct run_cfg *cfg, const struct run_result *r
 	t->lat_p99_ns = lat__percentile(r->lat, 0.99);
 	t->lost = run__lost(r);
 	t->ring_size = port->ring_size;
+	/* the floor the run's rails were set from */
+	t->floor_p50_ns = run__floor()->p50_ns;
+	t->floor_p99_ns = run__floor()->p99_ns;
+	t->sleep_cpu_ns = run__floor()->cpu_per_sleep_ns;
 }
 
 int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t errlen)
@@ -216,10 +230,7 @@ int run__once(const struct run_cfg *cfg, struct run_result *r, char *err, size_t
 	w.rx = &port;
 	w.pol = &pol;
 	w.lat = r->lat;
-	w.rails.max_idle_ns = run__max_idle_ns(cfg->latency_budget_ns ? cfg->latency_budget_ns
-								      : RUN_LATENCY_BUDGET_NS);
-	w.rails.ring_margin = port.ring_size / 8;
-	w.rails.min_sleep_ns = 0;
+	w.rails = run__rails(cfg->latency_budget_ns, run__floor(), port.ring_size);
 	if (worker__init(&w, err, errlen))
 		goto out;
 

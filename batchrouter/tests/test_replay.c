@@ -54,7 +54,7 @@ static void replay_policy(const struct trace *t, const struct replay_host *h, co
 
 	if (policy__init(&p, spec, NULL, err, sizeof(err)))
 		fail_msg("%s", err);
-	replay__rails(&rails, h);
+	rails = replay__rails(h);
 	replay__state_init(&s, h, 0, 0);
 	replay__run(&s, t, h, &p, &rails, t->dur_ns, r, NULL, NULL);
 	policy__fini(&p);
@@ -186,7 +186,7 @@ static void test_labels_separate_regimes(void **state)
 	add_cbr(&t, 50000000, 400000, 20000); /* 50..100 ms */
 	t.dur_ns = 100000000;
 	t.rate_pps = 10000;
-	replay__rails(&rails, &h);
+	rails = replay__rails(&h);
 	struct collect_label_opts o = { .window_ns = 10000000,
 					.after = 2,
 					.rows_per_window = 12,

@@ -29,7 +29,7 @@ int kcache__load(const struct guest_mem *m, const struct guest_mmu *mmu, struct 
 /* Writes @k and @l (whole: renamed into place). 0 or a negative errno. */
 int kcache__store(const struct guest_mem *m, const struct guest_mmu *mmu,
 		  const struct guest_kernel *k, const struct guest_layout *l);
-/* Where the entry for @k is (its directory created); 0 or a negative errno. */
+/* Where the entry for @k is; 0 or a negative errno. */
 int kcache__path(const struct guest_kernel *k, char *path, size_t len);
 
 #endif

@@ -15,7 +15,8 @@
 #define KCACHE_MAX_SYMS 262144 /* as the scan's KSYM_MAX */
 #define KCACHE_NAME_MAX 256
 
-int kcache__path(const struct guest_kernel *k, char *path, size_t len)
+/* The entry's path; its directory, kernels/, made when @make (a store). */
+static int entry_path(const struct guest_kernel *k, char *path, size_t len, bool make)
 {
 	char dir[4096];
 	int err = util__cache_dir(dir, sizeof(dir) - 16);
@@ -23,12 +24,17 @@ int kcache__path(const struct guest_kernel *k, char *path, size_t len)
 	if (err)
 		return err;
 	strcat(dir, "/kernels");
-	if (mkdir(dir, 0755) && errno != EEXIST)
+	if (make && mkdir(dir, 0755) && errno != EEXIST)
 		return -errno;
 	if ((size_t)snprintf(path, len, "%s/%016" PRIx64 "-%016" PRIx64, dir, k->pbase, k->vbase) >=
 	    len)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+int kcache__path(const struct guest_kernel *k, char *path, size_t len)
+{
+	return entry_path(k, path, len, false);
 }
 
 /* FNV-1a over the export table as the guest has it now. */
@@ -70,7 +76,7 @@ int kcache__store(const struct guest_mem *m, const struct guest_mmu *mmu,
 	char path[4096], tmp[4200];
 	uint64_t h;
 	FILE *f;
-	int err = kcache__path(k, path, sizeof(path));
+	int err = entry_path(k, path, sizeof(path), true);
 
 	if (err)
 		return err;
