@@ -10,6 +10,7 @@
 #ifndef VMSH_UTIL_H
 #define VMSH_UTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -33,6 +34,9 @@ extern unsigned long vmsh_ptrace_requests;
 	} while (0)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t util__now_ns(void);
 
 /* mkdir -p, the last one with @mode; 0 or a negative errno. */
 int util__mkdir_p(char *path, mode_t mode);

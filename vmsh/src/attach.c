@@ -73,21 +73,13 @@ static void usage(FILE *f)
 	    "running either way).\n");
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void attach__phase(struct attach *a, const char *name)
 {
 	for (unsigned i = 0; i < a->nphases; i++)
 		if (a->phases[i].name == name)
 			return;
 	if (a->nphases < ATTACH_MAX_PHASES)
-		a->phases[a->nphases++] = (struct attach_phase){ name, now_ns() };
+		a->phases[a->nphases++] = (struct attach_phase){ name, util__now_ns() };
 }
 
 /* -v: "phases: set-up 3 ms, memslots and vCPUs 210 ms, ..." each from the previous mark */
@@ -893,7 +885,7 @@ int cmd_attach(int argc, char **argv)
 	a->vcpu = -1;
 	a->keeper_fd = -1;
 	a->hv.vm_fd = -1;
-	a->t_start_ns = now_ns();
+	a->t_start_ns = util__now_ns();
 	if (parse_args(&a->o, argc, argv)) {
 		free(a);
 		return 2;
@@ -904,7 +896,7 @@ int cmd_attach(int argc, char **argv)
 		a->o.image = image;
 	}
 	if (getrandom(&a->nonce, sizeof(a->nonce), 0) != sizeof(a->nonce))
-		a->nonce = (uint32_t)now_ns() ^ (uint32_t)getpid();
+		a->nonce = (uint32_t)util__now_ns() ^ (uint32_t)getpid();
 	snprintf(a->serial, sizeof(a->serial), "vmsh-%08x", a->nonce);
 	snprintf(a->stage2_path, sizeof(a->stage2_path), "/dev/.vmsh-%08x", a->nonce);
 

@@ -58,7 +58,6 @@
 #define STOP_TIMEOUT_MS 30000	/* stage1 stopped stage2 and unregistered */
 #define ERROR_GRACE_MS 100	/* stage1's entry returns after its ERROR */
 #define PROBE_TIMEOUT_MS 3000	/* a driver probes a device as it is added */
-#define STEADY_AFTER_MS 200	/* CMD ran this long: leave the trap */
 #define EOT 0x04		/* ^D: end of input for the guest's terminal */
 #define OUT_BUF (16u << 20)	/* the guest's output the terminal did not take yet */
 #define OUT_FLUSH_MS 2000	/* at the end, the terminal gets this long to take it */
@@ -76,10 +75,7 @@ static struct {
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return util__now_ns() / 1000000;
 }
 
 void attach__notify_irq(struct attach *a)
@@ -137,10 +133,7 @@ static ssize_t console_output(void *ctx, const void *buf, size_t len)
 
 	pr_debug("console: %zu bytes from the guest", len);
 	if (!a->t_first_output_ns) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		a->t_first_output_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		a->t_first_output_ns = util__now_ns();
 		attach__phase(a, "first output");
 	}
 	if (!out_flush())
@@ -462,10 +455,11 @@ static void push_input(struct attach *a)
 }
 
 /*
- * One turn of the loop: wait up to a tick for anything, handle it. Returns
- * 0, or -ESRCH when the hypervisor is gone.
+ * One turn of the loop: wait up to ms (a tick: TURN_TICK) for anything,
+ * handle it. Returns 0, or -ESRCH when the hypervisor is gone.
  */
-static int turn(struct attach *a, bool take_input)
+#define TURN_TICK -1
+static int turn(struct attach *a, bool take_input, int ms)
 {
 	struct pollfd pfd[3 + ATTACH_NQUEUES];
 	int n = 0, in_slot = -1, out_slot = -1;
@@ -481,7 +475,9 @@ static int turn(struct attach *a, bool take_input)
 		out_slot = n;
 		pfd[n++] = (struct pollfd){ .fd = out.fd, .events = POLLOUT };
 	}
-	if (poll(pfd, (nfds_t)n, a->steady ? STEADY_TICK_MS : TICK_MS) < 0 && errno != EINTR)
+	if (ms == TURN_TICK)
+		ms = a->steady ? STEADY_TICK_MS : TICK_MS;
+	if (poll(pfd, (nfds_t)n, ms) < 0 && errno != EINTR)
 		return -errno;
 
 	if (pfd[0].revents & POLLIN)
@@ -587,7 +583,7 @@ int attach__start_trap(struct attach *a, bool paused)
 int attach__run(struct attach *a)
 {
 	uint32_t go = STAGE1_REQ_GO;
-	uint64_t start = now_ms(), next_tick = 0, devices_since = 0, running_since = 0;
+	uint64_t start = now_ms(), next_tick = 0, devices_since = 0;
 	int err;
 
 	for (int d = 0; d < ATTACH_NDEV; d++)
@@ -611,7 +607,7 @@ int attach__run(struct attach *a)
 	for (;;) {
 		bool running = a->have_st2 && a->st2.state == STAGE2_RUNNING;
 
-		if (turn(a, running))
+		if (turn(a, running, TURN_TICK))
 			return ATTACH_EXIT_ERROR;
 		if (a->migrating)
 			return ATTACH_EXIT_ERROR; /* attach__steady_check said why */
@@ -620,9 +616,13 @@ int attach__run(struct attach *a)
 			return 128 + a->stop_signal;
 		}
 		if (a->have_st2 && a->st2.state == STAGE2_EXITED) {
-			/* stage2 drained the console first; take what is still queued */
+			/*
+			 * stage2 drained the console first (the guest's hvc waits
+			 * until vmsh took each buffer): take what is still queued,
+			 * without waiting a tick for what will not come.
+			 */
 			for (int i = 0; i < 3; i++)
-				turn(a, false);
+				turn(a, false, 0);
 			return a->st2.exit_status;
 		}
 		if (a->have_st2 && a->st2.state == STAGE2_FAILED) {
@@ -631,13 +631,12 @@ int attach__run(struct attach *a)
 			return ATTACH_EXIT_ERROR;
 		}
 		/*
-		 * CMD runs: the drivers are done probing. A command that ends at
-		 * once is not worth the two holds the steady state costs.
+		 * stage2 runs: it opened both devices, so their drivers are done
+		 * probing and write no register but QueueNotify and InterruptACK
+		 * until stage1 removes them. From here on, stage2's and CMD's
+		 * I/O costs the hypervisor no trapped exit.
 		 */
-		if (running && !running_since)
-			running_since = now_ms();
-		if (running && !a->steady_tried && !a->o.always_trap &&
-		    now_ms() - running_since >= STEADY_AFTER_MS) {
+		if (a->have_st2 && !a->steady_tried && !a->o.always_trap) {
 			a->steady_tried = true;
 			if (attach__steady_enter(a))
 				return ATTACH_EXIT_ERROR;
@@ -703,7 +702,7 @@ int attach__stop_guest(struct attach *a)
 		return -EIO;
 	a->stop_signal = 0;
 	for (;;) {
-		if (turn(a, false))
+		if (turn(a, false, TURN_TICK))
 			return -ESRCH;
 		/* stage2 is gone once it says so (its last message); stage1 waits
 		 * for that only if it started stage2, and gives up after a while */

@@ -65,14 +65,6 @@ static uint64_t cpu_ns(void)
 	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Write device d's page into the guest; 0 or a negative errno. */
 static int steady_write_page(struct attach *a, int d)
 {
@@ -216,7 +208,7 @@ static int steady_enter(struct attach *a)
 	}
 	/* the pages are in place: the vCPUs may run untraced */
 	a->steady = true;
-	a->steady_since_ns = now_ns();
+	a->steady_since_ns = util__now_ns();
 	a->steady_cpu_ns = cpu_ns();
 	a->steady_irqs = a->irqs;
 	a->steady_mem_calls = a->mem_calls;
@@ -268,7 +260,7 @@ int attach__steady_leave(struct attach *a)
 		return 0;
 	a->steady = false;
 	a->steady_ptrace = vmsh_ptrace_requests - a->steady_ptrace;
-	a->steady_ns = now_ns() - a->steady_since_ns;
+	a->steady_ns = util__now_ns() - a->steady_since_ns;
 	a->steady_cpu_ns = cpu_ns() - a->steady_cpu_ns;
 	if (a->ack.fd >= 0 && read(a->ack.fd, &acks, sizeof(acks)) != sizeof(acks))
 		acks = 0;

@@ -107,14 +107,6 @@ static void usage(FILE *f)
 		   "  -h, --help  this text\n");
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static bool interrupted(struct coredump *c)
 {
 	struct signalfd_siginfo si;
@@ -248,7 +240,7 @@ static int read_vm(struct coredump *c)
 
 static void progress(struct coredump *c, bool last)
 {
-	uint64_t t = now_ns(), el = t - c->t_copy_ns;
+	uint64_t t = util__now_ns(), el = t - c->t_copy_ns;
 	double mib = c->copied / 1048576.0, total = c->l.file_size - c->l.data_off;
 	double rate = el ? c->copied / (el / 1e9) : 0;
 
@@ -267,7 +259,7 @@ static void progress(struct coredump *c, bool last)
 /* Copy guest RAM into the file, sparse, looking for VMCOREINFO on the way. */
 static int copy_ram(struct coredump *c, uint8_t *buf)
 {
-	c->t_copy_ns = now_ns();
+	c->t_copy_ns = util__now_ns();
 	for (size_t i = 0; i < c->l.nloads; i++) {
 		const struct core_load *ld = &c->loads[i];
 
@@ -300,7 +292,7 @@ static int copy_ram(struct coredump *c, uint8_t *buf)
 			progress(c, false);
 		}
 	}
-	c->copy_ns = now_ns() - c->t_copy_ns;
+	c->copy_ns = util__now_ns() - c->t_copy_ns;
 	progress(c, true);
 	return 0;
 }
@@ -379,7 +371,7 @@ static int live_final_pass(struct coredump *c, uint8_t *buf)
 	if (err)
 		return err;
 	c->held = true;
-	t0 = now_ns();
+	t0 = util__now_ns();
 	err = read_vcpus(c);
 	for (size_t i = 0; !err && i < c->nram; i++) {
 		struct recopy r = { .c = c, .ld = &c->loads[i], .buf = buf };
@@ -390,7 +382,7 @@ static int live_final_pass(struct coredump *c, uint8_t *buf)
 			pr_err("coredump: reading /proc/%d/pagemap failed: %s", (int)c->pid,
 			       strerror(-err));
 	}
-	c->recopy_ns = now_ns() - t0;
+	c->recopy_ns = util__now_ns() - t0;
 	pr_info("coredump: --live: %.1f MiB written by the guest during the copy, copied again "
 		"in the final hold (%.1f ms)",
 		c->recopied / 1048576.0, c->recopy_ns / 1e6);

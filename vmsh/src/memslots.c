@@ -201,6 +201,7 @@ struct memslots_probe {
 int memslots__open(pid_t pid, struct memslots_probe **out)
 {
 	struct memslots_probe *p;
+	uint64_t t0 = util__now_ns(), t1, t2;
 	int err;
 
 	*out = NULL;
@@ -227,6 +228,7 @@ int memslots__open(pid_t pid, struct memslots_probe **out)
 	p->skel->rodata->target_tgid = (uint32_t)pid;
 	p->skel->rodata->cmd_set_region = KVM_SET_USER_MEMORY_REGION;
 	p->skel->rodata->cmd_set_region2 = MEMSLOTS_SET_REGION2;
+	t1 = util__now_ns();
 	err = memslots_bpf__load(p->skel);
 	if (err) {
 		pr_err("unable to load the memslots BPF program: %s "
@@ -234,11 +236,15 @@ int memslots__open(pid_t pid, struct memslots_probe **out)
 		       strerror(-err));
 		goto fail;
 	}
+	t2 = util__now_ns();
 	err = memslots_bpf__attach(p->skel);
 	if (err) {
 		pr_err("unable to attach a kprobe to kvm_vm_ioctl: %s", strerror(-err));
 		goto fail;
 	}
+	pr_debug("memslots: BPF probe opened in %.1f ms, loaded in %.1f ms, attached in %.1f ms",
+		 (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6,
+		 (double)(util__now_ns() - t2) / 1e6);
 	*out = p;
 	return 0;
 fail:

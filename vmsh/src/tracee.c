@@ -60,17 +60,9 @@
 
 unsigned int tracee_deadline_ms = TRACEE_STOP_DEADLINE_MS;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t deadline_in(unsigned int ms)
 {
-	return now_ns() + (uint64_t)ms * 1000000u;
+	return util__now_ns() + (uint64_t)ms * 1000000u;
 }
 
 /* Every request goes through here so that nr_ptrace counts them all. */
@@ -287,7 +279,7 @@ static int tracee__waitpid(pid_t tid, int *status, uint64_t deadline)
 		while ((r = waitpid(tid, status, __WALL | WNOHANG)) != tid) {
 			if (r < 0 && errno != EINTR)
 				return -errno;
-			if (now_ns() >= deadline)
+			if (util__now_ns() >= deadline)
 				return -ETIMEDOUT;
 			usleep(1000);
 		}
@@ -304,7 +296,7 @@ static int tracee__waitpid(pid_t tid, int *status, uint64_t deadline)
 			err = -err;
 			break;
 		}
-		if (now_ns() >= deadline) {
+		if (util__now_ns() >= deadline) {
 			err = -ETIMEDOUT;
 			break;
 		}
@@ -649,7 +641,7 @@ int tracee__attach_except(struct tracee *t, pid_t pid, const pid_t *skip, size_t
 	t->nskip = nskip;
 	t->pid = pid;
 	t->pidfd = -1;
-	t->held_since_ns = now_ns();
+	t->held_since_ns = util__now_ns();
 
 	/* Taken first: whatever we seize below is this process, not a reuse. */
 	t->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -1078,7 +1070,7 @@ int tracee__detach(struct tracee *t)
 	if (t->pidfd >= 0)
 		close(t->pidfd);
 	t->pidfd = -1;
-	t->held_ns = now_ns() - t->held_since_ns;
+	t->held_ns = util__now_ns() - t->held_since_ns;
 	pr_info("detached from process %d after %" PRIu64 " us, %lu ptrace requests", t->pid,
 		t->held_ns / 1000, t->nr_ptrace);
 	return r;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -54,4 +55,12 @@ int util__cache_dir(char *dir, size_t len)
 	if (err)
 		pr_err("cannot create %s: %s", dir, strerror(-err));
 	return err;
+}
+
+uint64_t util__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
