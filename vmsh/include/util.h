@@ -38,6 +38,12 @@ extern unsigned long vmsh_ptrace_requests;
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t util__now_ns(void);
 
+/* FNV-1a, 64 bits, continued from @h (UTIL_FNV1A_INIT to start): cache keys, not security. */
+#define UTIL_FNV1A_INIT 0xcbf29ce484222325ull
+uint64_t util__fnv1a(uint64_t h, const void *buf, size_t len);
+/* FNV-1a of a whole file into *h; 0 or a negative errno. */
+int util__hash_file(const char *path, uint64_t *h);
+
 /* mkdir -p, the last one with @mode; 0 or a negative errno. */
 int util__mkdir_p(char *path, mode_t mode);
 /*

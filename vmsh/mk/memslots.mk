@@ -19,11 +19,18 @@ $(BUILD)/vmsh/memslots.skel.h: $(BUILD)/vmsh/memslots.bpf.o
 
 $(BUILD)/vmsh/src/memslots.o: $(BUILD)/vmsh/memslots.skel.h
 $(BUILD)/vmsh/src/memslots.o: CPPFLAGS += -I$(BUILD)/vmsh
-VMSH_OBJS += $(BUILD)/vmsh/src/memslots.o
+VMSH_OBJS += $(BUILD)/vmsh/src/memslots.o $(BUILD)/vmsh/src/hostbtf.o
 
 # Needs real KVM and kprobes: built here, run in a lab host by memslots.bats.
 PROGRAMS += $(BUILD)/tests/vmsh_memslots_selftest
 $(BUILD)/tests/vmsh_memslots_selftest: $(BUILD)/vmsh/tests/memslots_selftest.o \
-	$(BUILD)/vmsh/src/memslots.o $(BUILD)/vmsh/src/util.o
+	$(BUILD)/vmsh/src/memslots.o $(BUILD)/vmsh/src/hostbtf.o $(BUILD)/vmsh/src/util.o
 LDLIBS_vmsh_memslots_selftest := -lbpf -lelf -lz
 LAB_TESTS += vmsh/tests/memslots.bats
+
+# The cut-down host BTF (hostbtf.c), made from the probe's own object.
+UNIT_TESTS += $(BUILD)/tests/vmsh_hostbtf
+$(BUILD)/vmsh/tests/test_hostbtf.o: CPPFLAGS += -DMEMSLOTS_BPF_OBJ='"$(abspath $(BUILD)/vmsh/memslots.bpf.o)"'
+$(BUILD)/tests/vmsh_hostbtf: $(BUILD)/vmsh/tests/test_hostbtf.o $(BUILD)/vmsh/src/hostbtf.o \
+	$(BUILD)/vmsh/src/util.o | $(BUILD)/vmsh/memslots.bpf.o
+LDLIBS_vmsh_hostbtf := -lcmocka -lbpf -lelf -lz

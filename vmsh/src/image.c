@@ -363,23 +363,6 @@ static int cmd_build(int argc, char **argv)
 	return image_build(argv[optind], out, size) ? 1 : 0;
 }
 
-/* FNV-1a, 64 bits: a cache key for busybox's bytes, not a security measure. */
-static int hash_file(const char *path, uint64_t *h)
-{
-	unsigned char buf[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	*h = 0xcbf29ce484222325ull;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		for (ssize_t i = 0; i < n; i++)
-			*h = (*h ^ buf[i]) * 0x100000001b3ull;
-	close(fd);
-	return n < 0 ? -EIO : 0;
-}
-
 static int write_file(const char *path, const char *text, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -491,7 +474,7 @@ int image__default(char *path, size_t len, bool rebuild)
 
 	if (!busybox || !*busybox)
 		busybox = "/bin/busybox";
-	err = hash_file(busybox, &hash);
+	err = util__hash_file(busybox, &hash);
 	if (err) {
 		pr_err("cannot read %s (%s): install Debian's busybox-static", busybox,
 		       strerror(-err));

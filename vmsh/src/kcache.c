@@ -51,9 +51,7 @@ static int ksymtab_hash(const struct guest_mem *m, const struct guest_mmu *mmu,
 	if (!buf)
 		return -ENOMEM;
 	err = guest__read_virt(m, mmu, va, buf, len);
-	*h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; !err && i < len; i++)
-		*h = (*h ^ buf[i]) * 0x100000001b3ull;
+	*h = util__fnv1a(UTIL_FNV1A_INIT, buf, err ? 0 : len);
 	free(buf);
 	return err;
 }

@@ -17,7 +17,9 @@
 
 #include <bpf/libbpf.h>
 #include <linux/kvm.h>
+#include <limits.h>
 
+#include "hostbtf.h"
 #include "memslots.h"
 #include "util.h"
 
@@ -198,10 +200,73 @@ struct memslots_probe {
 	pid_t pid;
 };
 
+/*
+ * The probe's skeleton, opened with the kernel's types cut down to what it
+ * relocates (hostbtf.h) where they can be had: then libbpf need not parse
+ * the kernel's whole BTF. @btf_path: what was used ("" for libbpf's own).
+ */
+static struct memslots_bpf *open_skel(char *btf_path, size_t len)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts);
+	struct memslots_bpf *skel;
+	size_t obj_len;
+	const void *obj = memslots_bpf__elf_bytes(&obj_len);
+	int err = hostbtf__get(obj, obj_len, "kvm", NULL, btf_path, len);
+
+	if (err == -ENOENT) {
+		skel = memslots_bpf__open();
+		if (!skel)
+			return NULL;
+		err = hostbtf__get(obj, obj_len, "kvm", bpf_object__btf(skel->obj), btf_path, len);
+		if (err) {
+			pr_debug("memslots: no cut-down kernel types (%s)", strerror(-err));
+			btf_path[0] = '\0';
+			return skel;
+		}
+		memslots_bpf__destroy(skel);
+	}
+	if (err) {
+		btf_path[0] = '\0';
+		return memslots_bpf__open();
+	}
+	opts.btf_custom_path = btf_path;
+	return memslots_bpf__open_opts(&opts);
+}
+
+/* The skeleton, opened and loaded; NULL with errno set (said with -vv by libbpf). */
+static struct memslots_bpf *load_skel(pid_t pid, bool cut_types)
+{
+	char btf_path[PATH_MAX] = "";
+	struct memslots_bpf *skel = cut_types ? open_skel(btf_path, sizeof(btf_path))
+					      : memslots_bpf__open();
+	int err;
+
+	if (!skel)
+		return NULL;
+	skel->rodata->target_tgid = (uint32_t)pid;
+	skel->rodata->cmd_set_region = KVM_SET_USER_MEMORY_REGION;
+	skel->rodata->cmd_set_region2 = MEMSLOTS_SET_REGION2;
+	err = memslots_bpf__load(skel);
+	hostbtf__put(btf_path);
+	if (!err)
+		return skel;
+	memslots_bpf__destroy(skel);
+	if (btf_path[0]) {
+		/* what the cut-down types lack, the whole BTF may have: try that */
+		pr_debug("memslots: the load with %s failed (%s); with the kernel's whole BTF",
+			 btf_path, strerror(-err));
+		if (strncmp(btf_path, "/proc/", 6))
+			unlink(btf_path);
+		return load_skel(pid, false);
+	}
+	errno = -err;
+	return NULL;
+}
+
 int memslots__open(pid_t pid, struct memslots_probe **out)
 {
 	struct memslots_probe *p;
-	uint64_t t0 = util__now_ns(), t1, t2;
+	uint64_t t0 = util__now_ns(), t1;
 	int err;
 
 	*out = NULL;
@@ -219,32 +284,22 @@ int memslots__open(pid_t pid, struct memslots_probe **out)
 	}
 	p->pid = pid;
 	libbpf_set_print(libbpf_print);
-	p->skel = memslots_bpf__open();
+	p->skel = load_skel(pid, true);
 	if (!p->skel) {
 		err = -errno;
-		pr_err("unable to open the memslots BPF object: %s", strerror(-err));
-		goto fail;
-	}
-	p->skel->rodata->target_tgid = (uint32_t)pid;
-	p->skel->rodata->cmd_set_region = KVM_SET_USER_MEMORY_REGION;
-	p->skel->rodata->cmd_set_region2 = MEMSLOTS_SET_REGION2;
-	t1 = util__now_ns();
-	err = memslots_bpf__load(p->skel);
-	if (err) {
 		pr_err("unable to load the memslots BPF program: %s "
 		       "(needs Linux >= 5.17, BTF for kvm, CAP_BPF and CAP_PERFMON; -vv shows why)",
 		       strerror(-err));
 		goto fail;
 	}
-	t2 = util__now_ns();
+	t1 = util__now_ns();
 	err = memslots_bpf__attach(p->skel);
 	if (err) {
 		pr_err("unable to attach a kprobe to kvm_vm_ioctl: %s", strerror(-err));
 		goto fail;
 	}
-	pr_debug("memslots: BPF probe opened in %.1f ms, loaded in %.1f ms, attached in %.1f ms",
-		 (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6,
-		 (double)(util__now_ns() - t2) / 1e6);
+	pr_debug("memslots: BPF probe loaded in %.1f ms, attached in %.1f ms",
+		 (double)(t1 - t0) / 1e6, (double)(util__now_ns() - t1) / 1e6);
 	*out = p;
 	return 0;
 fail:
