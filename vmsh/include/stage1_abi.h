@@ -49,7 +49,7 @@
 #include <stdint.h>
 
 #define STAGE1_ABI_MAGIC 0x3147545348534d56ULL /* "VMSHSTG1" in memory */
-#define STAGE1_ABI_VERSION 2
+#define STAGE1_ABI_VERSION 3
 
 #define STAGE1_MAX_DEVICES 4
 #define STAGE1_MAX_MODULES 4
@@ -118,6 +118,7 @@ enum stage1_state {
 	STAGE1_STOPPING = 8, /* STOP seen */
 	STAGE1_DONE = 9,
 	STAGE1_ERROR = 10, /* failed_step and error say why; devices unregistered */
+	STAGE1_STATES
 };
 
 /* Where it failed (failed_step); error holds the negative errno. */
@@ -186,6 +187,10 @@ struct stage1_abi {
 
 	/* Config, continued (version 2), written by vmsh with the rest. */
 	struct stage1_layout layout;
+
+	/* Run time, stage1 -> vmsh (version 3): the guest's monotonic clock (ns)
+	 * when each state was set, 0 if never (the final one is not stamped). */
+	uint64_t state_ns[STAGE1_STATES];
 };
 
 /* The layout is an ABI between two separately built programs: pin it. */
@@ -214,7 +219,8 @@ _Static_assert(offsetof(struct stage1_abi, entered) == 648, "stage1_abi layout")
 _Static_assert(offsetof(struct stage1_abi, work) == 656, "stage1_abi layout");
 _Static_assert(offsetof(struct stage1_abi, layout) == 912, "stage1_abi layout");
 _Static_assert(sizeof(struct stage1_layout) == 32, "stage1_layout layout");
-_Static_assert(sizeof(struct stage1_abi) == 944, "stage1_abi layout");
+_Static_assert(offsetof(struct stage1_abi, state_ns) == 944, "stage1_abi layout");
+_Static_assert(sizeof(struct stage1_abi) == 1040, "stage1_abi layout"); /* 16-aligned */
 #endif /* __ASSEMBLER__ */
 
 #endif

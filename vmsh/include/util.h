@@ -27,16 +27,19 @@ extern unsigned long vmsh_ptrace_requests;
 		if (vmsh_verbose >= 1)                                                             \
 			fprintf(stderr, "vmsh: " fmt "\n", ##__VA_ARGS__);                         \
 	} while (0)
+/* -vv: each line with the milliseconds since vmsh started, to see where time goes */
 #define pr_debug(fmt, ...)                                                                         \
 	do {                                                                                       \
 		if (vmsh_verbose >= 2)                                                             \
-			fprintf(stderr, "vmsh: " fmt "\n", ##__VA_ARGS__);                         \
+			fprintf(stderr, "vmsh: [%8.1f] " fmt "\n", util__uptime_ms(), ##__VA_ARGS__); \
 	} while (0)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t util__now_ns(void);
+/* Milliseconds since the first call (pr_debug's first line). */
+double util__uptime_ms(void);
 
 /* FNV-1a, 64 bits, continued from @h (UTIL_FNV1A_INIT to start): cache keys, not security. */
 #define UTIL_FNV1A_INIT 0xcbf29ce484222325ull

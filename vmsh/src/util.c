@@ -66,6 +66,16 @@ uint64_t util__now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+double util__uptime_ms(void)
+{
+	static uint64_t start;
+	uint64_t now = util__now_ns();
+
+	if (!start)
+		start = now;
+	return (double)(now - start) / 1e6;
+}
+
 uint64_t util__fnv1a(uint64_t h, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;

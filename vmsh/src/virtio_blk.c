@@ -67,7 +67,17 @@
 #define SECTOR_SIZE 512
 #define VBLK_CHUNK (2 * 1024 * 1024)
 #define VBLK_HDR_SIZE 16
-#define VBLK_CONFIG_SIZE 16 /* capacity, size_max, seg_max */
+/* capacity, size_max, seg_max, geometry, blk_size and the topology up to opt_io_size */
+#define VBLK_CONFIG_SIZE 32
+/*
+ * The optimal I/O size the device says it has (VIRTIO_BLK_F_TOPOLOGY), in
+ * 512-byte sectors: Linux (5.4 on) reads ahead twice that on the disk, 2 MiB
+ * instead of 128 KiB. A tools image is read, not written, mostly through
+ * page faults of programs starting (read-around): a static busybox of 2 MiB
+ * then comes in 2 requests, not ~20 one after another. O_DIRECT I/O is not
+ * read ahead, so the benchmark's requests are the same either way.
+ */
+#define VBLK_OPT_IO_SECTORS 2048
 
 struct vblk {
 	struct virtio_dev dev;
@@ -321,6 +331,9 @@ static int vblk__request(struct vblk *b, const struct virtq_chain *c, uint32_t *
 	type = le32toh(hdr.type);
 	sector = le64toh(hdr.sector);
 	data_len = c->in_len - 1;
+	pr_debug("virtio-blk: request %u: type %u, sector %llu, %llu bytes in, %llu out", c->head,
+		 type, (unsigned long long)sector, (unsigned long long)data_len,
+		 (unsigned long long)c->out_len);
 
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
@@ -449,9 +462,10 @@ static int vblk__check_opts(const struct virtio_blk_opts *o, uint64_t *file_byte
 
 int virtio_blk__create(struct virtio_dev **out, const struct virtio_blk_opts *opts)
 {
-	uint64_t features = 1ULL << VIRTIO_BLK_F_SEG_MAX | 1ULL << VIRTIO_BLK_F_FLUSH;
+	uint64_t features = 1ULL << VIRTIO_BLK_F_SEG_MAX | 1ULL << VIRTIO_BLK_F_FLUSH |
+			    1ULL << VIRTIO_BLK_F_TOPOLOGY;
 	uint64_t file_bytes, cap;
-	uint32_t seg_max;
+	uint32_t seg_max, opt_io;
 	struct vblk *b;
 	int ret;
 
@@ -493,6 +507,8 @@ int virtio_blk__create(struct virtio_dev **out, const struct virtio_blk_opts *op
 	seg_max = htole32(VIRTIO_QUEUE_MAX_SIZE - 2);
 	memcpy(b->config + offsetof(struct virtio_blk_config, capacity), &cap, sizeof(cap));
 	memcpy(b->config + offsetof(struct virtio_blk_config, seg_max), &seg_max, sizeof(seg_max));
+	opt_io = htole32(VBLK_OPT_IO_SECTORS);
+	memcpy(b->config + offsetof(struct virtio_blk_config, opt_io_size), &opt_io, sizeof(opt_io));
 	virtio_dev__init(&b->dev, "virtio-blk", VIRTIO_ID_BLOCK, &vblk_ops, &opts->host, features,
 			 1, b->config, sizeof(b->config));
 	*out = &b->dev;

@@ -32,6 +32,7 @@ STAGE1_IMPORT(call_usermodehelper)
 STAGE1_IMPORT(find_get_pid)
 STAGE1_IMPORT(kill_pid)
 STAGE1_IMPORT(put_pid)
+STAGE1_IMPORT(ktime_get_mono_fast_ns)
 /* memcpy: the worker's final store (entry.S); irq_work_queue: the entry's */
 STAGE1_IMPORT(memcpy)
 STAGE1_IMPORT(irq_work_queue)

@@ -115,6 +115,8 @@ extern int call_usermodehelper(const char *path, char **argv, char **envp, int w
 extern struct pid *find_get_pid(int nr);
 extern int kill_pid(struct pid *pid, int sig, int priv);
 extern void put_pid(struct pid *pid);
+/* NMI-safe: stage1's entry may run where the timekeeper's own writer was stopped. */
+extern uint64_t ktime_get_mono_fast_ns(void) __attribute__((weak));
 
 void stage1_enter(void);
 void stage1_irq_work(struct irq_work *iw);
@@ -158,6 +160,8 @@ static bool is_err(const void *p)
 
 static void set_state(uint32_t state)
 {
+	if (state < STAGE1_STATES && ktime_get_mono_fast_ns)
+		WRITE_ONCE(stage1_abi.state_ns[state], ktime_get_mono_fast_ns());
 	barrier();
 	WRITE_ONCE(stage1_abi.state, state);
 	barrier();

@@ -535,6 +535,7 @@ static void test_registers(void **state)
 	f |= rd(VIRTIO_MMIO_DEVICE_FEATURES);
 	assert_true(f & 1ULL << VIRTIO_F_VERSION_1);
 	assert_true(f & 1ULL << VIRTIO_BLK_F_FLUSH);
+	assert_true(f & 1ULL << VIRTIO_BLK_F_TOPOLOGY);
 	assert_false(f & 1ULL << VIRTIO_BLK_F_RO);
 	assert_true(f & 1ULL << VIRTIO_RING_F_EVENT_IDX);
 	assert_false(f & (1ULL << VIRTIO_RING_F_INDIRECT_DESC | 1ULL << 35 /* IN_ORDER */));
@@ -554,10 +555,13 @@ static void test_registers(void **state)
 	assert_int_equal(b, (FILE_SECTORS + CTL_SECTORS) >> 8);
 	assert_int_equal(virtio_mmio__read(dev, 0x10c, &seg, 2), 0);
 	assert_int_equal(le16toh(seg), 254);
+	/* the topology's optimal I/O size (sectors): the guest reads ahead twice that */
+	assert_int_equal(virtio_mmio__read(dev, 0x11c, &v, 4), 0);
+	assert_int_equal(le32toh(v), 2048);
 	memset(z, 0xff, sizeof(z));
-	assert_int_equal(virtio_mmio__read(dev, 0x10c, z, 8), -EINVAL);
+	assert_int_equal(virtio_mmio__read(dev, 0x11c, z, 8), -EINVAL);
 	assert_int_equal(virtio_mmio__read(dev, 0x100, z, 3), -EINVAL);
-	assert_int_equal(virtio_mmio__read(dev, 0x110, z, 1), -EINVAL);
+	assert_int_equal(virtio_mmio__read(dev, 0x120, z, 1), -EINVAL);
 	assert_int_equal(virtio_mmio__read(dev, 0xfff, z, 1), -EINVAL);
 	assert_int_equal(virtio_mmio__read(dev, 0x1000, z, 4), -EINVAL);
 	for (int i = 0; i < 8; i++)
