@@ -38,8 +38,8 @@ struct btf;
  * (/proc/self/fd/N, closed by hostbtf__put). 0 or a negative errno; on an
  * error the caller loads with libbpf's own search.
  */
-int hostbtf__get(const void *obj_bytes, size_t obj_len, const char *module,
-		 const struct btf *local, char *path, size_t len);
+int hostbtf__get(const void *obj_bytes, size_t obj_len, const char *module, const struct btf *local,
+		 char *path, size_t len);
 /* Releases what hostbtf__get() left open for @path (if anything). */
 void hostbtf__put(const char *path);
 

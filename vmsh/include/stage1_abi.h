@@ -220,7 +220,8 @@ _Static_assert(offsetof(struct stage1_abi, work) == 656, "stage1_abi layout");
 _Static_assert(offsetof(struct stage1_abi, layout) == 912, "stage1_abi layout");
 _Static_assert(sizeof(struct stage1_layout) == 32, "stage1_layout layout");
 _Static_assert(offsetof(struct stage1_abi, state_ns) == 944, "stage1_abi layout");
-_Static_assert(sizeof(struct stage1_abi) == 1040, "stage1_abi layout"); /* 16-aligned */
+/* padded to work's 16-byte alignment */
+_Static_assert(sizeof(struct stage1_abi) == 1040, "stage1_abi layout");
 #endif /* __ASSEMBLER__ */
 
 #endif

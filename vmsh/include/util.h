@@ -31,7 +31,8 @@ extern unsigned long vmsh_ptrace_requests;
 #define pr_debug(fmt, ...)                                                                         \
 	do {                                                                                       \
 		if (vmsh_verbose >= 2)                                                             \
-			fprintf(stderr, "vmsh: [%8.1f] " fmt "\n", util__uptime_ms(), ##__VA_ARGS__); \
+			fprintf(stderr, "vmsh: [%8.1f] " fmt "\n", util__uptime_ms(),              \
+				##__VA_ARGS__);                                                    \
 	} while (0)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

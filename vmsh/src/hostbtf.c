@@ -99,10 +99,9 @@ static int make_composite(struct projection *p, uint32_t local_id, uint32_t kern
 		mem[n++] = (struct out_member){ name, id, bit_off, bit_size };
 	}
 	qsort(mem, n, sizeof(mem[0]), cmp_bit_off);
-	id = btf_is_union(kt) ? btf__add_union(p->out, btf__name_by_offset(p->kern, kt->name_off),
-					       kt->size)
-			      : btf__add_struct(p->out, btf__name_by_offset(p->kern, kt->name_off),
-						kt->size);
+	id = btf_is_union(kt)
+		 ? btf__add_union(p->out, btf__name_by_offset(p->kern, kt->name_off), kt->size)
+		 : btf__add_struct(p->out, btf__name_by_offset(p->kern, kt->name_off), kt->size);
 	for (unsigned i = 0; id > 0 && i < n; i++)
 		if (btf__add_field(p->out, mem[i].name, mem[i].type, mem[i].bit_off,
 				   mem[i].bit_size))
@@ -132,15 +131,16 @@ static int map_type(struct projection *p, uint32_t local_id, uint32_t kern_id)
 		return p->void_ptr;
 	}
 	if ((btf_is_int(lt) || btf_is_enum(lt)) && btf_is_int(kt))
-		return btf__add_int(p->out, btf__name_by_offset(p->kern, kt->name_off), (size_t)kt->size,
-				    btf_int_encoding(kt));
+		return btf__add_int(p->out, btf__name_by_offset(p->kern, kt->name_off),
+				    (size_t)kt->size, btf_int_encoding(kt));
 	if ((btf_is_int(lt) || btf_is_enum(lt)) && (btf_is_enum(kt) || btf_is_enum64(kt)))
 		return btf__add_int(p->out, "int", (size_t)kt->size, BTF_INT_SIGNED);
 	if (btf_is_array(lt) && btf_is_array(kt)) {
 		int elem = map_type(p, btf_array(lt)->type, btf_array(kt)->type);
 
-		return elem < 0 ? elem
-				: btf__add_array(p->out, p->index_type, elem, btf_array(kt)->nelems);
+		return elem < 0
+			   ? elem
+			   : btf__add_array(p->out, p->index_type, elem, btf_array(kt)->nelems);
 	}
 	if ((btf_is_struct(lt) || btf_is_union(lt)) && (btf_is_struct(kt) || btf_is_union(kt)))
 		return make_composite(p, (uint32_t)l, (uint32_t)k);
@@ -293,8 +293,8 @@ static int store(const void *data, size_t size, char *path, size_t len, bool hav
 	return 0;
 }
 
-int hostbtf__get(const void *obj_bytes, size_t obj_len, const char *module,
-		 const struct btf *local, char *path, size_t len)
+int hostbtf__get(const void *obj_bytes, size_t obj_len, const char *module, const struct btf *local,
+		 char *path, size_t len)
 {
 	struct btf *vmlinux = NULL, *mod = NULL, *cut = NULL;
 	char mod_path[256];

@@ -237,8 +237,8 @@ static struct memslots_bpf *open_skel(char *btf_path, size_t len)
 static struct memslots_bpf *load_skel(pid_t pid, bool cut_types)
 {
 	char btf_path[PATH_MAX] = "";
-	struct memslots_bpf *skel = cut_types ? open_skel(btf_path, sizeof(btf_path))
-					      : memslots_bpf__open();
+	struct memslots_bpf *skel =
+	    cut_types ? open_skel(btf_path, sizeof(btf_path)) : memslots_bpf__open();
 	int err;
 
 	if (!skel)

@@ -508,7 +508,8 @@ int virtio_blk__create(struct virtio_dev **out, const struct virtio_blk_opts *op
 	memcpy(b->config + offsetof(struct virtio_blk_config, capacity), &cap, sizeof(cap));
 	memcpy(b->config + offsetof(struct virtio_blk_config, seg_max), &seg_max, sizeof(seg_max));
 	opt_io = htole32(VBLK_OPT_IO_SECTORS);
-	memcpy(b->config + offsetof(struct virtio_blk_config, opt_io_size), &opt_io, sizeof(opt_io));
+	memcpy(b->config + offsetof(struct virtio_blk_config, opt_io_size), &opt_io,
+	       sizeof(opt_io));
 	virtio_dev__init(&b->dev, "virtio-blk", VIRTIO_ID_BLOCK, &vblk_ops, &opts->host, features,
 			 1, b->config, sizeof(b->config));
 	*out = &b->dev;

@@ -53,8 +53,7 @@ static const void *memslots_bytes(size_t *len)
 }
 
 /* @name's member @member in @btf: its bit offset, or -1. */
-static long member_bits(const struct btf *btf, const char *name, const char *member,
-			uint32_t *type)
+static long member_bits(const struct btf *btf, const char *name, const char *member, uint32_t *type)
 {
 	int id = btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT);
 	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, (uint32_t)id) : NULL;
