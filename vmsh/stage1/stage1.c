@@ -43,6 +43,7 @@
 #define O_CREAT 0100
 #define O_EXCL 0200
 #define O_TRUNC 01000
+#define O_RDONLY 0
 #define SIGTERM 15
 #define UMH_WAIT_EXEC 1
 #define UMH_WAIT_PROC 2
@@ -111,6 +112,7 @@ extern void platform_device_unregister(struct platform_device *pdev);
 extern struct file *filp_open(const char *filename, int flags, unsigned short mode);
 extern int filp_close(struct file *filp, void *id);
 extern long kernel_write(struct file *file, const void *buf, size_t count, long long *pos);
+extern long kernel_read(struct file *file, void *buf, size_t count, long long *pos);
 extern int call_usermodehelper(const char *path, char **argv, char **envp, int wait);
 extern struct pid *find_get_pid(int nr);
 extern int kill_pid(struct pid *pid, int sig, int priv);
@@ -407,12 +409,51 @@ static int wait_pid(uint32_t ms)
 	}
 }
 
+/*
+ * Whether the guest has module @name already, loaded and live or built in
+ * (sysfs has /sys/module/NAME then, a loadable module's with an initstate):
+ * modprobe would then be a process started for nothing, ~20-30 ms each in
+ * the nested lab, on every attach after the first. A module still coming
+ * (or going), or no sysfs at /sys, is left to modprobe as before.
+ */
+static bool module_present(const char *name)
+{
+	static const char sys[] = "/sys/module/", state[] = "/initstate";
+	char path[sizeof(sys) + STAGE1_MODULE_LEN + sizeof(state)], buf[8];
+	long long pos = 0;
+	struct file *f;
+	size_t n = 0;
+	long got;
+
+	for (size_t i = 0; sys[i]; i++)
+		path[n++] = sys[i];
+	for (size_t i = 0; i < STAGE1_MODULE_LEN && name[i]; i++)
+		path[n++] = name[i];
+	for (size_t i = 0; i < sizeof(state); i++)
+		path[n + i] = state[i];
+	f = filp_open(path, O_RDONLY, 0);
+	if (!is_err(f)) {
+		got = kernel_read(f, buf, sizeof(buf), &pos);
+		filp_close(f, NULL);
+		return got >= 4 && buf[0] == 'l' && buf[1] == 'i' && buf[2] == 'v' &&
+		       buf[3] == 'e';
+	}
+	path[n] = '\0'; /* no initstate: built in, if the directory is there */
+	f = filp_open(path, O_RDONLY, 0);
+	if (is_err(f))
+		return false;
+	filp_close(f, NULL);
+	return true;
+}
+
 static void request_modules(void)
 {
 	for (uint32_t i = 0; i < stage1_abi.nmodules; i++) {
 		int ret = -EINVAL;
 
-		if (__request_module)
+		if (module_present(stage1_abi.modules[i]))
+			ret = 0;
+		else if (__request_module)
 			ret = __request_module(true, "%s", stage1_abi.modules[i]);
 		/* Not fatal: the driver may be built in. */
 		WRITE_ONCE(stage1_abi.module_err[i], ret);

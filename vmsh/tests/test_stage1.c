@@ -86,6 +86,9 @@ static struct {
 	bool stop_when_ready, gone_on_kill;
 	int add_error_at; /* platform_device_add of this device index fails; -1 */
 	int etxtbsy, exec_error, module_error;
+	/* /sys/module as the guest has it: "NAME=STATE" (live, coming) or "NAME" (built in) */
+	const char *sysmod[STAGE1_MAX_MODULES];
+	unsigned sysfs_opens;
 	/* record */
 	uint32_t slept_ms, states_seen;
 	unsigned queued, order;
@@ -224,8 +227,40 @@ static void fake_pdev_unregister(struct fake_pdev *p)
 	K.unregister_order[K.nunregistered++] = (unsigned)(p - K.pdevs);
 }
 
+/* An open file of /sys/module: the state its initstate reads. */
+static struct sysfs_file {
+	const char *state;
+} sysfs_file;
+
+/* /sys/module/NAME[/initstate] as K.sysmod has them; NULL: no such file. */
+static struct sysfs_file *fake_sysfs_open(const char *path)
+{
+	const char *name = path + strlen("/sys/module/"), *slash = strchr(name, '/');
+	size_t len = slash ? (size_t)(slash - name) : strlen(name);
+
+	K.sysfs_opens++;
+	assert_true(!slash || !strcmp(slash, "/initstate"));
+	for (unsigned i = 0; i < STAGE1_MAX_MODULES && K.sysmod[i]; i++) {
+		const char *m = K.sysmod[i], *eq = strchr(m, '=');
+
+		if (strncmp(m, name, len) || (m[len] != '\0' && m[len] != '='))
+			continue;
+		if (slash && !eq)
+			return NULL; /* built in: no initstate */
+		sysfs_file.state = eq ? eq + 1 : NULL;
+		return &sysfs_file;
+	}
+	return NULL;
+}
+
 static void *fake_filp_open(const char *path, int flags, unsigned short mode)
 {
+	if (!strncmp(path, "/sys/module/", strlen("/sys/module/"))) {
+		void *f = fake_sysfs_open(path);
+
+		assert_int_equal(flags, 0);
+		return f ? f : (void *)(intptr_t)-ENOENT;
+	}
 	snprintf(K.path, sizeof(K.path), "%s", path);
 	K.open_flags = flags;
 	K.open_mode = mode;
@@ -246,8 +281,22 @@ static long fake_kernel_write(void *f, const void *buf, size_t count, long long 
 	return (long)count;
 }
 
+static long fake_kernel_read(void *f, void *buf, size_t count, long long *pos)
+{
+	size_t n;
+
+	assert_ptr_equal(f, &sysfs_file);
+	assert_non_null(sysfs_file.state);
+	n = strlen(sysfs_file.state) < count ? strlen(sysfs_file.state) : count;
+	memcpy(buf, sysfs_file.state, n);
+	*pos += (long long)n;
+	return (long)n;
+}
+
 static int fake_filp_close(void *f, void *id)
 {
+	if (f == &sysfs_file)
+		return 0;
 	assert_ptr_equal(f, &K.opened);
 	assert_null(id);
 	K.closed++;
@@ -363,6 +412,7 @@ static const struct {
 	{ "filp_open", (void *)fake_filp_open },
 	{ "filp_close", (void *)fake_filp_close },
 	{ "kernel_write", (void *)fake_kernel_write },
+	{ "kernel_read", (void *)fake_kernel_read },
 	{ "call_usermodehelper", (void *)fake_call_usermodehelper },
 	{ "find_get_pid", (void *)fake_find_get_pid },
 	{ "kill_pid", (void *)fake_kill_pid },
@@ -584,6 +634,34 @@ static void test_worker_runs_and_stops(void **state)
 	assert_int_equal(K.killed, 1);
 	assert_int_equal(K.kill_sig, 15);
 	assert_int_equal(K.got_pid, K.put_pid);
+}
+
+/*
+ * Modules the guest has already (live, or built in: /sys/module without an
+ * initstate) are not asked for again; one still coming is.
+ */
+static void test_worker_skips_present_modules(void **state)
+{
+	struct run *r = *state;
+	const struct stage1_abi *a = K.abi;
+
+	K.go_at_ms = 10;
+	K.stop_when_ready = true;
+	K.gone_on_kill = true;
+	K.sysmod[0] = "virtio_mmio=live";
+	K.sysmod[1] = "virtio_blk";
+	K.sysmod[2] = "virtio_console=coming";
+	enter(r);
+	run_worker();
+
+	assert_int_equal(a->state, STAGE1_DONE);
+	assert_int_equal(K.nmodules, 1);
+	assert_string_equal(K.modules[0], "virtio_console");
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(a->module_err[i], 0);
+	/* live: its initstate; built in: initstate, then the directory; coming: initstate */
+	assert_int_equal(K.sysfs_opens, 4);
+	assert_int_equal(K.opened, 1); /* stage2's file only */
 }
 
 static void test_worker_go_timeout(void **state)
@@ -824,6 +902,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_runs_and_stops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_worker_skips_present_modules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_go_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_stop_before_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_device_fails, setup, teardown),
