@@ -435,8 +435,7 @@ static bool module_present(const char *name)
 	if (!is_err(f)) {
 		got = kernel_read(f, buf, sizeof(buf), &pos);
 		filp_close(f, NULL);
-		return got >= 4 && buf[0] == 'l' && buf[1] == 'i' && buf[2] == 'v' &&
-		       buf[3] == 'e';
+		return got >= 4 && buf[0] == 'l' && buf[1] == 'i' && buf[2] == 'v' && buf[3] == 'e';
 	}
 	path[n] = '\0'; /* no initstate: built in, if the directory is there */
 	f = filp_open(path, O_RDONLY, 0);
