@@ -22,6 +22,7 @@
 #ifndef VMSH_HOSTBTF_H
 #define VMSH_HOSTBTF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct btf;
@@ -40,8 +41,12 @@ struct btf;
  */
 int hostbtf__get(const void *obj_bytes, size_t obj_len, const char *module, const struct btf *local,
 		 char *path, size_t len);
-/* Releases what hostbtf__get() left open for @path (if anything). */
-void hostbtf__put(const char *path);
+/*
+ * Releases what hostbtf__get() left open for @path (if anything); @failed:
+ * a load with it failed, so a cached file is removed (the next get makes it
+ * afresh, and the caller loads with libbpf's own search meanwhile).
+ */
+void hostbtf__put(const char *path, bool failed);
 
 /*
  * The cut-down BTF itself: for @local's named structs and unions, the types

@@ -45,6 +45,8 @@ double util__uptime_ms(void);
 /* FNV-1a, 64 bits, continued from @h (UTIL_FNV1A_INIT to start): cache keys, not security. */
 #define UTIL_FNV1A_INIT 0xcbf29ce484222325ull
 uint64_t util__fnv1a(uint64_t h, const void *buf, size_t len);
+/* All of @len bytes at @off, through short writes and EINTR; 0 or a negative errno. */
+int util__pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 /* FNV-1a of a whole file into *h; 0 or a negative errno. */
 int util__hash_file(const char *path, uint64_t *h);
 

@@ -257,22 +257,6 @@ bool core__is_zero(const void *p, size_t len)
 	return true;
 }
 
-static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -ENOSPC;
-		p += n, len -= (size_t)n, off += (uint64_t)n;
-	}
-	return 0;
-}
-
 int core__write_sparse(int fd, uint64_t off, const uint8_t *buf, size_t len, uint64_t *written)
 {
 	size_t i = 0;
@@ -297,7 +281,7 @@ int core__write_sparse(int fd, uint64_t off, const uint8_t *buf, size_t len, uin
 				break;
 			i += n;
 		}
-		int err = pwrite_all(fd, buf + start, i - start, off + start);
+		int err = util__pwrite_all(fd, buf + start, i - start, off + start);
 		if (err)
 			return err;
 		*written += i - start;

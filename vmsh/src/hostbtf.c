@@ -179,10 +179,13 @@ fail:
 	return NULL;
 }
 
-/* This boot, @module's BTF and the object: what the cut-down BTF depends on. */
-static int cache_key(const void *obj, size_t obj_len, const char *module, uint64_t *key)
+/*
+ * This boot, the module's BTF (@mod_path, NULL for none) and the object:
+ * what the cut-down BTF depends on.
+ */
+static int cache_key(const void *obj, size_t obj_len, const char *mod_path, uint64_t *key)
 {
-	char boot_id[64] = "", path[256];
+	char boot_id[64] = "";
 	uint64_t mod = 0;
 	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
 
@@ -193,8 +196,7 @@ static int cache_key(const void *obj, size_t obj_len, const char *module, uint64
 		return -EIO;
 	}
 	fclose(f);
-	snprintf(path, sizeof(path), "/sys/kernel/btf/%s", module ? module : "");
-	if (module && util__hash_file(path, &mod))
+	if (mod_path && util__hash_file(mod_path, &mod))
 		mod = 0; /* built in (or not loaded): its types are vmlinux's */
 	*key = util__fnv1a(UTIL_FNV1A_INIT, boot_id, strlen(boot_id));
 	*key = util__fnv1a(*key, &mod, sizeof(mod));
@@ -242,23 +244,6 @@ static void remove_others(const char *path)
 		closedir(d);
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* @data into the cache at @path (renamed into place), else into a memfd @path then names. */
 static int store(const void *data, size_t size, char *path, size_t len, bool have_path)
 {
@@ -269,7 +254,7 @@ static int store(const void *data, size_t size, char *path, size_t len, bool hav
 		snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
 		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd >= 0) {
-			err = write_all(fd, data, size);
+			err = util__pwrite_all(fd, data, size, 0);
 			if (close(fd) && !err)
 				err = -errno;
 			if (!err && !rename(tmp, path)) {
@@ -284,7 +269,7 @@ static int store(const void *data, size_t size, char *path, size_t len, bool hav
 	fd = memfd_create("vmsh-hostbtf", MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	err = write_all(fd, data, size);
+	err = util__pwrite_all(fd, data, size, 0);
 	if (err) {
 		close(fd);
 		return err;
@@ -302,8 +287,10 @@ int hostbtf__get(const void *obj_bytes, size_t obj_len, const char *module, cons
 	uint32_t size;
 	uint64_t key = 0;
 	bool have_path;
-	int err = cache_key(obj_bytes, obj_len, module, &key);
+	int err;
 
+	snprintf(mod_path, sizeof(mod_path), "/sys/kernel/btf/%s", module ? module : "");
+	err = cache_key(obj_bytes, obj_len, module ? mod_path : NULL, &key);
 	if (err)
 		return err;
 	have_path = !cache_path(key, path, len, local != NULL);
@@ -316,7 +303,6 @@ int hostbtf__get(const void *obj_bytes, size_t obj_len, const char *module, cons
 	vmlinux = btf__load_vmlinux_btf();
 	if (!vmlinux)
 		return -errno;
-	snprintf(mod_path, sizeof(mod_path), "/sys/kernel/btf/%s", module ? module : "");
 	if (module && !access(mod_path, R_OK)) {
 		mod = btf__load_module_btf(module, vmlinux);
 		if (!mod) {
@@ -340,10 +326,12 @@ out:
 	return err;
 }
 
-void hostbtf__put(const char *path)
+void hostbtf__put(const char *path, bool failed)
 {
 	int fd;
 
 	if (sscanf(path, "/proc/self/fd/%d", &fd) == 1)
 		close(fd);
+	else if (failed && path[0])
+		unlink(path);
 }

@@ -247,7 +247,7 @@ static struct memslots_bpf *load_skel(pid_t pid, bool cut_types)
 	skel->rodata->cmd_set_region = KVM_SET_USER_MEMORY_REGION;
 	skel->rodata->cmd_set_region2 = MEMSLOTS_SET_REGION2;
 	err = memslots_bpf__load(skel);
-	hostbtf__put(btf_path);
+	hostbtf__put(btf_path, err != 0);
 	if (!err)
 		return skel;
 	memslots_bpf__destroy(skel);
@@ -255,8 +255,6 @@ static struct memslots_bpf *load_skel(pid_t pid, bool cut_types)
 		/* what the cut-down types lack, the whole BTF may have: try that */
 		pr_debug("memslots: the load with %s failed (%s); with the kernel's whole BTF",
 			 btf_path, strerror(-err));
-		if (strncmp(btf_path, "/proc/", 6))
-			unlink(btf_path);
 		return load_skel(pid, false);
 	}
 	errno = -err;

@@ -85,6 +85,25 @@ uint64_t util__fnv1a(uint64_t h, const void *buf, size_t len)
 	return h;
 }
 
+int util__pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ENOSPC;
+		p += n, len -= (size_t)n, off += (uint64_t)n;
+	}
+	return 0;
+}
+
 int util__hash_file(const char *path, uint64_t *h)
 {
 	unsigned char buf[65536];

@@ -224,7 +224,7 @@ static void cache(void **state)
 	btf__free(btf);
 	assert_int_equal(hostbtf__get(bytes, len, "kvm", NULL, again, sizeof(again)), 0);
 	assert_string_equal(again, path);
-	hostbtf__put(again);
+	hostbtf__put(again, false);
 
 	/* a cache directory that cannot be made: a temporary copy, released by put */
 	snprintf(stale, sizeof(stale), "%s/file", dir);
@@ -239,7 +239,7 @@ static void cache(void **state)
 	btf = btf__parse(path, NULL);
 	assert_non_null(btf);
 	btf__free(btf);
-	hostbtf__put(path);
+	hostbtf__put(path, false);
 	assert_int_not_equal(access(path, F_OK), 0);
 
 	bpf_object__close(obj);
