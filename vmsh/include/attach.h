@@ -67,9 +67,12 @@ struct attach {
 	uint64_t abi_gpa;
 	struct pagemap_undo undo;
 	bool mapped;
-	uint32_t gsi;
-	struct guestram_eventfd irq;
-	bool irq_assigned;
+	/* each device's interrupt line (irqline.c: two where two are free) */
+	struct attach_irq {
+		uint32_t gsi;
+		struct guestram_eventfd efd;
+		bool assigned;
+	} irq[ATTACH_NDEV];
 	struct guestram_eventfd ioev[ATTACH_NQUEUES];
 	bool ioev_assigned[ATTACH_NQUEUES];
 	uint64_t regs_gpa; /* in our RAM: the devices' register pages */
@@ -156,7 +159,7 @@ void attach__loop_fini(struct attach *a);
  */
 void attach__loop_orphan(struct attach *a);
 
-/* Raise the devices' interrupt (irqfd), the register pages updated first. */
+/* Raise every device's interrupt (irqfd), the register pages updated first. */
 void attach__notify_irq(struct attach *a);
 /*
  * Trace the vCPU threads (the KVM_RUN trap), paused or running; 0 or a

@@ -113,19 +113,21 @@ int guestram__ioeventfd_deassign(struct hv *hv, const struct guestram_eventfd *e
 				 uint64_t datamatch);
 
 /*
- * Interrupt line (irqline.c). The GSI chosen is an ISA IRQ (1, 3-15) whose
- * IOAPIC pin is masked and untouched since reset, and the guest's Linux
- * irq number for it is the same number, which is what stage1 puts in the
- * platform device's IRQ resource (the rule and its reasons: irqline.c).
+ * Interrupt lines (irqline.c), gsi[i] for device i of n. A GSI chosen is
+ * an ISA IRQ (1, 3-15) whose IOAPIC pin is masked and untouched since
+ * reset, and the guest's Linux irq number for it is the same number, which
+ * is what stage1 puts in the platform device's IRQ resource (the rule and
+ * its reasons: irqline.c). Each device gets a line of its own while free
+ * pins last; the devices after that share the last line found.
  */
 struct kvm_ioapic_state;
-/* Pure: the preferred free pin of an IOAPIC state; -ENOSPC if none. */
-int guestram__irq_choose(const struct kvm_ioapic_state *s, uint32_t *gsi);
+/* Pure: the preferred free pins of an IOAPIC state; -ENOSPC if none is free. */
+int guestram__irq_choose(const struct kvm_ioapic_state *s, uint32_t *gsi, unsigned int n);
 /*
  * Read the in-kernel IOAPIC (KVM_GET_IRQCHIP) and choose. With a split
- * irqchip (the IOAPIC in the hypervisor), the first pin of the preference
- * order (irqline.c says why that works). Changes nothing.
+ * irqchip (the IOAPIC in the hypervisor), one line for all: the first pin
+ * of the preference order (irqline.c says why that works). Changes nothing.
  */
-int guestram__irq_find(struct hv *hv, uint32_t *gsi);
+int guestram__irq_find(struct hv *hv, uint32_t *gsi, unsigned int n);
 
 #endif

@@ -53,13 +53,13 @@ struct virtio_dev;
 
 /*
  * Callbacks shared by every device; ctx is passed back unchanged.
- * notify_irq is called each time the device sets a bit in InterruptStatus
+ * notify_irq(ctx, dev) is called each time dev sets a bit in InterruptStatus
  * (bit 0: used buffers, bit 1: configuration change), even one that was
  * already set: a repeated interrupt is harmless to the driver, and it
  * recovers an edge the guest may have lost. It may be NULL (tests).
  */
 struct virtio_host {
-	void (*notify_irq)(void *ctx);
+	void (*notify_irq)(void *ctx, struct virtio_dev *dev);
 	void *ctx;
 };
 

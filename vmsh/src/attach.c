@@ -523,6 +523,17 @@ static bool entry_mapped(struct attach *a, const struct vcpu_state *s)
 	       gpa == a->plan.ram_gpa + (a->img.entry_gva - a->img.gva);
 }
 
+/* An interrupt line for each device (irqline.c). */
+static int irq_find(struct attach *a)
+{
+	uint32_t gsi[ATTACH_NDEV];
+	int err = guestram__irq_find(&a->hv, gsi, ATTACH_NDEV);
+
+	for (int d = 0; !err && d < ATTACH_NDEV; d++)
+		a->irq[d].gsi = gsi[d];
+	return err;
+}
+
 /* Fill the shared struct: devices, modules, stage2 and its arguments. */
 static int configure_stage1(struct attach *a)
 {
@@ -539,7 +550,7 @@ static int configure_stage1(struct attach *a)
 	for (int d = 0; d < ATTACH_NDEV; d++)
 		abi->devices[d] = (struct stage1_device){ .base = a->plan.mmio_gpa[d],
 							  .size = GUESTRAM_MMIO_SIZE,
-							  .irq = a->gsi,
+							  .irq = a->irq[d].gsi,
 							  .id = VMSH_PLATFORM_ID +
 								(int)(a->nonce & 0xfff) * 4 + d };
 	abi->nmodules = ARRAY_SIZE(guest_modules);
@@ -624,7 +635,7 @@ static int prepare(struct attach *a)
 				       len + (PT_POOL_PAGES + REG_PAGES) * LOADER_PAGE_SIZE,
 				       &a->plan);
 	if (!err)
-		err = guestram__irq_find(&a->hv, &a->gsi);
+		err = irq_find(a);
 	if (!err)
 		err = guestram__add(&a->hv, &a->plan, &a->ram);
 	if (err)
@@ -669,17 +680,19 @@ static int prepare(struct attach *a)
 		goto out;
 	a->mapped = true;
 	pr_info("stage1: %zu KiB at gva 0x%" PRIx64 ", gpa 0x%" PRIx64 " (slot %u), devices at "
-		"0x%" PRIx64 " and 0x%" PRIx64 ", GSI %u",
+		"0x%" PRIx64 " (GSI %u) and 0x%" PRIx64 " (GSI %u)",
 		a->img.size >> 10, a->img.gva, a->plan.ram_gpa, a->plan.slot, a->plan.mmio_gpa[0],
-		a->plan.mmio_gpa[1], a->gsi);
+		a->irq[0].gsi, a->plan.mmio_gpa[1], a->irq[1].gsi);
 
-	/* interrupts out, queue notifications in */
-	err = guestram__eventfd_open(&a->hv, &a->irq);
-	if (!err)
-		err = guestram__irqfd_assign(&a->hv, &a->irq, a->gsi);
-	if (err)
-		goto out;
-	a->irq_assigned = true;
+	/* interrupts out (an irqfd per device, two on a shared line), queue notifications in */
+	for (int d = 0; d < ATTACH_NDEV; d++) {
+		err = guestram__eventfd_open(&a->hv, &a->irq[d].efd);
+		if (!err)
+			err = guestram__irqfd_assign(&a->hv, &a->irq[d].efd, a->irq[d].gsi);
+		if (err)
+			goto out;
+		a->irq[d].assigned = true;
+	}
 	for (int q = 0; q < ATTACH_NQUEUES; q++) {
 		uint64_t addr = a->plan.mmio_gpa[q == 0 ? ATTACH_BLK : ATTACH_CON] + 0x50;
 		uint32_t match = q == 0 ? 0 : (uint32_t)q - 1;
@@ -828,11 +841,15 @@ static int teardown(struct attach *a, bool guest_done)
 		if (a->ioev[q].hv_fd >= 0 && guestram__eventfd_close(&a->hv, &a->ioev[q]))
 			err = -EIO;
 	}
-	if (a->irq_assigned && guestram__irqfd_deassign(&a->hv, &a->irq, a->gsi))
-		err = -EIO;
-	a->irq_assigned = false;
-	if (a->irq.hv_fd >= 0 && guestram__eventfd_close(&a->hv, &a->irq))
-		err = -EIO;
+	for (int d = ATTACH_NDEV - 1; d >= 0; d--) {
+		struct attach_irq *line = &a->irq[d];
+
+		if (line->assigned && guestram__irqfd_deassign(&a->hv, &line->efd, line->gsi))
+			err = -EIO;
+		line->assigned = false;
+		if (line->efd.hv_fd >= 0 && guestram__eventfd_close(&a->hv, &line->efd))
+			err = -EIO;
+	}
 	if (a->ram.added) {
 		if (guest_done && !ram_still_mapped) {
 			if (guestram__remove(&a->hv, &a->ram))
@@ -878,7 +895,8 @@ int cmd_attach(int argc, char **argv)
 	if (!a)
 		return ATTACH_EXIT_ERROR;
 	a->image_fd = a->in_fd = a->out_fd = a->sigfd = -1;
-	a->irq.hv_fd = a->irq.fd = -1;
+	for (int d = 0; d < ATTACH_NDEV; d++)
+		a->irq[d] = (struct attach_irq){ .efd = { .hv_fd = -1, .fd = -1 } };
 	a->ack.hv_fd = a->ack.fd = -1;
 	for (int q = 0; q < ATTACH_NQUEUES; q++)
 		a->ioev[q].hv_fd = a->ioev[q].fd = -1;

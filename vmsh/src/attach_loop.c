@@ -78,19 +78,30 @@ static uint64_t now_ms(void)
 	return util__now_ns() / 1000000;
 }
 
-void attach__notify_irq(struct attach *a)
+/* Raise line d (d: a device's index); a line two devices share is raised once. */
+static void raise_line(struct attach *a, int d)
 {
+	struct attach_irq *line = &a->irq[d];
 	uint64_t one = 1;
 
 	attach__steady_sync(a); /* what the guest will read, before it is told to */
 	a->irqs++;
-	if (a->irq.fd >= 0 && write(a->irq.fd, &one, sizeof(one)) < 0)
-		pr_debug("irqfd write: %s", strerror(errno));
+	if (line->efd.fd >= 0 && write(line->efd.fd, &one, sizeof(one)) < 0)
+		pr_debug("irqfd write (GSI %u): %s", line->gsi, strerror(errno));
 }
 
-static void notify_irq(void *ctx)
+void attach__notify_irq(struct attach *a)
 {
-	attach__notify_irq(ctx);
+	for (int d = 0; d < ATTACH_NDEV; d++)
+		if (d == 0 || a->irq[d].gsi != a->irq[d - 1].gsi)
+			raise_line(a, d);
+}
+
+static void notify_irq(void *ctx, struct virtio_dev *dev)
+{
+	struct attach *a = ctx;
+
+	raise_line(a, dev == a->dev[ATTACH_CON] ? ATTACH_CON : ATTACH_BLK);
 }
 
 /* write(2) that never blocks on out.fd; -1 with errno set, EAGAIN when full */

@@ -58,6 +58,15 @@
  * programming. vmsh cannot see that IOAPIC to find a free pin, and cannot
  * add routes of its own (KVM_SET_GSI_ROUTING replaces the whole table,
  * which cannot be read back), so this case is refused for now.
+ *
+ * A line for each device. Linux's virtio_mmio handler (vm_interrupt) reads
+ * InterruptStatus and writes it to InterruptACK on every interrupt of its
+ * line, whether or not the interrupt was its device's. On a shared line
+ * each interrupt of the disk costs the console's handler an ACK too: an
+ * MMIO write that exits to KVM (an ioeventfd while steady, vmsh's trap
+ * before), which in the nested lab was a third of the guest's exits per
+ * disk request. So each device gets a pin of its own where two are free,
+ * and they share one where only one is.
  */
 #include <errno.h>
 #include <linux/kvm.h>
@@ -74,14 +83,24 @@
  */
 static const uint8_t irqline_order[] = { 6, 7, 3, 15, 14, 13, 12, 1, 4, 8 };
 
-int guestram__irq_choose(const struct kvm_ioapic_state *s, uint32_t *gsi)
+int guestram__irq_choose(const struct kvm_ioapic_state *s, uint32_t *gsi, unsigned int n)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(irqline_order); i++) {
+	unsigned int found = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(irqline_order) && found < n; i++) {
 		unsigned pin = irqline_order[i];
 
 		if (s->redirtbl[pin].bits != IOAPIC_RTE_MASKED || (s->irr & (1U << pin)))
 			continue;
-		*gsi = pin;
+		gsi[found++] = pin;
+	}
+	if (found) {
+		if (found < n)
+			pr_info(
+			    "one free interrupt line (GSI %u) for vmsh's %u devices: they share it",
+			    gsi[found - 1], n);
+		for (unsigned int d = found; d < n; d++)
+			gsi[d] = gsi[found - 1];
 		return 0;
 	}
 	pr_err("every edge-triggered ISA interrupt line of the VM's IOAPIC is in use: no GSI "
@@ -90,7 +109,7 @@ int guestram__irq_choose(const struct kvm_ioapic_state *s, uint32_t *gsi)
 	return -ENOSPC;
 }
 
-int guestram__irq_find(struct hv *hv, uint32_t *gsi)
+int guestram__irq_find(struct hv *hv, uint32_t *gsi, unsigned int n)
 {
 	struct kvm_irqchip chip = { .chip_id = KVM_IRQCHIP_IOAPIC };
 	long ret;
@@ -110,9 +129,10 @@ int guestram__irq_find(struct hv *hv, uint32_t *gsi)
 		 * only give that device's driver spurious calls). Without any
 		 * irqchip, KVM_IRQFD itself fails later with a clear error.
 		 */
-		*gsi = irqline_order[0];
+		for (unsigned int d = 0; d < n; d++)
+			gsi[d] = irqline_order[0];
 		pr_info("the VM's IOAPIC is in the hypervisor (split irqchip): using ISA IRQ %u",
-			*gsi);
+			gsi[0]);
 		return 0;
 	}
 	if (ret < 0) {
@@ -120,8 +140,8 @@ int guestram__irq_find(struct hv *hv, uint32_t *gsi)
 		       strerror((int)-ret));
 		return (int)ret;
 	}
-	err = guestram__irq_choose(&chip.chip.ioapic, gsi);
-	if (!err)
-		pr_debug("interrupt line: GSI %u", *gsi);
+	err = guestram__irq_choose(&chip.chip.ioapic, gsi, n);
+	for (unsigned int d = 0; !err && d < n; d++)
+		pr_debug("interrupt line of device %u: GSI %u", d, gsi[d]);
 	return err;
 }

@@ -112,7 +112,7 @@ static void virtio_dev__raise(struct virtio_dev *dev, uint32_t bit)
 {
 	dev->isr |= bit;
 	if (dev->host.notify_irq)
-		dev->host.notify_irq(dev->host.ctx);
+		dev->host.notify_irq(dev->host.ctx, dev);
 }
 
 void virtio_dev__fail(struct virtio_dev *dev, const char *fmt, ...)

@@ -244,38 +244,46 @@ static void ioapic_reset(struct kvm_ioapic_state *s)
 static void test_irq_choose(void **state)
 {
 	struct kvm_ioapic_state s;
-	uint32_t gsi = 99;
+	uint32_t gsi[2] = { 99, 99 };
 
 	(void)state;
 	ioapic_reset(&s);
-	assert_int_equal(guestram__irq_choose(&s, &gsi), 0);
-	assert_int_equal(gsi, 6);
+	assert_int_equal(guestram__irq_choose(&s, gsi, 1), 0);
+	assert_int_equal(gsi[0], 6);
+	/* a line for each device, in the order of preference */
+	assert_int_equal(guestram__irq_choose(&s, gsi, 2), 0);
+	assert_int_equal(gsi[0], 6);
+	assert_int_equal(gsi[1], 7);
 	/* In use: unmasked; masked after use (vector kept); a request pending. */
 	s.redirtbl[6].bits = 0x31;
 	s.redirtbl[7].bits = (1ULL << 16) | 0x32;
 	s.irr = 1U << 3;
-	assert_int_equal(guestram__irq_choose(&s, &gsi), 0);
-	assert_int_equal(gsi, 15);
+	assert_int_equal(guestram__irq_choose(&s, gsi, 2), 0);
+	assert_int_equal(gsi[0], 15);
+	assert_int_equal(gsi[1], 14);
 	s.redirtbl[15].fields.dest_id = 1;
-	assert_int_equal(guestram__irq_choose(&s, &gsi), 0);
-	assert_int_equal(gsi, 14);
+	assert_int_equal(guestram__irq_choose(&s, gsi, 1), 0);
+	assert_int_equal(gsi[0], 14);
 	/* Every ISA pin but 0 and 2 taken; pins 16-23 free: nothing for stage1. */
 	for (int i = 1; i < 16; i++)
 		if (i != 2)
 			s.redirtbl[i].bits = 0x30 + i;
-	gsi = 99;
-	assert_int_equal(guestram__irq_choose(&s, &gsi), -ENOSPC);
-	assert_int_equal(gsi, 99);
+	gsi[0] = gsi[1] = 99;
+	assert_int_equal(guestram__irq_choose(&s, gsi, 2), -ENOSPC);
+	assert_int_equal(gsi[0], 99);
+	assert_int_equal(gsi[1], 99);
+	/* one free pin: both devices share it */
 	s.redirtbl[8].bits = 1ULL << 16;
-	assert_int_equal(guestram__irq_choose(&s, &gsi), 0);
-	assert_int_equal(gsi, 8);
+	assert_int_equal(guestram__irq_choose(&s, gsi, 2), 0);
+	assert_int_equal(gsi[0], 8);
+	assert_int_equal(gsi[1], 8);
 	/* The PCI link pins, level-triggered (QEMU's MADT), are never chosen. */
 	s.redirtbl[8].bits = 0x38;
 	s.redirtbl[5].bits = s.redirtbl[9].bits = s.redirtbl[10].bits = s.redirtbl[11].bits = 1ULL
 											      << 16;
-	gsi = 99;
-	assert_int_equal(guestram__irq_choose(&s, &gsi), -ENOSPC);
-	assert_int_equal(gsi, 99);
+	gsi[0] = 99;
+	assert_int_equal(guestram__irq_choose(&s, gsi, 1), -ENOSPC);
+	assert_int_equal(gsi[0], 99);
 }
 
 /* --- the hypervisor side, against a fake --------------------------------- */
@@ -557,20 +565,22 @@ static void test_eventfd_failure(void **state)
 
 static void test_irq_find(void **state)
 {
-	uint32_t gsi = 0;
+	uint32_t gsi[2] = { 0, 0 };
 
 	(void)state;
 	ioapic_reset(&fk.ioapic);
 	fk.ioapic.redirtbl[6].bits = 0x26;
-	assert_int_equal(guestram__irq_find(&fhv, &gsi), 0);
-	assert_int_equal(gsi, 7);
-	/* Split irqchip: the IOAPIC is in the hypervisor. */
+	assert_int_equal(guestram__irq_find(&fhv, gsi, 2), 0);
+	assert_int_equal(gsi[0], 7);
+	assert_int_equal(gsi[1], 3);
+	/* Split irqchip: the IOAPIC is in the hypervisor; one line for both. */
 	fk.ncalls = 0, fk.fail_at = 1, fk.fail_ret = -ENXIO;
-	gsi = 0;
-	assert_int_equal(guestram__irq_find(&fhv, &gsi), 0);
-	assert_int_equal(gsi, 6); /* the first of the preference order */
+	gsi[0] = gsi[1] = 0;
+	assert_int_equal(guestram__irq_find(&fhv, gsi, 2), 0);
+	assert_int_equal(gsi[0], 6); /* the first of the preference order */
+	assert_int_equal(gsi[1], 6);
 	fk.ncalls = 0, fk.fail_ret = -EFAULT;
-	assert_int_equal(guestram__irq_find(&fhv, &gsi), -EFAULT);
+	assert_int_equal(guestram__irq_find(&fhv, gsi, 2), -EFAULT);
 }
 
 int main(void)

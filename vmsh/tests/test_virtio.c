@@ -214,9 +214,10 @@ char out_buf[256];
 size_t out_len, out_max_per_call;
 int blk_fd = -1;
 
-static void on_irq(void *ctx)
+static void on_irq(void *ctx, struct virtio_dev *dev)
 {
 	(void)ctx;
+	(void)dev;
 	irqs++;
 }
 

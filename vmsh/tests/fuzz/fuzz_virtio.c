@@ -211,9 +211,10 @@ static unsigned int irqs;
 static unsigned int out_mode;
 static struct virtio_dev *cur_dev;
 
-static void fuzz__irq(void *ctx)
+static void fuzz__irq(void *ctx, struct virtio_dev *dev)
 {
 	(void)ctx;
+	(void)dev;
 	irqs++;
 }
 
