@@ -260,6 +260,10 @@ struct virtq {
 	/* Pushed, not yet in the used ring: written by virtq__signal. */
 	uint16_t used_pending;
 	struct virtq_used_elem used_batch[VIRTIO_QUEUE_MAX_SIZE];
+	/* virtq__push_last's bytes, written with the batch: where, and what */
+	uint16_t last_pending;
+	uint64_t last_gpa[VIRTIO_QUEUE_MAX_SIZE];
+	uint8_t last_byte[VIRTIO_QUEUE_MAX_SIZE];
 };
 
 struct virtq_buf {
@@ -336,6 +340,14 @@ bool virtq__has_avail(struct virtio_dev *dev, unsigned int queue);
  * any number of chains. 0 or -EIO (NEEDS_RESET set).
  */
 int virtq__push(struct virtio_dev *dev, unsigned int queue, uint16_t head, uint32_t len);
+/*
+ * virtq__push of chain c whose last writable byte is still to be set to
+ * last (virtio-blk's status): the byte goes out in the same call as the
+ * used elements, before used.idx, saving a call per chain. Its place is
+ * checked now. 0 or -EIO (NEEDS_RESET set).
+ */
+int virtq__push_last(struct virtio_dev *dev, unsigned int queue, const struct virtq_chain *c,
+		     uint32_t len, uint8_t last);
 /*
  * Publish the pushed buffers (also after NEEDS_RESET was set later: they
  * were done), then interrupt for them, unless the driver suppressed it or

@@ -401,8 +401,8 @@ static void vblk__queue_notify(struct virtio_dev *dev, unsigned int queue)
 		if (st < 0)
 			return;
 		status = (uint8_t)st;
-		if ((!status_done && virtq_chain__write(dev, c, c->in_len - 1, &status, 1) < 0) ||
-		    virtq__push(dev, queue, c->head, written + 1) < 0)
+		if ((status_done ? virtq__push(dev, queue, c->head, written + 1)
+				 : virtq__push_last(dev, queue, c, written + 1, status)) < 0)
 			return;
 	}
 }

@@ -629,30 +629,38 @@ static int virtq__check_write(struct virtio_dev *dev, uint64_t gpa, size_t len, 
 
 /*
  * Write the pending used elements (at most two pieces: they wrap around
- * the ring at most once), then used.idx. The index is written by a second
- * call, after the first returned: the driver cannot see it before the
- * elements it publishes. arm (EVENT_IDX): avail_event = last_avail too, in
- * the index's call (virtq__refill).
+ * the ring at most once), after the chains' last bytes (virtq__push_last),
+ * then used.idx. The index is written by a second call, after the first
+ * returned: the driver cannot see it before the bytes and elements it
+ * publishes. arm (EVENT_IDX): avail_event = last_avail too, in the index's
+ * call (virtq__refill).
  */
 static int virtq__flush(struct virtio_dev *dev, unsigned int queue, bool arm)
 {
 	struct virtq *vq = &dev->vqs[queue];
-	uint16_t n = vq->used_pending, first, n1, idx;
-	struct guest_seg segs[2];
+	uint16_t n = vq->used_pending, k = vq->last_pending, first, n1, idx;
+	struct guest_seg segs[VIRTIO_QUEUE_MAX_SIZE + 2];
+	uint8_t buf[VIRTIO_QUEUE_MAX_SIZE * (1 + VIRTQ_USED_ELEM_SIZE)];
 	size_t bad;
 	int ret;
 
 	if (!n)
 		return arm ? virtq__store_avail_event(dev, vq) : 0;
-	vq->used_pending = 0;
+	vq->used_pending = vq->last_pending = 0;
 	first = vq->used_idx % vq->num;
 	n1 = n < vq->num - first ? n : (uint16_t)(vq->num - first);
-	segs[0] = (struct guest_seg){ vq->used + 4 + (uint64_t)VIRTQ_USED_ELEM_SIZE * first,
+	for (uint16_t i = 0; i < k; i++)
+		segs[i] = (struct guest_seg){ vq->last_gpa[i], 1 };
+	memcpy(buf, vq->last_byte, k);
+	memcpy(buf + k, vq->used_batch, (size_t)VIRTQ_USED_ELEM_SIZE * n);
+	segs[k] = (struct guest_seg){ vq->used + 4 + (uint64_t)VIRTQ_USED_ELEM_SIZE * first,
 				      (size_t)VIRTQ_USED_ELEM_SIZE * n1 };
-	segs[1] = (struct guest_seg){ vq->used + 4, (size_t)VIRTQ_USED_ELEM_SIZE * (n - n1) };
-	ret = guest__writev_phys(&dev->mem, segs, 2, vq->used_batch, &bad);
+	segs[k + 1] = (struct guest_seg){ vq->used + 4, (size_t)VIRTQ_USED_ELEM_SIZE * (n - n1) };
+	ret = guest__writev_phys(&dev->mem, segs, (size_t)k + 2, buf, &bad);
 	if (ret < 0)
-		return virtq__xferv_failed(dev, segs, 2, bad, ret, true, "used.ring entry");
+		return bad < k ? virtq__xferv_failed(dev, segs, k, bad, ret, true, "buffer")
+			       : virtq__xferv_failed(dev, segs + k, 2, bad - k, ret, true,
+						     "used.ring entry");
 	/* the batch wrapped to slot 0 (or started there): remember its id */
 	if (n > vq->num - first)
 		vq->used0_id = vq->used_batch[vq->num - first].id;
@@ -667,7 +675,9 @@ static int virtq__flush(struct virtio_dev *dev, unsigned int queue, bool arm)
 	return 0;
 }
 
-int virtq__push(struct virtio_dev *dev, unsigned int queue, uint16_t head, uint32_t len)
+/* virtq__push, and virtq__push_last where last_gpa is not NULL */
+static int virtq__add_used(struct virtio_dev *dev, unsigned int queue, uint16_t head, uint32_t len,
+			   const uint64_t *last_gpa, uint8_t last)
 {
 	struct virtq *vq = &dev->vqs[queue];
 	uint16_t slot = (uint16_t)(vq->used_idx + vq->used_pending) % vq->num;
@@ -675,19 +685,44 @@ int virtq__push(struct virtio_dev *dev, unsigned int queue, uint16_t head, uint3
 	if (dev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
 		return -EIO;
 	/*
-	 * Check now where the element and the index go, so that a bad used
-	 * ring stops the device at the first chain, as a write would.
+	 * Check now where the element, the index and the last byte go, so
+	 * that a bad one stops the device at the first chain, as a write would.
 	 */
 	if (virtq__check_write(dev, vq->used + 4 + (uint64_t)VIRTQ_USED_ELEM_SIZE * slot,
 			       VIRTQ_USED_ELEM_SIZE, "used.ring entry") < 0 ||
-	    virtq__check_write(dev, vq->used + 2, 2, "used.idx") < 0)
+	    virtq__check_write(dev, vq->used + 2, 2, "used.idx") < 0 ||
+	    (last_gpa && virtq__check_write(dev, *last_gpa, 1, "buffer") < 0))
 		return -EIO;
+	if (last_gpa) {
+		vq->last_gpa[vq->last_pending] = *last_gpa;
+		vq->last_byte[vq->last_pending++] = last;
+	}
 	vq->used_batch[vq->used_pending++] =
 	    (struct virtq_used_elem){ .id = htole32(head), .len = htole32(len) };
 	/* The ring holds num elements: a full batch must go out first. */
 	if (vq->used_pending == vq->num)
 		return virtq__flush(dev, queue, false);
 	return 0;
+}
+
+int virtq__push(struct virtio_dev *dev, unsigned int queue, uint16_t head, uint32_t len)
+{
+	return virtq__add_used(dev, queue, head, len, NULL, 0);
+}
+
+int virtq__push_last(struct virtio_dev *dev, unsigned int queue, const struct virtq_chain *c,
+		     uint32_t len, uint8_t last)
+{
+	unsigned int i = c->nbufs;
+	uint64_t gpa;
+
+	/* the last writable byte: in the last writable descriptor that is not empty */
+	while (i > c->nout && !c->bufs[i - 1].len)
+		i--;
+	if (i == c->nout)
+		return -EINVAL; /* a model bug: no writable byte */
+	gpa = c->bufs[i - 1].addr + c->bufs[i - 1].len - 1;
+	return virtq__add_used(dev, queue, c->head, len, &gpa, last);
 }
 
 /* avail.flags: only bit 0 is used, so a torn copy cannot mislead; atomic where mapped. */
@@ -857,7 +892,7 @@ int virtio_mmio__resync(struct virtio_dev *dev)
 		idx = le16toh(idx);
 		/* a bad index (the guest's to write) fails the next pop's check */
 		vq->last_avail = vq->avail_cache = vq->used_idx = idx;
-		vq->used_pending = 0;
+		vq->used_pending = vq->last_pending = 0;
 		memcpy(&vq->used0_id, head + 4, sizeof(vq->used0_id));
 		vq->snap_ok = false;
 		vq->avail_event_ok = vq->used_event_ok = vq->signalled_ok = false;
@@ -897,7 +932,7 @@ static void virtq__enable(struct virtio_dev *dev, unsigned int queue)
 		return;
 	}
 	vq->ready = true;
-	vq->last_avail = vq->avail_cache = vq->used_idx = vq->used_pending = 0;
+	vq->last_avail = vq->avail_cache = vq->used_idx = vq->used_pending = vq->last_pending = 0;
 	vq->used0_id = 0; /* slot 0 is written before any index covers it */
 	vq->need_irq = vq->snap_ok = false;
 	vq->event_idx = dev->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
