@@ -256,6 +256,8 @@ struct virtq {
 	 */
 	bool snap_ok;
 	uint16_t snap_base;
+	/* avail.idx, twice, read with the snapshot (virtq__read_ahead): right before it */
+	uint16_t snap_idx[2];
 	uint8_t snap[VIRTIO_QUEUE_MAX_SIZE * (VIRTQ_DESC_SIZE + 2)];
 	/* Pushed, not yet in the used ring: written by virtq__signal. */
 	uint16_t used_pending;

@@ -234,7 +234,7 @@ static int virtq__xferv_failed(struct virtio_dev *dev, const struct guest_seg *s
  *     tear when the index crosses a multiple of 256 (0x01ff from 0x00ff ->
  *     0x0100) can look like up to 256 new entries, and the device would
  *     pop stale ones.
- *   - used.idx is published in virtq__store_used_idx (why there).
+ *   - used.idx is published as virtq__idx_segs says.
  */
 #define VIRTQ_IDX_TRIES 16
 
@@ -309,7 +309,7 @@ static void virtq__armed(struct virtq *vq)
 }
 
 /*
- * Publish used.idx, after the used elements it covers (release).
+ * How used.idx is published, after the used elements it covers (release).
  *
  * Mapped: one atomic 16-bit store. Through process_vm_writev, a 2-byte
  * write would go byte by byte (see above), low byte first: going from
@@ -327,25 +327,25 @@ static void virtq__armed(struct virtq *vq)
  * which the architecture promises no single store, and a used ring that is
  * only 4-byte aligned gets the 2-byte write: both can in principle still
  * tear at a 256 boundary.
+ *
+ * Through process_vm_writev the index goes out in the same call as the
+ * elements (and chains' last bytes) it publishes, as the call's last
+ * pieces: the kernel copies a call's pieces one after the other, in order
+ * (process_vm_rw_core; a partial copy is resumed from where it stopped),
+ * each by a copy of its own, and x86-64 makes stores visible in program
+ * order (TSO; a fast string's stores may pass each other, but never those
+ * of an earlier string operation). So the driver cannot see the index
+ * before what it covers, as if the index were a second call.
+ *
+ * virtq__idx_segs appends the index's pieces (and avail_event's, for arm)
+ * to segs and their bytes to buf: how many pieces.
  */
-static int virtq__store_used_idx(struct virtio_dev *dev, struct virtq *vq, uint16_t idx, bool arm)
+static size_t virtq__idx_segs(const struct virtq *vq, uint16_t idx, bool arm,
+			      struct guest_seg *segs, uint8_t *buf)
 {
-	uint64_t ev = virtq__avail_event_gpa(vq);
-	uint16_t *p = virtq__idx_ptr(dev, vq->used + 2, true), le = htole16(idx);
-	uint16_t *pe = arm ? virtq__idx_ptr(dev, ev, true) : NULL, ev_le = htole16(vq->last_avail);
-	struct guest_seg segs[2];
-	uint8_t buf[8 + 2];
-	size_t n = 0, len = 0, bad;
-	int ret;
+	uint16_t le = htole16(idx), ev_le = htole16(vq->last_avail);
+	size_t n = 0, len;
 
-	if (p && (!arm || pe)) {
-		__atomic_store_n(p, le, __ATOMIC_RELEASE);
-		if (arm)
-			__atomic_store_n(pe, ev_le, __ATOMIC_RELAXED);
-		goto out;
-	}
-	/* the elements' copy (an earlier call) before the index's */
-	__atomic_thread_fence(__ATOMIC_RELEASE);
 	if (vq->used % 8) {
 		segs[n++] = (struct guest_seg){ vq->used + 2, sizeof(le) };
 		memcpy(buf, &le, sizeof(le));
@@ -358,23 +358,16 @@ static int virtq__store_used_idx(struct virtio_dev *dev, struct virtq *vq, uint1
 		len = 8;
 	}
 	if (arm) {
-		segs[n++] = (struct guest_seg){ ev, sizeof(ev_le) };
+		segs[n++] = (struct guest_seg){ virtq__avail_event_gpa(vq), sizeof(ev_le) };
 		memcpy(buf + len, &ev_le, sizeof(ev_le));
 	}
-	ret = guest__writev_phys(&dev->mem, segs, n, buf, &bad);
-	if (ret < 0)
-		return virtq__xferv_failed(dev, segs, n, bad, ret, true,
-					   bad == 1 ? "used.avail_event" : "used.idx");
-out:
-	if (arm)
-		virtq__armed(vq);
-	return 0;
+	return n;
 }
 
 /*
  * EVENT_IDX: ask for a kick when the driver adds the entry at last_avail
  * (avail_event, after the used ring), alone: with used elements to publish,
- * virtq__store_used_idx writes it with used.idx. A torn copy (2 bytes
+ * virtq__flush writes it with used.idx. A torn copy (2 bytes
  * through process_vm_writev) can only cost a kick or add one: the re-read of
  * avail.idx that follows (virtq__refill) finds an entry whose kick the
  * driver skipped, since its avail.idx store came before its avail_event
@@ -433,19 +426,61 @@ static int virtq__load_idx_event(struct virtio_dev *dev, struct virtq *vq, uint1
 	return ret;
 }
 
+_Static_assert(offsetof(struct virtq, snap) ==
+		   offsetof(struct virtq, snap_idx) + sizeof(((struct virtq *)0)->snap_idx),
+	       "virtq__read_ahead reads snap_idx and snap as one buffer");
+
+/*
+ * A look that expects new entries (the first pop after a notification),
+ * where avail.idx is not mapped: avail.idx (twice, against a torn copy)
+ * and, in the same call after it, the snapshot of the descriptor table and
+ * the whole avail ring from last_avail on; one call instead of two. The
+ * entries up to the index were written before it (the driver's release)
+ * and are copied after it: the kernel copies a call's pieces in order, and
+ * x86-64 does not let a load pass an earlier one (the fast strings' loads
+ * may pass each other, not those of an earlier string operation). What is
+ * beyond the index is never used. false: not done (a torn or failed copy):
+ * look the usual way.
+ */
+static bool virtq__read_ahead(struct virtio_dev *dev, struct virtq *vq, uint16_t *idx)
+{
+	uint16_t first = vq->last_avail % vq->num;
+	struct guest_seg segs[] = {
+		{ vq->avail + 2, sizeof(*idx) },
+		{ vq->avail + 2, sizeof(*idx) },
+		{ vq->desc, (size_t)VIRTQ_DESC_SIZE * vq->num },
+		{ vq->avail + 4 + 2ULL * first, 2 * (size_t)(vq->num - first) },
+		{ vq->avail + 4, 2 * (size_t)first },
+	};
+
+	if (virtq__idx_ptr(dev, vq->avail + 2, false) ||
+	    guest__readv_phys(&dev->mem, segs, first ? 5 : 4, vq->snap_idx, NULL) ||
+	    vq->snap_idx[0] != vq->snap_idx[1])
+		return false;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	*idx = le16toh(vq->snap_idx[0]);
+	vq->snap_base = vq->last_avail;
+	return true;
+}
+
 /*
  * Refresh avail_cache (and the snapshot), with used_event too where asked
- * (EVENT_IDX); -EIO on a bad ring or an index too far ahead.
+ * (EVENT_IDX), reading ahead (virtq__read_ahead) where asked and no
+ * used_event is; -EIO on a bad ring or an index too far ahead.
  */
 static int virtq__read_avail_idx(struct virtio_dev *dev, struct virtq *vq, unsigned int queue,
-				 bool with_event)
+				 bool with_event, bool ahead)
 {
+	bool snapped = false;
 	uint16_t idx;
-	int ret;
+	int ret = 0;
 
 	vq->snap_ok = false;
-	ret = with_event ? virtq__load_idx_event(dev, vq, &idx)
-			 : virtq__load_idx(dev, vq->avail + 2, &idx, "avail.idx", 0, NULL);
+	if (!with_event && ahead)
+		snapped = virtq__read_ahead(dev, vq, &idx);
+	if (!snapped)
+		ret = with_event ? virtq__load_idx_event(dev, vq, &idx)
+				 : virtq__load_idx(dev, vq->avail + 2, &idx, "avail.idx", 0, NULL);
 	if (ret < 0)
 		return ret == -EAGAIN ? 0 : -EIO;
 	/* More than a ring's worth of new entries cannot be real. */
@@ -456,7 +491,9 @@ static int virtq__read_avail_idx(struct virtio_dev *dev, struct virtq *vq, unsig
 	}
 	vq->avail_cache = idx;
 	/* After the index: the driver wrote the entries and descriptors before it. */
-	if (idx != vq->last_avail)
+	if (snapped)
+		vq->snap_ok = true;
+	else if (idx != vq->last_avail)
 		virtq__snapshot(dev, vq);
 	return 0;
 }
@@ -478,21 +515,21 @@ static int virtq__flush(struct virtio_dev *dev, unsigned int queue, bool arm);
  * avail.flags), and the driver's next entries need no kick until vmsh has
  * caught up with them.
  */
-static int virtq__refill(struct virtio_dev *dev, struct virtq *vq, unsigned int queue)
+static int virtq__refill(struct virtio_dev *dev, struct virtq *vq, unsigned int queue, bool ahead)
 {
 	bool armed = vq->avail_event_ok && vq->avail_event == vq->last_avail;
 	int ret;
 
 	/* nothing to publish: one look first, enough when the kick is armed */
 	if (!vq->event_idx || !vq->used_pending) {
-		ret = virtq__read_avail_idx(dev, vq, queue, false);
+		ret = virtq__read_avail_idx(dev, vq, queue, false, ahead && !vq->used_pending);
 		if (ret < 0 || !vq->event_idx || vq->last_avail != vq->avail_cache || armed)
 			return ret;
 	}
 	if (virtq__flush(dev, queue, !armed) < 0)
 		return -EIO;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return virtq__read_avail_idx(dev, vq, queue, true);
+	return virtq__read_avail_idx(dev, vq, queue, true, false);
 }
 
 bool virtq__has_avail(struct virtio_dev *dev, unsigned int queue)
@@ -503,7 +540,7 @@ bool virtq__has_avail(struct virtio_dev *dev, unsigned int queue)
 		return false;
 	if (vq->last_avail != vq->avail_cache)
 		return true;
-	return virtq__refill(dev, vq, queue) == 0 && vq->last_avail != vq->avail_cache;
+	return virtq__refill(dev, vq, queue, false) == 0 && vq->last_avail != vq->avail_cache;
 }
 
 /* Descriptor i of a ready queue, from the snapshot or else from the ring. */
@@ -528,7 +565,7 @@ int virtq__pop(struct virtio_dev *dev, unsigned int queue, struct virtq_chain *c
 	if (!virtq__usable(dev, queue))
 		return 0;
 	if (vq->last_avail == vq->avail_cache) {
-		if (virtq__refill(dev, vq, queue) < 0)
+		if (virtq__refill(dev, vq, queue, true) < 0)
 			return -EIO;
 		if (vq->last_avail == vq->avail_cache)
 			return 0;
@@ -630,18 +667,20 @@ static int virtq__check_write(struct virtio_dev *dev, uint64_t gpa, size_t len, 
 /*
  * Write the pending used elements (at most two pieces: they wrap around
  * the ring at most once), after the chains' last bytes (virtq__push_last),
- * then used.idx. The index is written by a second call, after the first
- * returned: the driver cannot see it before the bytes and elements it
- * publishes. arm (EVENT_IDX): avail_event = last_avail too, in the index's
- * call (virtq__refill).
+ * then used.idx (virtq__idx_segs says how): mapped, an atomic store after
+ * the copy; else in the same call. arm (EVENT_IDX): avail_event =
+ * last_avail too, with the index (virtq__refill).
  */
 static int virtq__flush(struct virtio_dev *dev, unsigned int queue, bool arm)
 {
 	struct virtq *vq = &dev->vqs[queue];
 	uint16_t n = vq->used_pending, k = vq->last_pending, first, n1, idx;
-	struct guest_seg segs[VIRTIO_QUEUE_MAX_SIZE + 2];
-	uint8_t buf[VIRTIO_QUEUE_MAX_SIZE * (1 + VIRTQ_USED_ELEM_SIZE)];
-	size_t bad;
+	uint16_t *p = virtq__idx_ptr(dev, vq->used + 2, true);
+	uint16_t *pe = arm ? virtq__idx_ptr(dev, virtq__avail_event_gpa(vq), true) : NULL;
+	bool mapped = p && (!arm || pe);
+	struct guest_seg segs[VIRTIO_QUEUE_MAX_SIZE + 4];
+	uint8_t buf[VIRTIO_QUEUE_MAX_SIZE * (1 + VIRTQ_USED_ELEM_SIZE) + 8 + 2];
+	size_t nsegs = (size_t)k + 2, bad;
 	int ret;
 
 	if (!n)
@@ -649,6 +688,12 @@ static int virtq__flush(struct virtio_dev *dev, unsigned int queue, bool arm)
 	vq->used_pending = vq->last_pending = 0;
 	first = vq->used_idx % vq->num;
 	n1 = n < vq->num - first ? n : (uint16_t)(vq->num - first);
+	idx = (uint16_t)(vq->used_idx + n);
+	/* the batch wraps to slot 0 (or starts there): its id, for the index's word */
+	if (n > vq->num - first)
+		vq->used0_id = vq->used_batch[vq->num - first].id;
+	else if (!first)
+		vq->used0_id = vq->used_batch[0].id;
 	for (uint16_t i = 0; i < k; i++)
 		segs[i] = (struct guest_seg){ vq->last_gpa[i], 1 };
 	memcpy(buf, vq->last_byte, k);
@@ -656,21 +701,25 @@ static int virtq__flush(struct virtio_dev *dev, unsigned int queue, bool arm)
 	segs[k] = (struct guest_seg){ vq->used + 4 + (uint64_t)VIRTQ_USED_ELEM_SIZE * first,
 				      (size_t)VIRTQ_USED_ELEM_SIZE * n1 };
 	segs[k + 1] = (struct guest_seg){ vq->used + 4, (size_t)VIRTQ_USED_ELEM_SIZE * (n - n1) };
-	ret = guest__writev_phys(&dev->mem, segs, (size_t)k + 2, buf, &bad);
+	if (!mapped)
+		nsegs += virtq__idx_segs(vq, idx, arm, segs + nsegs,
+					 buf + k + (size_t)VIRTQ_USED_ELEM_SIZE * n);
+	ret = guest__writev_phys(&dev->mem, segs, nsegs, buf, &bad);
 	if (ret < 0)
-		return bad < k ? virtq__xferv_failed(dev, segs, k, bad, ret, true, "buffer")
-			       : virtq__xferv_failed(dev, segs + k, 2, bad - k, ret, true,
-						     "used.ring entry");
-	/* the batch wrapped to slot 0 (or started there): remember its id */
-	if (n > vq->num - first)
-		vq->used0_id = vq->used_batch[vq->num - first].id;
-	else if (!first)
-		vq->used0_id = vq->used_batch[0].id;
-	idx = (uint16_t)(vq->used_idx + n);
+		return virtq__xferv_failed(dev, segs, nsegs, bad, ret, true,
+					   bad < k		  ? "buffer"
+					   : bad == (size_t)k + 2 ? "used.idx"
+					   : bad == (size_t)k + 3 ? "used.avail_event"
+								  : "used.ring entry");
+	if (mapped) {
+		__atomic_store_n(p, htole16(idx), __ATOMIC_RELEASE);
+		if (arm)
+			__atomic_store_n(pe, htole16(vq->last_avail), __ATOMIC_RELAXED);
+	}
+	if (arm)
+		virtq__armed(vq);
 	vq->used_event_ok = false; /* read before this store: stale for the decision */
-	if (virtq__store_used_idx(dev, vq, idx, arm) < 0)
-		return -EIO;
-	vq->used_idx = (uint16_t)(vq->used_idx + n);
+	vq->used_idx = idx;
 	vq->need_irq = true;
 	return 0;
 }

@@ -781,8 +781,8 @@ static void test_avail_idx_never_stable(void **state)
 	struct virtio_dev *dev = *state = cons_new();
 
 	idx_at_0xff(dev);
-	/* 16 pairs of copies (VIRTQ_IDX_TRIES), each pair disagreeing */
-	tear_reads(drv.q[1].avail + 2, 0x1ff, 0x100, 32);
+	/* the read-ahead's pair, then 16 pairs of copies (VIRTQ_IDX_TRIES), each disagreeing */
+	tear_reads(drv.q[1].avail + 2, 0x1ff, 0x100, 2 + 32);
 	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 1);
 	assert_int_equal(hv.tear_left, 0);
 	assert_true(virtio_dev__live(dev));
