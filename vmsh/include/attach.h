@@ -41,7 +41,9 @@ struct attach_opts {
 	bool caps_none;	      /* CMD without capabilities (default: PID 1's) */
 	bool always_trap;     /* no steady state: trap the vCPUs until detach */
 	bool no_kernel_cache; /* analyse the kernel afresh, store nothing (kcache.h) */
-	char **cmd;	      /* NULL-terminated; default /bin/sh */
+	bool nice_set;	      /* --nice: run at niceness nice (default: attach.c's set_nice) */
+	int nice;
+	char **cmd; /* NULL-terminated; default /bin/sh */
 };
 
 struct attach {

@@ -109,6 +109,7 @@ written-by-vmsh" ]
 	# look at the hypervisor from outside while CMD runs in the steady state
 	for t in $(seq 600); do grep -q 'steady state: registers' "$dir/err" && break; sleep 0.1; done
 	grep 'steady state: registers' "$dir/err"
+	nice_seen=$(ps -o ni= -p "$helper" | tr -d ' ')
 	samples=0
 	# (until CMD says it is done: it then sleeps 2 s before vmsh detaches)
 	while kill -0 "$helper" 2>/dev/null && ! grep -q io-ok "$dir/out"; do
@@ -131,6 +132,23 @@ written-by-vmsh" ]
 	[ "$acks" -gt 0 ]
 	diff <(echo "$hv0") <(hv_state "$PID")
 	"$LAB" vm exec "$VM" -- true
+	# vmsh's niceness (attach.c's set_nice): -5 by default (the session
+	# above), kept when started under nice(1), chosen with --nice
+	echo "niceness by default: $nice_seen"
+	[ "$nice_seen" = -5 ]
+	for want in "3 nice -n 3 $VMSH attach" "7 $VMSH attach --nice 7"; do
+		set -- $want
+		n=$1
+		shift
+		"$@" "$PID" -- sleep 3 </dev/null >/dev/null 2>&1 &
+		helper=$!
+		sleep 1
+		got=$(ps -o ni= -p "$helper" | tr -d ' ')
+		wait "$helper"
+		helper=
+		echo "niceness for '$*': $got"
+		[ "$got" = "$n" ]
+	done
 }
 
 @test "10 attaches in a row: the guest works on, the hypervisor's fds and maps are as before; median times" {
