@@ -8,11 +8,11 @@
  * request moves in one copy between the file's page cache and the guest's
  * buffers, the mapping being the local side of process_vm_readv/writev, as
  * QEMU's default cache mode copies once between the page cache and guest
- * RAM: a read is the header, one vectored write of the data, then the
- * status byte; a write is the header, one vectored read of the data into the
- * file's pages, then the status byte. That is as many system calls as a
- * bounce buffer took (pread or pwrite being the one saved), and one copy
- * fewer. Where the mapping fails (a file truncated under vmsh, a full file
+ * RAM: a read is the header, then one vectored write of the data; a write
+ * is the header, then one vectored read of the data into the file's pages.
+ * The status byte goes out with the used element (virtq__push_last), so a
+ * request at queue depth 1 costs four guest memory calls with the rings'
+ * (virtio_mmio.c). Where the mapping fails (a file truncated under vmsh, a full file
  * system on a page's first write), the chunk is done again through the
  * bounce buffer with pread/pwrite, which then says what failed: the file
  * (VIRTIO_BLK_S_IOERR) or the guest's buffers (a transport error).
@@ -35,7 +35,9 @@
  * Synchronous on purpose: vmsh serves the device from the one thread that
  * also traps MMIO exits, the backing file is usually in the page cache,
  * and what dominated the cost per request was the number of system calls
- * into the hypervisor, not waiting for the disk. io_uring would let reads
+ * into the hypervisor and the guest's exits (an InterruptACK on a line
+ * shared with the console, irqline.c; a HLT where the vCPU ran on before
+ * vmsh, attach.c's set_nice), not waiting for the disk. io_uring would let reads
  * of several requests overlap and take pread/pwrite off that thread, but
  * guest memory would still move through process_vm_readv/writev (io_uring
  * cannot reach another process's memory), so it would save at most one
