@@ -260,6 +260,37 @@ static void test_desc_table_partly_outside_ram(void **state)
 	assert_non_null(strstr(virtio_dev__error(dev), "descriptor at 0x100000 (16 bytes)"));
 }
 
+/*
+ * The status byte is the last byte of the writable part, in the last
+ * writable descriptor that is not empty (virtq__push_last): a driver may
+ * end a chain with an empty one.
+ */
+static void test_status_before_empty_descriptor(void **state)
+{
+	struct virtio_dev *dev = *state = blk_new(false);
+	struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_IN), .sector = 0 };
+	uint64_t spare = DATA + 0x100000;
+	struct tbuf b[4];
+	uint16_t head, id;
+	uint32_t len;
+
+	assert_true(drv_start_custom(dev, ~0ULL, false, 1, 16));
+	memcpy(gpa_ptr(HDR), &h, sizeof(h));
+	*gpa_ptr(status_gpa(0)) = 0xee;
+	*gpa_ptr(spare) = 0x55;
+	b[0] = (struct tbuf){ HDR, 16, false };
+	b[1] = (struct tbuf){ DATA, 4096, true };
+	b[2] = (struct tbuf){ status_gpa(0), 1, true };
+	b[3] = (struct tbuf){ spare, 0, true };
+	head = drv_post(0, b, 4);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_true(drv_used(0, &id, &len));
+	assert_int_equal(id, head);
+	assert_int_equal(len, 4096 + 1);
+	assert_int_equal(*gpa_ptr(status_gpa(0)), VIRTIO_BLK_S_OK);
+	assert_int_equal(*gpa_ptr(spare), 0x55);
+}
+
 /* Without vectored callbacks, everything works with one call per piece. */
 static void test_scalar_mem(void **state)
 {
@@ -415,6 +446,7 @@ const struct CMUnitTest virtio_calls_tests[] = {
 	TEST(test_calls_batch),
 	TEST(test_calls_full_ring),
 	TEST(test_desc_table_partly_outside_ram),
+	TEST(test_status_before_empty_descriptor),
 	TEST(test_scalar_mem),
 	TEST(test_direct_blk),
 	TEST(test_process_mem),
