@@ -78,7 +78,7 @@ static uint64_t now_ms(void)
 	return util__now_ns() / 1000000;
 }
 
-/* Raise line d (d: a device's index); a line two devices share is raised once. */
+/* Raise device d's line. */
 static void raise_line(struct attach *a, int d)
 {
 	struct attach_irq *line = &a->irq[d];
@@ -90,6 +90,7 @@ static void raise_line(struct attach *a, int d)
 		pr_debug("irqfd write (GSI %u): %s", line->gsi, strerror(errno));
 }
 
+/* A line two devices share is raised once. */
 void attach__notify_irq(struct attach *a)
 {
 	for (int d = 0; d < ATTACH_NDEV; d++)

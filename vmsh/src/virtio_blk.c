@@ -11,7 +11,7 @@
  * RAM: a read is the header, then one vectored write of the data; a write
  * is the header, then one vectored read of the data into the file's pages.
  * The status byte goes out with the used element (virtq__push_last), so a
- * request at queue depth 1 costs four guest memory calls with the rings'
+ * request at queue depth 1 costs five guest memory calls with the rings'
  * (virtio_mmio.c). Where the mapping fails (a file truncated under vmsh, a full file
  * system on a page's first write), the chunk is done again through the
  * bounce buffer with pread/pwrite, which then says what failed: the file

@@ -392,16 +392,25 @@ static int virtq__store_avail_event(struct virtio_dev *dev, struct virtq *vq)
  * once, in one vectored read. A failure is not the driver's yet (it may
  * never use the bad part): pops fall back to reading field by field.
  */
+/*
+ * The snapshot's three pieces: the descriptor table, then n avail.ring
+ * entries from last_avail on, which wrap around the ring at most once.
+ */
+static void virtq__snap_segs(const struct virtq *vq, uint16_t n, struct guest_seg segs[3])
+{
+	uint16_t first = vq->last_avail % vq->num;
+	uint16_t n1 = n < vq->num - first ? n : (uint16_t)(vq->num - first);
+
+	segs[0] = (struct guest_seg){ vq->desc, (size_t)VIRTQ_DESC_SIZE * vq->num };
+	segs[1] = (struct guest_seg){ vq->avail + 4 + 2ULL * first, 2 * (size_t)n1 };
+	segs[2] = (struct guest_seg){ vq->avail + 4, 2 * (size_t)(n - n1) };
+}
+
 static void virtq__snapshot(struct virtio_dev *dev, struct virtq *vq)
 {
-	uint16_t n = (uint16_t)(vq->avail_cache - vq->last_avail), first = vq->last_avail % vq->num;
-	uint16_t n1 = n < vq->num - first ? n : (uint16_t)(vq->num - first);
-	struct guest_seg segs[] = {
-		{ vq->desc, (size_t)VIRTQ_DESC_SIZE * vq->num },
-		{ vq->avail + 4 + 2ULL * first, 2 * (size_t)n1 },
-		{ vq->avail + 4, 2 * (size_t)(n - n1) },
-	};
+	struct guest_seg segs[3];
 
+	virtq__snap_segs(vq, (uint16_t)(vq->avail_cache - vq->last_avail), segs);
 	vq->snap_base = vq->last_avail;
 	vq->snap_ok = guest__readv_phys(&dev->mem, segs, ARRAY_SIZE(segs), vq->snap, NULL) == 0;
 }
@@ -444,17 +453,12 @@ _Static_assert(offsetof(struct virtq, snap) ==
  */
 static bool virtq__read_ahead(struct virtio_dev *dev, struct virtq *vq, uint16_t *idx)
 {
-	uint16_t first = vq->last_avail % vq->num;
-	struct guest_seg segs[] = {
-		{ vq->avail + 2, sizeof(*idx) },
-		{ vq->avail + 2, sizeof(*idx) },
-		{ vq->desc, (size_t)VIRTQ_DESC_SIZE * vq->num },
-		{ vq->avail + 4 + 2ULL * first, 2 * (size_t)(vq->num - first) },
-		{ vq->avail + 4, 2 * (size_t)first },
-	};
+	struct guest_seg segs[5] = { { vq->avail + 2, sizeof(*idx) },
+				     { vq->avail + 2, sizeof(*idx) } };
 
+	virtq__snap_segs(vq, vq->num, segs + 2);
 	if (virtq__idx_ptr(dev, vq->avail + 2, false) ||
-	    guest__readv_phys(&dev->mem, segs, first ? 5 : 4, vq->snap_idx, NULL) ||
+	    guest__readv_phys(&dev->mem, segs, ARRAY_SIZE(segs), vq->snap_idx, NULL) ||
 	    vq->snap_idx[0] != vq->snap_idx[1])
 		return false;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
