@@ -19,6 +19,7 @@
 #include "guestram.h"
 #include "hv.h"
 #include "hvmem.h"
+#include "iopool.h"
 #include "kbtf.h"
 #include "kvmrun.h"
 #include "loader.h"
@@ -31,6 +32,7 @@
 #define ATTACH_EXIT_ERROR 125 /* vmsh itself failed (like docker run) */
 #define ATTACH_CTL_SECTORS 8  /* the block device's control area: 4 KiB */
 #define ATTACH_NQUEUES 3      /* blk: 0; console: 0 (rx), 1 (tx) */
+#define ATTACH_IO_THREADS 4   /* --io-threads' default */
 
 enum attach_dev { ATTACH_BLK, ATTACH_CON, ATTACH_NDEV };
 
@@ -43,6 +45,7 @@ struct attach_opts {
 	bool no_kernel_cache; /* analyse the kernel afresh, store nothing (kcache.h) */
 	bool nice_set;	      /* --nice: run at niceness nice (default: attach.c's set_nice) */
 	int nice;
+	unsigned io_threads; /* the disk's (virtio_blk_opts) */
 	char **cmd; /* NULL-terminated; default /bin/sh */
 };
 

@@ -90,6 +90,14 @@ struct virtio_blk_opts {
 	 */
 	uint32_t ctl_sectors;
 	void (*ctl_written)(void *ctx, uint64_t offset, const void *data, size_t len);
+	/*
+	 * Threads (0 to IOPOOL_MAX_THREADS) that serve requests beside the
+	 * thread that takes the notifications, so that several are in flight
+	 * (iopool.h). 0: that thread serves each request before it pops the
+	 * next. The threads start the first time two requests are in flight;
+	 * their completions then come through virtio_dev__completion_fd.
+	 */
+	unsigned io_threads;
 };
 
 /*
@@ -199,6 +207,17 @@ void virtio_mmio__snapshot(struct virtio_dev *dev, uint8_t page[VIRTIO_MMIO_WIND
 int virtio_mmio__queue_notify(struct virtio_dev *dev, uint32_t queue);
 
 /*
+ * Requests a device serves in the background (virtio-blk's I/O threads):
+ * an fd that becomes readable when some are done, -1 if there is none (yet:
+ * ask again after each notification). Then call virtio_mmio__complete,
+ * which uses them in the order they were popped and interrupts for them;
+ * wait: after all in flight are done (the caller's thread helping).
+ * 0, or -EIO if the device needs a reset.
+ */
+int virtio_dev__completion_fd(struct virtio_dev *dev);
+int virtio_mmio__complete(struct virtio_dev *dev, bool wait);
+
+/*
  * Take up the device's queues where the guest's used rings say they are,
  * after another copy of this device (a vmsh that ended, see attach's
  * keeper) served them: each ready queue's used.idx and used.ring[0].id are
@@ -285,6 +304,9 @@ struct virtio_dev_ops {
 	/* Process the available buffers of a ready queue of a live device. */
 	void (*queue_notify)(struct virtio_dev *dev, unsigned int queue);
 	void (*reset)(struct virtio_dev *dev); /* after a driver reset; may be NULL */
+	/* Work in the background (may be NULL): virtio_dev__completion_fd, virtio_mmio__complete */
+	int (*completion_fd)(struct virtio_dev *dev);
+	void (*complete)(struct virtio_dev *dev, bool wait);
 	void (*free)(struct virtio_dev *dev);  /* free the containing struct */
 };
 

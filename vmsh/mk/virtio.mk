@@ -1,6 +1,6 @@
 # virtio-mmio transport, split virtqueues, virtio-blk and virtio-console (virtio.h).
 VMSH_VIRTIO_OBJS := $(BUILD)/vmsh/src/virtio_mmio.o $(BUILD)/vmsh/src/virtio_blk.o \
-	$(BUILD)/vmsh/src/virtio_console.o
+	$(BUILD)/vmsh/src/virtio_console.o $(BUILD)/vmsh/src/iopool.o
 VMSH_OBJS += $(VMSH_VIRTIO_OBJS)
 
 # An in-test driver against fake guest RAM; blk's backing file is a temp
@@ -8,6 +8,7 @@ VMSH_OBJS += $(VMSH_VIRTIO_OBJS)
 UNIT_TESTS += $(BUILD)/tests/vmsh_virtio
 $(BUILD)/tests/vmsh_virtio: $(BUILD)/vmsh/tests/test_virtio.o \
 	$(BUILD)/vmsh/tests/test_virtio_queues.o $(BUILD)/vmsh/tests/test_virtio_calls.o \
+	$(BUILD)/vmsh/tests/test_virtio_pool.o \
 	$(VMSH_VIRTIO_OBJS) \
 	$(BUILD)/vmsh/src/guest_mem.o $(BUILD)/vmsh/src/util.o
 LDLIBS_vmsh_virtio := -lcmocka -lpthread
@@ -24,7 +25,8 @@ LDLIBS_vmsh_virtio := -lcmocka -lpthread
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_VIRTIO_SRCS := vmsh/tests/fuzz/fuzz_virtio.c vmsh/src/virtio_mmio.c \
-	vmsh/src/virtio_blk.c vmsh/src/virtio_console.c vmsh/src/guest_mem.c vmsh/src/util.c
+	vmsh/src/virtio_blk.c vmsh/src/virtio_console.c vmsh/src/iopool.c vmsh/src/guest_mem.c \
+	vmsh/src/util.c
 FUZZ_DIR := $(BUILD)/fuzz
 
 $(FUZZ_DIR)/fuzz_virtio: $(FUZZ_VIRTIO_SRCS) $(wildcard vmsh/include/*.h)

@@ -15,6 +15,7 @@
  * A failure or a signal at any phase unwinds what was done, and leaves the
  * hypervisor as it was. vmsh's exit status is CMD's, or 125 if vmsh failed.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -52,7 +53,8 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: vmsh attach PID [-f IMAGE] [--pts PATH] [--caps keep|none]\n"
-	    "                   [--always-trap] [--no-kernel-cache] [--nice N] [-v]\n"
+	    "                   [--always-trap] [--no-kernel-cache] [--nice N]\n"
+	    "                   [--io-threads N] [-v]\n"
 	    "                   [-- CMD [ARG...]]\n"
 	    "Runs CMD (default: an interactive /bin/sh) from a filesystem image inside\n"
 	    "the running KVM VM of hypervisor PID, in a container that sees the VM's\n"
@@ -74,9 +76,13 @@ static void usage(FILE *f)
 	    "                     and allowed to, so that it serves a request the guest\n"
 	    "                     waits for before the vCPU runs on where they share a CPU;\n"
 	    "                     else as started)\n"
+	    "      --io-threads N  threads that serve the disk's requests beside vmsh's own,\n"
+	    "                     so that several are in flight (default %d, at most %d;\n"
+	    "                     0: one request at a time)\n"
 	    "  -v                 progress on stderr (-vv: debug)\n"
 	    "Exit status: CMD's; 128+N after signal N; 125 if vmsh failed (the VM keeps\n"
-	    "running either way).\n");
+	    "running either way).\n",
+	    ATTACH_IO_THREADS, IOPOOL_MAX_THREADS);
 }
 
 void attach__phase(struct attach *a, const char *name)
@@ -112,6 +118,7 @@ static int parse_args(struct attach_opts *o, int argc, char **argv)
 					      { "always-trap", no_argument, NULL, 't' },
 					      { "no-kernel-cache", no_argument, NULL, 'K' },
 					      { "nice", required_argument, NULL, 'n' },
+					      { "io-threads", required_argument, NULL, 'T' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	static char *default_cmd[] = { "/bin/sh", NULL };
@@ -119,6 +126,7 @@ static int parse_args(struct attach_opts *o, int argc, char **argv)
 	long pid;
 	int c;
 
+	o->io_threads = ATTACH_IO_THREADS;
 	while ((c = getopt_long(argc, argv, "f:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -150,6 +158,17 @@ static int parse_args(struct attach_opts *o, int argc, char **argv)
 			}
 			o->nice = (int)n;
 			o->nice_set = true;
+			break;
+		}
+		case 'T': {
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (!isdigit((unsigned char)*optarg) || *end || n > IOPOOL_MAX_THREADS) {
+				pr_err("attach: --io-threads takes a number from 0 to %d, not '%s'",
+				       IOPOOL_MAX_THREADS, optarg);
+				return -EINVAL;
+			}
+			o->io_threads = (unsigned)n;
 			break;
 		}
 		case 'v':

@@ -293,7 +293,8 @@ int attach__loop_init(struct attach *a)
 				       .read_only = a->image_read_only,
 				       .serial = a->serial,
 				       .ctl_sectors = ATTACH_CTL_SECTORS,
-				       .ctl_written = ctl_written };
+				       .ctl_written = ctl_written,
+				       .io_threads = a->o.io_threads };
 	struct virtio_console_opts con = { .host = { notify_irq, a },
 					   .output = console_output,
 					   .rx_ready = console_rx_ready };
@@ -473,12 +474,17 @@ static void push_input(struct attach *a)
 #define TURN_TICK -1
 static int turn(struct attach *a, bool take_input, int ms)
 {
-	struct pollfd pfd[3 + ATTACH_NQUEUES];
-	int n = 0, in_slot = -1, out_slot = -1;
+	struct pollfd pfd[4 + ATTACH_NQUEUES];
+	int n = 0, in_slot = -1, out_slot = -1, done_slot = -1;
+	int done_fd = virtio_dev__completion_fd(a->dev[ATTACH_BLK]);
 
 	pfd[n++] = (struct pollfd){ .fd = a->sigfd, .events = POLLIN };
 	for (int q = 0; q < ATTACH_NQUEUES; q++)
 		pfd[n++] = (struct pollfd){ .fd = a->ioev[q].fd, .events = POLLIN };
+	if (done_fd >= 0) {
+		done_slot = n;
+		pfd[n++] = (struct pollfd){ .fd = done_fd, .events = POLLIN };
+	}
 	if (take_input && !a->in_eof && a->inlen < sizeof(a->inbuf)) {
 		in_slot = n;
 		pfd[n++] = (struct pollfd){ .fd = a->in_fd, .events = POLLIN };
@@ -512,6 +518,9 @@ static int turn(struct attach *a, bool take_input, int ms)
 		virtio_mmio__queue_notify(a->dev[q == 0 ? ATTACH_BLK : ATTACH_CON],
 					  q == 0 ? 0 : (uint32_t)q - 1);
 	}
+	/* the disk's requests done on its I/O threads */
+	if (done_slot >= 0 && (pfd[done_slot].revents & POLLIN))
+		virtio_mmio__complete(a->dev[ATTACH_BLK], false);
 	if (in_slot >= 0 && (pfd[in_slot].revents & (POLLIN | POLLHUP))) {
 		ssize_t r = read(a->in_fd, a->inbuf + a->inlen, sizeof(a->inbuf) - a->inlen);
 

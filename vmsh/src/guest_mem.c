@@ -186,8 +186,9 @@ static bool guest_mem__covered(const struct guest_mem *m, uint64_t gpa, size_t l
 
 static void guest_mem__count(const struct guest_mem *m)
 {
+	/* virtio-blk's I/O threads count too */
 	if (m->calls)
-		(*m->calls)++;
+		__atomic_fetch_add(m->calls, 1, __ATOMIC_RELAXED);
 }
 
 void *guest__phys_ptr(const struct guest_mem *m, uint64_t gpa, size_t len, bool write)

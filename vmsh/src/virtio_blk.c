@@ -63,6 +63,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 
+#include "iopool.h"
 #include "util.h"
 #include "virtio.h"
 
@@ -91,14 +92,45 @@ struct vblk {
 	uint8_t *ctl;
 	size_t ctl_bytes;
 	void (*ctl_written)(void *ctx, uint64_t offset, const void *data, size_t len);
-	/*
-	 * The request header, then VBLK_CHUNK bytes of data, then a byte for
-	 * the status of a read (which follows its data in the chain).
-	 */
-	uint8_t *buf;
-	uint8_t *bounce; /* buf + VBLK_HDR_SIZE */
-	uint8_t *map;	 /* the file's file_bytes, or NULL: bounce buffer only */
+	uint8_t *map; /* the file's file_bytes, or NULL: bounce buffer only */
 	uint8_t config[VBLK_CONFIG_SIZE];
+	/*
+	 * What serves requests: srv[0] is the thread that takes the queue's
+	 * notifications, srv[1..io_threads] the pool's threads (iopool.h),
+	 * made at the first notification by the process in pool_pid. The
+	 * pointers are private memory in a shared struct: a keeper forked
+	 * before the pool existed must not follow them, hence the pid.
+	 */
+	unsigned io_threads;
+	pid_t pool_pid;
+	struct iopool *pool;
+	struct vblk_req *reqs; /* the pool's jobs: IOPOOL_MAX_JOBS, used as a ring */
+	unsigned req_next;
+	struct vblk_req *req_here; /* the one request being served without a pool */
+	struct vblk_server {
+		/*
+		 * The request header, then VBLK_CHUNK bytes of data, then a byte
+		 * for the status of a read (which follows its data in the chain).
+		 */
+		uint8_t *buf;
+		uint8_t *bounce; /* buf + VBLK_HDR_SIZE */
+		/*
+		 * A pool's thread: a guest memory error, or a request for the
+		 * control area, is not handled there but left to srv[0]
+		 * (-EAGAIN), which does it again with the device's state in
+		 * reach: NEEDS_RESET and its message, ctl_written.
+		 */
+		bool pooled;
+	} srv[1 + IOPOOL_MAX_THREADS];
+};
+
+/* A request popped: its chain, then how it went. */
+struct vblk_req {
+	unsigned int queue;
+	int st; /* VIRTIO_BLK_S_*, -EIO (NEEDS_RESET set), -EAGAIN (for srv[0]) */
+	uint32_t written;
+	bool status_done;
+	struct virtq_chain c;
 };
 
 static struct vblk *to_vblk(struct virtio_dev *dev)
@@ -207,15 +239,34 @@ static int vblk__file_iov(struct vblk *b, bool write, struct iovec *iov, int nio
 }
 
 /*
+ * virtq_chain__read/write for s: -EIO (NEEDS_RESET set), or on a pool's
+ * thread -EAGAIN with the device as it was.
+ */
+static int vblk__chain_io(struct vblk *b, const struct vblk_server *s, const struct virtq_chain *c,
+			  bool write, uint64_t off, void *buf, size_t len)
+{
+	int ret;
+
+	if (s->pooled)
+		ret = write ? virtq_chain__try_write(&b->dev, c, off, buf, len)
+			    : virtq_chain__try_read(&b->dev, c, off, buf, len);
+	else
+		ret = write ? virtq_chain__write(&b->dev, c, off, buf, len)
+			    : virtq_chain__read(&b->dev, c, off, buf, len);
+	return ret < 0 ? (s->pooled ? -EAGAIN : -EIO) : 0;
+}
+
+/*
  * Move data between the disk (file, then control area) at byte pos and the
  * chain: the writable part from offset 0 for reads, the readable part from
  * the header's end for writes. have: bytes of a write's data already in the
  * bounce buffer. A read that succeeds ends with the status byte, written
  * with the last data (*status_done). Returns a VIRTIO_BLK_S_* status, or
- * -EIO when the transport failed (the device needs a reset).
+ * -EIO when the transport failed (the device needs a reset), or -EAGAIN
+ * (vblk__chain_io).
  */
-static int vblk__rw(struct vblk *b, const struct virtq_chain *c, bool write, uint64_t pos,
-		    uint64_t len, size_t have, bool *status_done)
+static int vblk__rw(struct vblk *b, struct vblk_server *s, const struct virtq_chain *c, bool write,
+		    uint64_t pos, uint64_t len, size_t have, bool *status_done)
 {
 	uint64_t done = 0, ctl_lo = UINT64_MAX, ctl_hi = 0;
 	struct iovec iov[VIRTIO_QUEUE_MAX_SIZE];
@@ -259,15 +310,15 @@ static int vblk__rw(struct vblk *b, const struct virtq_chain *c, bool write, uin
 		}
 		if (write) {
 			if (!(done == 0 && have >= n)) {
-				ret = virtq_chain__read(&b->dev, c, VBLK_HDR_SIZE + done, b->bounce,
-							n);
+				ret = vblk__chain_io(b, s, c, false, VBLK_HDR_SIZE + done,
+						     s->bounce, n);
 				if (ret < 0)
-					return -EIO;
+					return ret;
 			}
-			if (in_file && vblk__file_io(b, true, b->bounce, in_file, p) < 0)
+			if (in_file && vblk__file_io(b, true, s->bounce, in_file, p) < 0)
 				return VIRTIO_BLK_S_IOERR;
 			if (n > in_file) {
-				memcpy(b->ctl + ctl_off, b->bounce + in_file, n - in_file);
+				memcpy(b->ctl + ctl_off, s->bounce + in_file, n - in_file);
 				if (ctl_off < ctl_lo)
 					ctl_lo = ctl_off;
 				ctl_hi = ctl_off + (n - in_file);
@@ -275,16 +326,16 @@ static int vblk__rw(struct vblk *b, const struct virtq_chain *c, bool write, uin
 		} else {
 			bool last = done + n == len;
 
-			if (in_file && vblk__file_io(b, false, b->bounce, in_file, p) < 0)
+			if (in_file && vblk__file_io(b, false, s->bounce, in_file, p) < 0)
 				return VIRTIO_BLK_S_IOERR;
 			if (n > in_file)
-				memcpy(b->bounce + in_file, b->ctl + ctl_off, n - in_file);
+				memcpy(s->bounce + in_file, b->ctl + ctl_off, n - in_file);
 			/* the status byte is at the chain's offset len: right after */
 			if (last)
-				b->bounce[n] = VIRTIO_BLK_S_OK;
-			ret = virtq_chain__write(&b->dev, c, done, b->bounce, n + last);
+				s->bounce[n] = VIRTIO_BLK_S_OK;
+			ret = vblk__chain_io(b, s, c, true, done, s->bounce, n + last);
 			if (ret < 0)
-				return -EIO;
+				return ret;
 			*status_done = last;
 		}
 		done += n;
@@ -302,11 +353,13 @@ static bool vblk__range_ok(const struct vblk *b, uint64_t sector, uint64_t len)
 }
 
 /*
- * Serve one request; *written: bytes written into the chain, *status_done:
- * whether the status byte was written too. Status or -EIO.
+ * Serve one request on s; *written: bytes written into the chain,
+ * *status_done: whether the status byte was written too. Status, -EIO or
+ * -EAGAIN (vblk__chain_io; also a pool's thread's answer to a request that
+ * reaches the control area).
  */
-static int vblk__request(struct vblk *b, const struct virtq_chain *c, uint32_t *written,
-			 bool *status_done)
+static int vblk__request(struct vblk *b, struct vblk_server *s, const struct virtq_chain *c,
+			 uint32_t *written, bool *status_done)
 {
 	struct virtio_blk_outhdr hdr;
 	uint64_t sector, data_len;
@@ -324,12 +377,12 @@ static int vblk__request(struct vblk *b, const struct virtq_chain *c, uint32_t *
 		have = c->out_len - VBLK_HDR_SIZE < VBLK_CHUNK
 			   ? (size_t)(c->out_len - VBLK_HDR_SIZE)
 			   : VBLK_CHUNK;
-		if (virtq_chain__try_read(&b->dev, c, 0, b->buf, VBLK_HDR_SIZE + have) < 0)
+		if (virtq_chain__try_read(&b->dev, c, 0, s->buf, VBLK_HDR_SIZE + have) < 0)
 			have = 0;
 	}
-	if (!have && virtq_chain__read(&b->dev, c, 0, b->buf, VBLK_HDR_SIZE) < 0)
-		return -EIO;
-	memcpy(&hdr, b->buf, sizeof(hdr));
+	if (!have && (st = vblk__chain_io(b, s, c, false, 0, s->buf, VBLK_HDR_SIZE)) < 0)
+		return st;
+	memcpy(&hdr, s->buf, sizeof(hdr));
 	type = le32toh(hdr.type);
 	sector = le64toh(hdr.sector);
 	data_len = c->in_len - 1;
@@ -344,7 +397,9 @@ static int vblk__request(struct vblk *b, const struct virtq_chain *c, uint32_t *
 				 (unsigned long long)data_len, (unsigned long long)sector);
 			return VIRTIO_BLK_S_IOERR;
 		}
-		st = vblk__rw(b, c, false, sector * SECTOR_SIZE, data_len, 0, status_done);
+		if (s->pooled && sector * SECTOR_SIZE + data_len > b->file_bytes)
+			return -EAGAIN;
+		st = vblk__rw(b, s, c, false, sector * SECTOR_SIZE, data_len, 0, status_done);
 		if (st == VIRTIO_BLK_S_OK)
 			*written = (uint32_t)data_len;
 		return st;
@@ -357,7 +412,9 @@ static int vblk__request(struct vblk *b, const struct virtq_chain *c, uint32_t *
 				 (unsigned long long)data_len, (unsigned long long)sector);
 			return VIRTIO_BLK_S_IOERR;
 		}
-		return vblk__rw(b, c, true, sector * SECTOR_SIZE, data_len, have, status_done);
+		if (s->pooled && sector * SECTOR_SIZE + data_len > b->file_bytes)
+			return -EAGAIN;
+		return vblk__rw(b, s, c, true, sector * SECTOR_SIZE, data_len, have, status_done);
 	case VIRTIO_BLK_T_FLUSH:
 		if (fdatasync(b->fd) < 0) {
 			pr_err("virtio-blk: unable to flush backing file: %s", strerror(errno));
@@ -367,8 +424,8 @@ static int vblk__request(struct vblk *b, const struct virtq_chain *c, uint32_t *
 	case VIRTIO_BLK_T_GET_ID: {
 		size_t n = data_len < sizeof(b->serial) ? (size_t)data_len : sizeof(b->serial);
 
-		if (virtq_chain__write(&b->dev, c, 0, b->serial, n) < 0)
-			return -EIO;
+		if ((st = vblk__chain_io(b, s, c, true, 0, b->serial, n)) < 0)
+			return st;
 		*written = (uint32_t)n;
 		return VIRTIO_BLK_S_OK;
 	}
@@ -377,51 +434,214 @@ static int vblk__request(struct vblk *b, const struct virtq_chain *c, uint32_t *
 	return VIRTIO_BLK_S_UNSUPP;
 }
 
+/* iopool_run_fn, and the same without a pool: serve request job on srv[server]. */
+static void vblk__serve(void *ctx, void *job, unsigned server)
+{
+	struct vblk *b = ctx;
+	struct vblk_req *r = job;
+
+	r->written = 0;
+	r->status_done = false;
+	r->st = vblk__request(b, &b->srv[server], &r->c, &r->written, &r->status_done);
+}
+
+/* Use a request served: its status byte (unless written) and used element. */
+static int vblk__push(struct vblk *b, const struct vblk_req *r)
+{
+	if (r->status_done)
+		return virtq__push(&b->dev, r->queue, r->c.head, r->written + 1);
+	return virtq__push_last(&b->dev, r->queue, &r->c, r->written + 1, (uint8_t)r->st);
+}
+
+/* The pool, if this process has one (vblk's comment). */
+static struct iopool *vblk__pool(struct vblk *b)
+{
+	return b->pool && b->pool_pid == getpid() ? b->pool : NULL;
+}
+
+/* A server's buffer; false without memory. */
+static bool vblk__server_init(struct vblk_server *s)
+{
+	/* pages are only touched as requests need them */
+	s->buf = malloc(VBLK_HDR_SIZE + VBLK_CHUNK + 1);
+	s->bounce = s->buf ? s->buf + VBLK_HDR_SIZE : NULL;
+	return s->buf;
+}
+
+/* The pool and what it serves with: stopped (waited for) and freed, NULL after. */
+static void vblk__pool_free(struct vblk *b)
+{
+	iopool__free(b->pool);
+	b->pool = NULL;
+	for (unsigned t = 1; t <= IOPOOL_MAX_THREADS; t++) {
+		free(b->srv[t].buf);
+		b->srv[t] = (struct vblk_server){ 0 };
+	}
+	free(b->reqs);
+	b->reqs = NULL;
+}
+
+/*
+ * Pool threads and their buffers, the first time a notification comes
+ * (the first process to serve the device; another, attach's keeper, serves
+ * without):
+ * none for a device that is only ever attached and probed. false (said)
+ * if that failed: requests are then served one at a time, as with none.
+ */
+static bool vblk__pool_start(struct vblk *b)
+{
+	bool ok;
+
+	b->pool_pid = getpid();
+	b->reqs = calloc(IOPOOL_MAX_JOBS, sizeof(*b->reqs));
+	ok = b->reqs;
+	for (unsigned t = 1; ok && t <= b->io_threads; t++) {
+		ok = vblk__server_init(&b->srv[t]);
+		b->srv[t].pooled = true;
+	}
+	if (ok)
+		b->pool = iopool__create(b->io_threads, vblk__serve, b);
+	if (!b->pool) {
+		pr_err("virtio-blk: no memory for %u I/O threads: requests are served one at a "
+		       "time",
+		       b->io_threads);
+		vblk__pool_free(b);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Use what the pool has done, in the order it was popped. A request a
+ * pool's thread left (-EAGAIN) is done again here first. Once the device
+ * needs a reset, the rest are dropped: the driver's reset takes them.
+ */
+static void vblk__publish(struct vblk *b, struct iopool *pool)
+{
+	struct vblk_req *r;
+
+	while ((r = iopool__take(pool))) {
+		if (r->st == -EAGAIN)
+			vblk__serve(b, r, 0);
+		if (r->st >= 0 && !(b->dev.status & VIRTIO_CONFIG_S_NEEDS_RESET))
+			vblk__push(b, r);
+	}
+}
+
+/*
+ * Pop what the driver made available. Without a pool, each request is
+ * served here before the next is popped. With one, all are queued; one
+ * alone, with nothing else in flight, is still served here (a thread's
+ * wake-up would only add to its latency); more go to the pool's threads.
+ * Used in the order popped either way (virtio_mmio__resync relies on it).
+ */
 static void vblk__queue_notify(struct virtio_dev *dev, unsigned int queue)
 {
 	struct vblk *b = to_vblk(dev);
-	struct virtq_chain *c = &dev->chain;
+	struct iopool *pool = vblk__pool(b);
 
+	if (!pool && b->io_threads && !b->pool_pid && vblk__pool_start(b))
+		pool = b->pool;
 	/* At most a ring's worth per call: a racing guest gets another notify. */
 	for (unsigned int i = 0; i < dev->vqs[queue].num; i++) {
-		uint32_t written = 0;
-		bool status_done = false;
-		uint8_t status;
-		int st;
+		struct vblk_req *r = b->req_here;
 
-		if (virtq__pop(dev, queue, c) <= 0)
-			return;
-		if (c->out_len < VBLK_HDR_SIZE || c->in_len < 1) {
+		if (pool) {
+			if (iopool__in_flight(pool) >= dev->vqs[queue].num) {
+				virtio_dev__fail(dev, "queue %u: more than %u requests in flight",
+						 queue, dev->vqs[queue].num);
+				break;
+			}
+			r = &b->reqs[b->req_next % IOPOOL_MAX_JOBS];
+		}
+		if (virtq__pop(dev, queue, &r->c) <= 0)
+			break;
+		if (r->c.out_len < VBLK_HDR_SIZE || r->c.in_len < 1) {
 			virtio_dev__fail(dev,
 					 "request %u has %llu readable bytes (need %d) and "
 					 "%llu writable (need 1)",
-					 c->head, (unsigned long long)c->out_len, VBLK_HDR_SIZE,
-					 (unsigned long long)c->in_len);
-			return;
+					 r->c.head, (unsigned long long)r->c.out_len, VBLK_HDR_SIZE,
+					 (unsigned long long)r->c.in_len);
+			break;
 		}
-		st = vblk__request(b, c, &written, &status_done);
-		if (st < 0)
-			return;
-		status = (uint8_t)st;
-		if ((status_done ? virtq__push(dev, queue, c->head, written + 1)
-				 : virtq__push_last(dev, queue, c, written + 1, status)) < 0)
+		r->queue = queue;
+		if (pool) {
+			iopool__submit(pool, r);
+			b->req_next++;
+			continue;
+		}
+		vblk__serve(b, r, 0);
+		if (r->st < 0 || vblk__push(b, r) < 0)
 			return;
 	}
+	if (!pool)
+		return;
+	if (iopool__queued(pool) == 1 && !iopool__running(pool))
+		iopool__run_one(pool);
+	else if (iopool__queued(pool))
+		iopool__kick(pool);
+	vblk__publish(b, pool);
+}
+
+/* virtio_dev_ops.complete: use what the pool has done; wait: all it has. */
+static void vblk__complete(struct virtio_dev *dev, bool wait)
+{
+	struct vblk *b = to_vblk(dev);
+	struct iopool *pool = vblk__pool(b);
+
+	if (!pool)
+		return;
+	iopool__ack(pool);
+	if (wait)
+		iopool__wait(pool, true);
+	vblk__publish(b, pool);
+}
+
+static int vblk__completion_fd(struct virtio_dev *dev)
+{
+	struct iopool *pool = vblk__pool(to_vblk(dev));
+
+	return pool ? iopool__fd(pool) : -1;
+}
+
+/*
+ * A driver reset: the requests in flight must not touch the guest's
+ * buffers after it, nor be used. Those not started are dropped; the
+ * running ones are waited for.
+ */
+static void vblk__reset(struct virtio_dev *dev)
+{
+	struct vblk *b = to_vblk(dev);
+	struct iopool *pool = vblk__pool(b);
+
+	if (!pool)
+		return;
+	iopool__wait(pool, false);
+	iopool__ack(pool);
+	while (iopool__take(pool))
+		;
 }
 
 static void vblk__free(struct virtio_dev *dev)
 {
 	struct vblk *b = to_vblk(dev);
 
+	/* not the pool of another process: its threads are not here */
+	if (vblk__pool(b))
+		vblk__pool_free(b);
 	if (b->map)
 		munmap(b->map, (size_t)b->file_bytes);
 	virtio_dev__dealloc(b->ctl, b->ctl_bytes ? b->ctl_bytes : 1);
-	free(b->buf);
+	free(b->srv[0].buf);
+	free(b->req_here);
 	virtio_dev__dealloc(b, sizeof(*b));
 }
 
 static const struct virtio_dev_ops vblk_ops = {
 	.queue_notify = vblk__queue_notify,
+	.complete = vblk__complete,
+	.completion_fd = vblk__completion_fd,
+	.reset = vblk__reset,
 	.free = vblk__free,
 };
 
@@ -438,6 +658,11 @@ static int vblk__check_opts(const struct virtio_blk_opts *o, uint64_t *file_byte
 	if (o->ctl_sectors > VIRTIO_BLK_MAX_CTL_SECTORS) {
 		pr_err("virtio-blk: control area of %u sectors is over the limit of %d",
 		       o->ctl_sectors, VIRTIO_BLK_MAX_CTL_SECTORS);
+		return -EINVAL;
+	}
+	if (o->io_threads > IOPOOL_MAX_THREADS) {
+		pr_err("virtio-blk: %u I/O threads is over the limit of %d", o->io_threads,
+		       IOPOOL_MAX_THREADS);
 		return -EINVAL;
 	}
 	if (fstat(o->fd, &st) < 0 || (fl = fcntl(o->fd, F_GETFL)) < 0) {
@@ -477,13 +702,12 @@ int virtio_blk__create(struct virtio_dev **out, const struct virtio_blk_opts *op
 	b = virtio_dev__alloc(sizeof(*b));
 	if (!b)
 		goto nomem;
-	/* pages are only touched as requests need them */
-	b->buf = malloc(VBLK_HDR_SIZE + VBLK_CHUNK + 1);
-	b->bounce = b->buf + VBLK_HDR_SIZE;
+	b->req_here = malloc(sizeof(*b->req_here));
 	b->ctl_bytes = (size_t)opts->ctl_sectors * SECTOR_SIZE;
 	b->ctl = virtio_dev__alloc(b->ctl_bytes ? b->ctl_bytes : 1);
-	if (!b->buf || !b->ctl)
+	if (!vblk__server_init(&b->srv[0]) || !b->req_here || !b->ctl)
 		goto nomem;
+	b->io_threads = opts->io_threads;
 	b->fd = opts->fd;
 	b->read_only = opts->read_only;
 	if (opts->serial)

@@ -73,6 +73,9 @@ void virtio_dev__dealloc(void *p, size_t size)
 
 void virtio_dev__set_mem(struct virtio_dev *dev, const struct guest_mem *mem)
 {
+	/* requests in flight use the old memory: done and used with it first */
+	if (dev->has_mem)
+		virtio_mmio__complete(dev, true);
 	dev->mem = *mem;
 	dev->has_mem = true;
 }
@@ -927,6 +930,23 @@ int virtio_mmio__queue_notify(struct virtio_dev *dev, uint32_t queue)
 		return 0;
 	dev->ops->queue_notify(dev, queue);
 	virtq__signal(dev, queue);
+	return dev->status & VIRTIO_CONFIG_S_NEEDS_RESET ? -EIO : 0;
+}
+
+int virtio_dev__completion_fd(struct virtio_dev *dev)
+{
+	return dev->ops->completion_fd ? dev->ops->completion_fd(dev) : -1;
+}
+
+int virtio_mmio__complete(struct virtio_dev *dev, bool wait)
+{
+	if (!dev->ops->complete)
+		return 0;
+	dev->ops->complete(dev, wait);
+	/* as after a notification: what was used is published, NEEDS_RESET or not */
+	for (unsigned int q = 0; q < dev->nqueues; q++)
+		if (dev->vqs[q].ready && dev->has_mem)
+			virtq__signal(dev, q);
 	return dev->status & VIRTIO_CONFIG_S_NEEDS_RESET ? -EIO : 0;
 }
 

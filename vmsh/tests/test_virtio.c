@@ -213,6 +213,7 @@ uint8_t ctl_data[CTL_SECTORS * 512];
 char out_buf[256];
 size_t out_len, out_max_per_call;
 int blk_fd = -1;
+unsigned int blk_io_threads;
 
 static void on_irq(void *ctx, struct virtio_dev *dev)
 {
@@ -283,6 +284,7 @@ struct virtio_dev *blk_new(bool ro)
 		.serial = "vmsh0",
 		.ctl_sectors = CTL_SECTORS,
 		.ctl_written = on_ctl,
+		.io_threads = blk_io_threads,
 	};
 	struct virtio_dev *dev;
 
@@ -333,11 +335,12 @@ int setup(void **state)
 
 int teardown(void **state)
 {
+	/* first: an I/O thread may still use the file and the guest's RAM */
+	virtio_dev__free(*state);
+	*state = NULL;
 	free(hv.mem);
 	if (blk_fd >= 0)
 		close(blk_fd);
-	virtio_dev__free(*state);
-	*state = NULL;
 	return 0;
 }
 
@@ -868,6 +871,8 @@ int main(void)
 
 	failed += _cmocka_run_group_tests("virtio console and queues", virtio_queue_tests,
 					  virtio_queue_ntests, NULL, NULL);
-	return failed + _cmocka_run_group_tests("virtio guest memory calls", virtio_calls_tests,
-						virtio_calls_ntests, NULL, NULL);
+	failed += _cmocka_run_group_tests("virtio guest memory calls", virtio_calls_tests,
+					  virtio_calls_ntests, NULL, NULL);
+	return failed + _cmocka_run_group_tests("virtio-blk I/O threads", virtio_pool_tests,
+						virtio_pool_ntests, NULL, NULL);
 }

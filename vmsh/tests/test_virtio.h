@@ -68,6 +68,7 @@ extern uint8_t ctl_data[CTL_SECTORS * 512];
 extern char out_buf[256];
 extern size_t out_len, out_max_per_call;
 extern int blk_fd;
+extern unsigned int blk_io_threads; /* blk_new's io_threads (default 0) */
 
 /* Fake guest RAM. */
 uint8_t *gpa_ptr(uint64_t gpa);
@@ -122,5 +123,8 @@ extern const size_t virtio_queue_ntests;
 /* test_virtio_calls.c */
 extern const struct CMUnitTest virtio_calls_tests[];
 extern const size_t virtio_calls_ntests;
+/* test_virtio_pool.c */
+extern const struct CMUnitTest virtio_pool_tests[];
+extern const size_t virtio_pool_ntests;
 
 #endif
