@@ -151,6 +151,39 @@ written-by-vmsh" ]
 	done
 }
 
+@test "several disk requests in flight: 8 writers and 8 readers at once read back what they wrote, through vmsh's I/O threads" {
+	start_vm 6.1-cloud q35 2
+	dir=$BATS_TEST_TMPDIR
+	cp "$("$VMSH" image default)" "$dir/tools.img" # writable: I/O on vmsh's disk
+	# 8 files of 128 KiB (the default image has a few MiB free) written at
+	# once, flushed together (writeback posts many requests before it
+	# waits), then read back at once from the disk
+	"$VMSH" attach -f "$dir/tools.img" "$PID" -- sh -c '
+		for i in 1 2 3 4 5 6 7 8; do
+			(dd if=/dev/urandom of=/f$i bs=16k count=8 2>/dev/null && md5sum < /f$i > /f$i.sum ||
+			 echo "f$i not written") &
+		done
+		wait; sync; echo 3 > /proc/sys/vm/drop_caches
+		for i in 1 2 3 4 5 6 7 8; do
+			( [ "$(md5sum < /f$i)" = "$(cat /f$i.sum)" ] || echo "f$i differs" ) &
+		done
+		wait; rm -f /f? /f?.sum; sync; echo io-done; sleep 3' </dev/null >"$dir/out" 2>"$dir/err" &
+	helper=$!
+	for t in $(seq 1200); do grep -q io-done "$dir/out" && break; sleep 0.1; done
+	threads=$(sed -n 's/^Threads:[[:space:]]*//p' /proc/"$helper"/status)
+	rc=0
+	wait "$helper" || rc=$?
+	helper=
+	cat "$dir/out" "$dir/err"
+	echo "vmsh's threads at the end: $threads"
+	[ "$rc" -eq 0 ]
+	[ "$(cat "$dir/out")" = io-done ]
+	# its own and the 4 I/O threads (--io-threads' default), started by a
+	# notification that found two requests
+	[ "$threads" -eq 5 ]
+	"$LAB" vm exec "$VM" -- true
+}
+
 @test "10 attaches in a row: the guest works on, the hypervisor's fds and maps are as before; median times" {
 	start_vm 6.1-cloud q35 2
 	hv0=$(hv_state "$PID")
