@@ -237,7 +237,9 @@ void iopool__kick(struct iopool *p)
 	if (!p->nstarted && !p->inline_only)
 		iopool__start_threads(p);
 	pthread_mutex_lock(&p->lock);
-	pthread_cond_broadcast(&p->work);
+	/* a thread a job: two jobs do not wake every idle thread */
+	for (unsigned i = p->started; i != p->tail; i++)
+		pthread_cond_signal(&p->work);
 	pthread_mutex_unlock(&p->lock);
 }
 

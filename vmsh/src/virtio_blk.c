@@ -32,24 +32,29 @@
  * pwritev straight between the file and the guest's buffers, with no copy
  * through vmsh at all.
  *
- * Synchronous on purpose: vmsh serves the device from the one thread that
- * also traps MMIO exits, the backing file is usually in the page cache,
- * and what dominated the cost per request was the number of system calls
- * into the hypervisor and the guest's exits (an InterruptACK on a line
- * shared with the console, irqline.c; a HLT where the vCPU ran on before
- * vmsh, attach.c's set_nice), not waiting for the disk. io_uring would let reads
- * of several requests overlap and take pread/pwrite off that thread, but
- * guest memory would still move through process_vm_readv/writev (io_uring
- * cannot reach another process's memory), so it would save at most one
- * system call per request, for a second event source and completion
- * ordering against the used ring. Nor would a pool of serving threads
- * help where it was measured: random 4 KiB reads at queue depth 16 in the
- * nested lab came one per notification (9094 notifications for 9094
- * requests: vmsh had served each before the guest posted the next), so
- * there was never a second request to overlap with. Where the guest does
- * post several, EVENT_IDX (virtio_mmio.c) serves them in one notification,
- * with one interrupt, and the ring calls (snapshot, used elements, indices)
- * are made once for all of them.
+ * Several requests in flight (io_threads, iopool.h): the thread that takes
+ * the notifications pops every available chain; one alone, with nothing
+ * else in flight, it serves at once, as most come in the nested lab with
+ * the image in the page cache (each served before the guest posted the
+ * next: a thread's wake-up would only add to its latency); two or more go
+ * to the pool's threads, which move the data while that thread goes back
+ * to the vCPUs and the console. They pay off where a request waits: an
+ * image on a network file system or a slow disk, whose reads are not in
+ * the page cache (README's --share figures). Completions come back through
+ * the pool's eventfd and are used in the order popped (virtio_mmio__resync
+ * relies on it; the guest does not mind), by that thread alone, so the
+ * rings, the interrupts and their no-lost-interrupt argument stay one
+ * thread's (virtio_mmio.c). A pool's thread touches only the file, the
+ * chain's buffers and its own bounce buffer; what needs the device's state
+ * (a guest buffer it cannot reach: NEEDS_RESET and its message; the
+ * control area and ctl_written) it leaves to the notifying thread, which
+ * serves that request again in its turn. Threads, not io_uring: guest
+ * memory is another process's, which io_uring cannot reach, so the data
+ * would still move through process_vm_readv/writev on some thread. Attach's
+ * keeper, a forked copy, serves without a pool: the threads are vmsh's.
+ * Where the guest posts several requests, EVENT_IDX (virtio_mmio.c) also
+ * lets them come in one notification, with one interrupt, and the ring
+ * calls (snapshot, used elements, indices) are made once for all of them.
  */
 #include <endian.h>
 #include <errno.h>
