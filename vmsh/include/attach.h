@@ -32,7 +32,7 @@
 #define ATTACH_EXIT_ERROR 125 /* vmsh itself failed (like docker run) */
 #define ATTACH_CTL_SECTORS 8  /* the block device's control area: 4 KiB */
 #define ATTACH_NQUEUES 3      /* blk: 0; console: 0 (rx), 1 (tx) */
-#define ATTACH_IO_THREADS 8   /* --io-threads' default */
+#define ATTACH_IO_THREADS 16  /* --io-threads' default */
 
 enum attach_dev { ATTACH_BLK, ATTACH_CON, ATTACH_NDEV };
 

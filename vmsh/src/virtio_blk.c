@@ -585,6 +585,9 @@ static void vblk__queue_notify(struct virtio_dev *dev, unsigned int queue)
 		iopool__run_one(pool);
 	else if (iopool__queued(pool))
 		iopool__kick(pool);
+	/* no thread could be started (said once): served here, one at a time */
+	while (iopool__inline_only(pool) && iopool__run_one(pool))
+		;
 	vblk__publish(b, pool);
 }
 

@@ -178,9 +178,9 @@ written-by-vmsh" ]
 	echo "vmsh's threads at the end: $threads"
 	[ "$rc" -eq 0 ]
 	[ "$(cat "$dir/out")" = io-done ]
-	# its own and the 8 I/O threads (--io-threads' default), started by a
+	# its own and the 16 I/O threads (--io-threads' default), started by a
 	# notification that found two requests
-	[ "$threads" -eq 9 ]
+	[ "$threads" -eq 17 ]
 	"$LAB" vm exec "$VM" -- true
 }
 
