@@ -50,13 +50,13 @@ void iopool__ack(struct iopool *p);
 
 /* Queue a job (not run yet); false if IOPOOL_MAX_JOBS are in flight already. */
 bool iopool__submit(struct iopool *p, void *job);
-/*
- * Jobs queued that no thread has started yet, jobs running now, and jobs
- * not yet taken back (queued, running or done).
- */
-unsigned iopool__queued(struct iopool *p);
-unsigned iopool__running(struct iopool *p);
-unsigned iopool__in_flight(struct iopool *p);
+struct iopool_load {
+	unsigned queued;    /* jobs no thread has started yet */
+	unsigned running;   /* jobs running now */
+	unsigned in_flight; /* jobs not yet taken back: queued, running or done */
+};
+
+struct iopool_load iopool__load(struct iopool *p);
 /* Run the oldest queued job on the caller's thread (server 0); false if none. */
 bool iopool__run_one(struct iopool *p);
 /*

@@ -156,34 +156,16 @@ bool iopool__submit(struct iopool *p, void *job)
 	return ok;
 }
 
-unsigned iopool__queued(struct iopool *p)
+struct iopool_load iopool__load(struct iopool *p)
 {
-	unsigned n;
+	struct iopool_load l;
 
 	pthread_mutex_lock(&p->lock);
-	n = p->tail - p->started;
+	l = (struct iopool_load){ .queued = p->tail - p->started,
+				  .running = p->running,
+				  .in_flight = p->tail - p->head };
 	pthread_mutex_unlock(&p->lock);
-	return n;
-}
-
-unsigned iopool__in_flight(struct iopool *p)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&p->lock);
-	n = p->tail - p->head;
-	pthread_mutex_unlock(&p->lock);
-	return n;
-}
-
-unsigned iopool__running(struct iopool *p)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&p->lock);
-	n = p->running;
-	pthread_mutex_unlock(&p->lock);
-	return n;
+	return l;
 }
 
 bool iopool__run_one(struct iopool *p)

@@ -544,6 +544,7 @@ static void vblk__queue_notify(struct virtio_dev *dev, unsigned int queue)
 {
 	struct vblk *b = to_vblk(dev);
 	struct iopool *pool = vblk__pool(b);
+	struct iopool_load load;
 
 	if (!pool && b->io_threads && !b->pool_pid && vblk__pool_start(b))
 		pool = b->pool;
@@ -552,7 +553,7 @@ static void vblk__queue_notify(struct virtio_dev *dev, unsigned int queue)
 		struct vblk_req *r = b->req_here;
 
 		if (pool) {
-			if (iopool__in_flight(pool) >= dev->vqs[queue].num) {
+			if (iopool__load(pool).in_flight >= dev->vqs[queue].num) {
 				virtio_dev__fail(dev, "queue %u: more than %u requests in flight",
 						 queue, dev->vqs[queue].num);
 				break;
@@ -581,9 +582,10 @@ static void vblk__queue_notify(struct virtio_dev *dev, unsigned int queue)
 	}
 	if (!pool)
 		return;
-	if (iopool__queued(pool) == 1 && !iopool__running(pool))
+	load = iopool__load(pool);
+	if (load.queued == 1 && !load.running)
 		iopool__run_one(pool);
-	else if (iopool__queued(pool))
+	else if (load.queued)
 		iopool__kick(pool);
 	/* no thread could be started (said once): served here, one at a time */
 	while (iopool__inline_only(pool) && iopool__run_one(pool))

@@ -119,29 +119,36 @@ static uint8_t *file_now(void)
 	return file;
 }
 
+/* NREQ reads posted at once, one notification: all used, in the order posted, right. */
+static void batch_ok(struct virtio_dev *dev)
+{
+	uint8_t *file = file_now();
+	uint16_t heads[NREQ], ids[NREQ];
+
+	for (unsigned int k = 0; k < NREQ; k++)
+		heads[k] = post_read(k, REQ_DATA(k));
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	collect(dev, ids, NREQ);
+	/* whichever thread finished first */
+	assert_memory_equal(ids, heads, sizeof(ids));
+	for (unsigned int k = 0; k < NREQ; k++)
+		check_read(k, file);
+	free(file);
+}
+
 static void test_pool_in_order(void **state)
 {
 	struct virtio_dev *dev = *state = pool_blk();
-	uint8_t *file = file_now();
-	uint16_t heads[NREQ], ids[NREQ];
 	int before = threads_now();
 
 	for (unsigned int round = 0; round < 20; round++) {
-		for (unsigned int k = 0; k < NREQ; k++)
-			heads[k] = post_read(k, REQ_DATA(k));
-		wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-		collect(dev, ids, NREQ);
-		/* used in the order posted, whichever thread finished first */
-		assert_memory_equal(ids, heads, sizeof(ids));
-		for (unsigned int k = 0; k < NREQ; k++)
-			check_read(k, file);
+		batch_ok(dev);
 		wr(VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
 		assert_false(virtio_dev__status(dev) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	}
 	/* the threads started at the first batch, and only then */
 	assert_int_equal(threads_now(), before + POOL_THREADS);
 	assert_false(virtio_dev__status(dev) & VIRTIO_CONFIG_S_NEEDS_RESET);
-	free(file);
 }
 
 static void test_pool_one_request_here(void **state)
@@ -190,19 +197,7 @@ static void test_pool_reset_in_flight(void **state)
 
 	/* the device works again, from a fresh start */
 	assert_true(drv_start_custom(dev, ~(1ULL << VIRTIO_RING_F_EVENT_IDX), false, 1, 64));
-	{
-		uint16_t heads[NREQ], ids[NREQ];
-		uint8_t *file = file_now();
-
-		for (unsigned int k = 0; k < NREQ; k++)
-			heads[k] = post_read(k, REQ_DATA(k));
-		wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-		collect(dev, ids, NREQ);
-		assert_memory_equal(ids, heads, sizeof(ids));
-		for (unsigned int k = 0; k < NREQ; k++)
-			check_read(k, file);
-		free(file);
-	}
+	batch_ok(dev);
 }
 
 static void test_pool_bad_buffer(void **state)
