@@ -355,6 +355,11 @@ void virtio_dev__config_changed(struct virtio_dev *dev);
  * (set here when the chain or ring is bad).
  */
 int virtq__pop(struct virtio_dev *dev, unsigned int queue, struct virtq_chain *c);
+/*
+ * Chains known to be available after the last pop, from avail.idx as last
+ * read (no guest memory call): more may have come since.
+ */
+unsigned int virtq__known_avail(const struct virtio_dev *dev, unsigned int queue);
 /* Whether a chain is available (reads avail.idx); false on error. */
 bool virtq__has_avail(struct virtio_dev *dev, unsigned int queue);
 /*

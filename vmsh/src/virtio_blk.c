@@ -33,14 +33,16 @@
  * through vmsh at all.
  *
  * Several requests in flight (io_threads, iopool.h): the thread that takes
- * the notifications pops every available chain; one alone, with nothing
- * else in flight, it serves at once, as most come in the nested lab with
- * the image in the page cache (each served before the guest posted the
- * next: a thread's wake-up would only add to its latency); two or more go
- * to the pool's threads, which move the data while that thread goes back
- * to the vCPUs and the console. They pay off where a request waits: an
- * image on a network file system or a slow disk, whose reads are not in
- * the page cache (README's --share figures). Completions come back through
+ * the notifications pops every available chain. It serves them itself, at
+ * once, when none can wait for the disk: one alone with nothing else in
+ * flight, as most come in the nested lab, or a batch whose pages are all
+ * in the image's page cache (vblk__batch_cached: mincore on the mapping);
+ * a thread's wake-up would only add to their latency, and in the one-CPU
+ * lab handing such batches to threads cost 15% of the random reads.
+ * Otherwise they go to the pool's threads, which move the data while that
+ * thread goes back to the vCPUs and the console: an image on a slow disk,
+ * not in the page cache, or on a file system vmsh cannot map (a network
+ * file system), where they pay off (README's --slow-disk figures). Completions come back through
  * the pool's eventfd and are used in the order popped (virtio_mmio__resync
  * relies on it; the guest does not mind), by that thread alone, so the
  * rings, the interrupts and their no-lost-interrupt argument stay one
@@ -589,62 +591,54 @@ static void vblk__publish(struct vblk *b, struct iopool *pool)
 	}
 }
 
-/*
- * Pop what the driver made available. Without a pool, each request is
- * served here before the next is popped. With one, all are queued; one
- * alone, with nothing else in flight, is still served here (a thread's
- * wake-up would only add to its latency); more go to the pool's threads.
- * Used in the order popped either way (virtio_mmio__resync relies on it).
- */
-static void vblk__queue_notify(struct virtio_dev *dev, unsigned int queue)
+/* Pop the next request into r, checked: 1, 0 if none, -EIO (NEEDS_RESET set). */
+static int vblk__pop(struct vblk *b, unsigned int queue, struct vblk_req *r)
 {
-	struct vblk *b = to_vblk(dev);
-	struct iopool *pool = vblk__pool(b);
-	struct iopool_load load;
-	unsigned first;
+	int ret = virtq__pop(&b->dev, queue, &r->c);
 
-	if (!pool && b->io_threads && !b->pool_pid && vblk__pool_start(b))
-		pool = b->pool;
-	first = b->req_next;
-	/* At most a ring's worth per call: a racing guest gets another notify. */
-	for (unsigned int i = 0; i < dev->vqs[queue].num; i++) {
-		struct vblk_req *r = b->req_here;
-
-		if (pool) {
-			if (iopool__load(pool).in_flight >= dev->vqs[queue].num) {
-				virtio_dev__fail(dev, "queue %u: more than %u requests in flight",
-						 queue, dev->vqs[queue].num);
-				break;
-			}
-			r = &b->reqs[b->req_next % IOPOOL_MAX_JOBS];
-		}
-		if (virtq__pop(dev, queue, &r->c) <= 0)
-			break;
-		if (r->c.out_len < VBLK_HDR_SIZE || r->c.in_len < 1) {
-			virtio_dev__fail(dev,
-					 "request %u has %llu readable bytes (need %d) and "
-					 "%llu writable (need 1)",
-					 r->c.head, (unsigned long long)r->c.out_len, VBLK_HDR_SIZE,
-					 (unsigned long long)r->c.in_len);
-			break;
-		}
-		r->queue = queue;
-		r->have_hdr = false;
-		if (pool) {
-			iopool__submit(pool, r);
-			b->req_next++;
-			continue;
-		}
-		vblk__serve(b, r, 0);
-		if (r->st < 0 || vblk__push(b, r) < 0)
-			return;
+	if (ret <= 0)
+		return ret;
+	if (r->c.out_len < VBLK_HDR_SIZE || r->c.in_len < 1) {
+		virtio_dev__fail(&b->dev,
+				 "request %u has %llu readable bytes (need %d) and %llu writable "
+				 "(need 1)",
+				 r->c.head, (unsigned long long)r->c.out_len, VBLK_HDR_SIZE,
+				 (unsigned long long)r->c.in_len);
+		return -EIO;
 	}
-	if (!pool)
-		return;
+	r->queue = queue;
+	r->have_hdr = false;
+	return 1;
+}
+
+/*
+ * Requests for the pool: r (popped into the ring) and the rest available,
+ * served here if none can wait for the disk (vblk__batch_cached), else by
+ * the threads; then what is done is used. max: how many more may be popped.
+ */
+static void vblk__batch(struct vblk *b, struct iopool *pool, struct vblk_req *r, unsigned max)
+{
+	struct virtio_dev *dev = &b->dev;
+	unsigned first = b->req_next, queue = r->queue;
+	struct iopool_load load;
+
+	iopool__submit(pool, r);
+	b->req_next++;
+	for (unsigned int i = 0; i < max; i++) {
+		if (iopool__load(pool).in_flight >= dev->vqs[queue].num) {
+			virtio_dev__fail(dev, "queue %u: more than %u requests in flight", queue,
+					 dev->vqs[queue].num);
+			break;
+		}
+		r = &b->reqs[b->req_next % IOPOOL_MAX_JOBS];
+		if (vblk__pop(b, queue, r) <= 0)
+			break;
+		iopool__submit(pool, r);
+		b->req_next++;
+	}
 	load = iopool__load(pool);
-	if ((load.queued == 1 && !load.running) ||
-	    (load.queued == b->req_next - first && !load.running &&
-	     vblk__batch_cached(b, first, load.queued)))
+	if (load.queued == b->req_next - first && !load.running &&
+	    vblk__batch_cached(b, first, load.queued))
 		while (iopool__run_one(pool))
 			;
 	else if (load.queued)
@@ -653,6 +647,38 @@ static void vblk__queue_notify(struct virtio_dev *dev, unsigned int queue)
 	while (iopool__inline_only(pool) && iopool__run_one(pool))
 		;
 	vblk__publish(b, pool);
+}
+
+/*
+ * Pop what the driver made available. Each request is served here, at
+ * once, before the next is popped, as without a pool, unless the pool may
+ * help: more requests known available right after it (avail.idx read with
+ * the pop), or requests of the pool's still in flight (which must be used
+ * first). Then it and the rest go to vblk__batch. Used in the order popped
+ * either way (virtio_mmio__resync relies on it).
+ */
+static void vblk__queue_notify(struct virtio_dev *dev, unsigned int queue)
+{
+	struct vblk *b = to_vblk(dev);
+	struct iopool *pool = vblk__pool(b);
+
+	if (!pool && b->io_threads && !b->pool_pid && vblk__pool_start(b))
+		pool = b->pool;
+	/* At most a ring's worth per call: a racing guest gets another notify. */
+	for (unsigned int i = 0; i < dev->vqs[queue].num; i++) {
+		/* with a pool, its ring's next slot, taken only if submitted */
+		struct vblk_req *r = pool ? &b->reqs[b->req_next % IOPOOL_MAX_JOBS] : b->req_here;
+
+		if (vblk__pop(b, queue, r) <= 0)
+			return;
+		if (pool && (virtq__known_avail(dev, queue) || iopool__load(pool).in_flight)) {
+			vblk__batch(b, pool, r, dev->vqs[queue].num - i - 1);
+			return;
+		}
+		vblk__serve(b, r, 0);
+		if (r->st < 0 || vblk__push(b, r) < 0)
+			return;
+	}
 }
 
 /* virtio_dev_ops.complete: use what the pool has done; wait: all it has. */

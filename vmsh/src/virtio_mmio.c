@@ -539,6 +539,13 @@ static int virtq__refill(struct virtio_dev *dev, struct virtq *vq, unsigned int 
 	return virtq__read_avail_idx(dev, vq, queue, true, false);
 }
 
+unsigned int virtq__known_avail(const struct virtio_dev *dev, unsigned int queue)
+{
+	const struct virtq *vq = &dev->vqs[queue];
+
+	return (uint16_t)(vq->avail_cache - vq->last_avail);
+}
+
 bool virtq__has_avail(struct virtio_dev *dev, unsigned int queue)
 {
 	struct virtq *vq = &dev->vqs[queue];
