@@ -46,7 +46,7 @@ struct attach_opts {
 	bool nice_set;	      /* --nice: run at niceness nice (default: attach.c's set_nice) */
 	int nice;
 	unsigned io_threads; /* the disk's (virtio_blk_opts) */
-	char **cmd; /* NULL-terminated; default /bin/sh */
+	char **cmd;	     /* NULL-terminated; default /bin/sh */
 };
 
 struct attach {

@@ -19,7 +19,7 @@
 
 #include <stdbool.h>
 
-#define IOPOOL_MAX_JOBS 256	/* in flight at once: a virtqueue's worth */
+#define IOPOOL_MAX_JOBS 256 /* in flight at once: a virtqueue's worth */
 #define IOPOOL_MAX_THREADS 64
 
 /* Runs one job: server is 0 on the caller's thread, 1..threads on the pool's. */

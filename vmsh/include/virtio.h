@@ -307,7 +307,7 @@ struct virtio_dev_ops {
 	/* Work in the background (may be NULL): virtio_dev__completion_fd, virtio_mmio__complete */
 	int (*completion_fd)(struct virtio_dev *dev);
 	void (*complete)(struct virtio_dev *dev, bool wait);
-	void (*free)(struct virtio_dev *dev);  /* free the containing struct */
+	void (*free)(struct virtio_dev *dev); /* free the containing struct */
 };
 
 struct virtio_dev {

@@ -29,8 +29,8 @@ enum iopool_state { SLOT_QUEUED, SLOT_RUNNING, SLOT_DONE };
 
 struct iopool {
 	pthread_mutex_t lock;
-	pthread_cond_t work; /* the threads: a job was queued, or stop */
-	pthread_cond_t idle; /* iopool__wait: a job finished */
+	pthread_cond_t work;	      /* the threads: a job was queued, or stop */
+	pthread_cond_t idle;	      /* iopool__wait: a job finished */
 	unsigned head, started, tail; /* free-running; slot = index % IOPOOL_MAX_JOBS */
 	unsigned running;
 	void *job[IOPOOL_MAX_JOBS];

@@ -370,7 +370,8 @@ static bool vblk__range_ok(const struct vblk *b, uint64_t sector, uint64_t len)
  * thread's answer to a request that reaches the control area).
  */
 static int vblk__request(struct vblk *b, struct vblk_server *s, const struct virtq_chain *c,
-			 const struct virtio_blk_outhdr *known, uint32_t *written, bool *status_done)
+			 const struct virtio_blk_outhdr *known, uint32_t *written,
+			 bool *status_done)
 {
 	struct virtio_blk_outhdr hdr;
 	uint64_t sector, data_len;

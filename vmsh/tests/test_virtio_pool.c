@@ -306,8 +306,8 @@ static void test_pool_many_threads_create(void **state)
 
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 const struct CMUnitTest virtio_pool_tests[] = {
-	TEST(test_pool_in_order),	  TEST(test_pool_one_request_here),
-	TEST(test_pool_reset_in_flight),  TEST(test_pool_bad_buffer),
+	TEST(test_pool_in_order),	   TEST(test_pool_one_request_here),
+	TEST(test_pool_reset_in_flight),   TEST(test_pool_bad_buffer),
 	TEST(test_pool_cached_batch_here), TEST(test_pool_many_threads_create),
 };
 const size_t virtio_pool_ntests = ARRAY_SIZE(virtio_pool_tests);
