@@ -19,7 +19,6 @@
 #include "guestram.h"
 #include "hv.h"
 #include "hvmem.h"
-#include "iopool.h"
 #include "kbtf.h"
 #include "kvmrun.h"
 #include "loader.h"

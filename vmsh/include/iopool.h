@@ -10,9 +10,9 @@
  * and is the only thread that submits, runs jobs itself and takes them
  * back; the pool's threads only run them. Threads are started at the first
  * iopool__kick, so a device that never has two requests at once never has
- * a thread. A pool belongs to the process that made it: in a child forked
- * from it (attach's keeper) iopool__mine is false and the pool must not be
- * used, not even freed.
+ * a thread. Only the process that made a pool may use or free it: a child
+ * forked from it (attach's keeper) has none of its threads. The caller
+ * keeps track of that (virtio-blk's pool_pid).
  */
 #ifndef VMSH_IOPOOL_H
 #define VMSH_IOPOOL_H
@@ -33,12 +33,10 @@ struct iopool;
  */
 struct iopool *iopool__create(unsigned threads, iopool_run_fn *run, void *ctx);
 /*
- * Stop the threads and free (NULL, or a pool of another process, is fine):
- * queued jobs are not run, running ones are waited for.
+ * Stop the threads and free (NULL is fine): queued jobs are not run,
+ * running ones are waited for.
  */
 void iopool__free(struct iopool *p);
-/* Whether p was made by this process (false in a forked child, and for NULL). */
-bool iopool__mine(const struct iopool *p);
 /*
  * An eventfd that becomes readable when the oldest job not yet taken back
  * is done on a pool thread: then iopool__ack, and iopool__take until NULL.

@@ -94,8 +94,10 @@ struct virtio_blk_opts {
 	 * Threads (0 to IOPOOL_MAX_THREADS) that serve requests beside the
 	 * thread that takes the notifications, so that several are in flight
 	 * (iopool.h). 0: that thread serves each request before it pops the
-	 * next. The threads start the first time two requests are in flight;
-	 * their completions then come through virtio_dev__completion_fd.
+	 * next. Requests that cannot wait for the disk (one alone, or all in
+	 * the page cache) are still served by that thread; the threads start
+	 * the first time others come, and their completions then come through
+	 * virtio_dev__completion_fd.
 	 */
 	unsigned io_threads;
 };

@@ -34,6 +34,7 @@
 #include "attach.h"
 #include "commands.h"
 #include "image.h"
+#include "iopool.h"
 #include "kcache.h"
 #include "util.h"
 

@@ -37,7 +37,6 @@ struct iopool {
 	uint8_t state[IOPOOL_MAX_JOBS];
 	bool stop, inline_only;
 	int efd;
-	pid_t pid;
 	iopool_run_fn *run;
 	void *ctx;
 	unsigned threads, nstarted;
@@ -124,16 +123,10 @@ struct iopool *iopool__create(unsigned threads, iopool_run_fn *run, void *ctx)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->idle, NULL);
-	p->pid = getpid();
 	p->run = run;
 	p->ctx = ctx;
 	p->threads = threads;
 	return p;
-}
-
-bool iopool__mine(const struct iopool *p)
-{
-	return p && p->pid == getpid();
 }
 
 int iopool__fd(const struct iopool *p)
@@ -270,7 +263,7 @@ void iopool__wait(struct iopool *p, bool run_queued)
 
 void iopool__free(struct iopool *p)
 {
-	if (!iopool__mine(p))
+	if (!p)
 		return;
 	iopool__wait(p, false);
 	pthread_mutex_lock(&p->lock);

@@ -123,13 +123,6 @@ struct vblk {
 		 */
 		uint8_t *buf;
 		uint8_t *bounce; /* buf + VBLK_HDR_SIZE */
-		/*
-		 * A pool's thread: a guest memory error, or a request for the
-		 * control area, is not handled there but left to srv[0]
-		 * (-EAGAIN), which does it again with the device's state in
-		 * reach: NEEDS_RESET and its message, ctl_written.
-		 */
-		bool pooled;
 	} srv[1 + IOPOOL_MAX_THREADS];
 };
 
@@ -250,21 +243,33 @@ static int vblk__file_iov(struct vblk *b, bool write, struct iovec *iov, int nio
 }
 
 /*
+ * Whether s is a pool's thread: a guest memory error, or a request for the
+ * control area, is not handled there but left to srv[0] (-EAGAIN), which
+ * does it again with the device's state in reach: NEEDS_RESET and its
+ * message, ctl_written.
+ */
+static bool vblk__pooled(const struct vblk *b, const struct vblk_server *s)
+{
+	return s != &b->srv[0];
+}
+
+/*
  * virtq_chain__read/write for s: -EIO (NEEDS_RESET set), or on a pool's
  * thread -EAGAIN with the device as it was.
  */
 static int vblk__chain_io(struct vblk *b, const struct vblk_server *s, const struct virtq_chain *c,
 			  bool write, uint64_t off, void *buf, size_t len)
 {
+	bool pooled = vblk__pooled(b, s);
 	int ret;
 
-	if (s->pooled)
+	if (pooled)
 		ret = write ? virtq_chain__try_write(&b->dev, c, off, buf, len)
 			    : virtq_chain__try_read(&b->dev, c, off, buf, len);
 	else
 		ret = write ? virtq_chain__write(&b->dev, c, off, buf, len)
 			    : virtq_chain__read(&b->dev, c, off, buf, len);
-	return ret < 0 ? (s->pooled ? -EAGAIN : -EIO) : 0;
+	return ret < 0 ? (pooled ? -EAGAIN : -EIO) : 0;
 }
 
 /*
@@ -414,7 +419,7 @@ parsed:
 				 (unsigned long long)data_len, (unsigned long long)sector);
 			return VIRTIO_BLK_S_IOERR;
 		}
-		if (s->pooled && sector * SECTOR_SIZE + data_len > b->file_bytes)
+		if (vblk__pooled(b, s) && sector * SECTOR_SIZE + data_len > b->file_bytes)
 			return -EAGAIN;
 		st = vblk__rw(b, s, c, false, sector * SECTOR_SIZE, data_len, 0, status_done);
 		if (st == VIRTIO_BLK_S_OK)
@@ -429,7 +434,7 @@ parsed:
 				 (unsigned long long)data_len, (unsigned long long)sector);
 			return VIRTIO_BLK_S_IOERR;
 		}
-		if (s->pooled && sector * SECTOR_SIZE + data_len > b->file_bytes)
+		if (vblk__pooled(b, s) && sector * SECTOR_SIZE + data_len > b->file_bytes)
 			return -EAGAIN;
 		return vblk__rw(b, s, c, true, sector * SECTOR_SIZE, data_len, have, status_done);
 	case VIRTIO_BLK_T_FLUSH:
@@ -500,11 +505,10 @@ static void vblk__pool_free(struct vblk *b)
 }
 
 /*
- * Pool threads and their buffers, the first time a notification comes
- * (the first process to serve the device; another, attach's keeper, serves
- * without):
- * none for a device that is only ever attached and probed. false (said)
- * if that failed: requests are then served one at a time, as with none.
+ * The pool and its threads' buffers, made at the first notification by the
+ * first process to serve the device (attach's keeper, another, serves
+ * without); its threads start only when a request can wait for the disk.
+ * false (said) if that failed: requests are then served one at a time.
  */
 static bool vblk__pool_start(struct vblk *b)
 {
@@ -513,10 +517,8 @@ static bool vblk__pool_start(struct vblk *b)
 	b->pool_pid = getpid();
 	b->reqs = calloc(IOPOOL_MAX_JOBS, sizeof(*b->reqs));
 	ok = b->reqs;
-	for (unsigned t = 1; ok && t <= b->io_threads; t++) {
+	for (unsigned t = 1; ok && t <= b->io_threads; t++)
 		ok = vblk__server_init(&b->srv[t]);
-		b->srv[t].pooled = true;
-	}
 	if (ok)
 		b->pool = iopool__create(b->io_threads, vblk__serve, b);
 	if (!b->pool) {
